@@ -1,0 +1,144 @@
+"""Fock matrix in the user's basis from a predicted density (all quantities in Hartree atomic units).
+
+F = h + J[rho] + V_xc[rho] - 1/2 K_eff[D_x]
+
+J and V_xc come from the analytic predicted density (see density.PredictedDensity); exact
+exchange needs a density matrix D_x and is taken from the one the caller passes (the guess
+uses a two-step scheme: see guess.py).  Meta-GGAs need the kinetic energy density tau, which a
+density alone does not give: it is taken from D_x as well.
+"""
+import numpy as np
+from pyscf import lib
+from pyscf.dft import numint
+from pyscf.lib import logger
+
+
+def is_kohn_sham(mf):
+    return hasattr(mf, 'xc') and hasattr(mf, '_numint')
+
+
+def exchange_coefficients(mf):
+    """(omega, alpha, hyb) of the method: HF is (0, 0, 1); a pure functional has hyb = alpha = 0."""
+    if not is_kohn_sham(mf):
+        return 0.0, 0.0, 1.0
+    return mf._numint.rsh_and_hybrid_coeff(mf.xc, spin=mf.mol.spin)
+
+
+def get_k(mf, dm):
+    """Exact-exchange matrix K_eff of the total density matrix ``dm``, scaled as PySCF's KS does.
+
+    The Fock matrix gets -1/2 K_eff and the energy -1/4 Tr(dm K_eff).  Uses the mean-field
+    object's own get_k, so density fitting and range separation follow the user's settings.
+    """
+    omega, alpha, hyb = exchange_coefficients(mf)
+    mol = mf.mol
+    vk = 0
+    if omega == 0:
+        if hyb != 0:
+            vk = hyb * mf.get_k(mol, dm, hermi=1)
+    elif alpha == 0:           # short-range exchange only
+        vk = hyb * mf.get_k(mol, dm, hermi=1, omega=-omega)
+    elif hyb == 0:             # long-range exchange only
+        vk = alpha * mf.get_k(mol, dm, hermi=1, omega=omega)
+    else:
+        vk = hyb * mf.get_k(mol, dm, hermi=1)
+        vk = vk + (alpha - hyb) * mf.get_k(mol, dm, hermi=1, omega=omega)
+    return np.zeros((mol.nao,) * 2) if np.isscalar(vk) else vk
+
+
+def xc_from_density(mf, density, dm_tau=None, max_points=8192):
+    """Exchange-correlation energy and matrix of the predicted density on ``mf.grids``.
+
+    Returns (nelec, exc, int_vrho, vxc): electrons by quadrature, E_xc[rho], the integral
+    int v_xc rho (the double-counting term of the Harris functional; for meta-GGAs it
+    includes int v_tau tau) and the V_xc matrix (nao, nao).  Spin-restricted: the guess
+    and the Harris energy use the total density.
+    """
+    mol, ni, grids = mf.mol, mf._numint, mf.grids
+    xctype = ni._xc_type(mf.xc)
+    if grids.coords is None:
+        grids.build(with_non0tab=True)
+        if getattr(mf, 'small_rho_cutoff', 0) > 1e-20:
+            rho = np.concatenate([density.eval_rho(grids.coords[i:i + max_points])
+                                  for i in range(0, len(grids.weights), max_points)])
+            grids.prune_by_density_(rho, mf.small_rho_cutoff)
+    nao = mol.nao
+    vmat = np.zeros((nao, nao))
+    nelec = exc = int_vrho = 0.0
+    if xctype in ('HF', None) or mf.xc.strip().upper() in ('HF', ''):
+        return nelec, exc, int_vrho, vmat
+    deriv = 0 if xctype == 'LDA' else 1
+    ao_deriv = 0 if xctype == 'LDA' else 1
+    for p0 in range(0, len(grids.weights), max_points):
+        p1 = min(p0 + max_points, len(grids.weights))
+        coords, weight = grids.coords[p0:p1], grids.weights[p0:p1]
+        rho = density.eval_rho(coords, deriv=deriv)
+        ao = ni.eval_ao(mol, coords, deriv=ao_deriv)
+        if xctype == 'MGGA':
+            tau = 0.5 * sum(np.einsum('gi,ij,gj->g', ao[x], dm_tau, ao[x], optimize=True)
+                            for x in (1, 2, 3)) if dm_tau is not None else 0 * rho[0]
+            rho = np.vstack([rho, tau])
+        exc_g, vxc = ni.eval_xc_eff(mf.xc, rho, deriv=1, xctype=xctype)[:2]
+        rho0 = rho if rho.ndim == 1 else rho[0]
+        nelec += weight @ rho0
+        exc += weight @ (rho0 * exc_g)
+        wv = weight * vxc
+        if xctype == 'LDA':
+            vmat += ao.T @ (wv[0][:, None] * ao) if wv.ndim == 2 else ao.T @ (wv[:, None] * ao)
+            int_vrho += (wv.ravel() @ rho0)
+            continue
+        int_vrho += np.einsum('xg,xg->', wv[:4], rho[:4])
+        half = ao[0] * (0.5 * wv[0])[:, None] + np.einsum('xgi,xg->gi', ao[1:4], wv[1:4])
+        v = ao[0].T @ half
+        vmat += v + v.T
+        if xctype == 'MGGA':
+            int_vrho += wv[4] @ rho[4]
+            for x in (1, 2, 3):     # tau = 1/2 sum_i |grad phi_i|^2
+                vmat += 0.5 * ao[x].T @ (wv[4][:, None] * ao[x])
+    return nelec, exc, int_vrho, vmat
+
+
+def fock_from_density(mf, density, dm_exchange=None, h1e=None):
+    """Restricted Fock matrix (nao, nao) built from ``density`` and energy terms for Harris.
+
+    Returns (fock, terms) with terms = dict(e_coul, exc, int_vrho, e_k, nelec_grid).
+    ``dm_exchange`` (total density matrix) supplies exact exchange and tau; needed for
+    hybrids, HF and meta-GGAs.
+    """
+    mol = mf.mol
+    log = logger.new_logger(mf)
+    t0 = (logger.process_clock(), logger.perf_counter())
+    if h1e is None:
+        h1e = mf.get_hcore(mol)
+    vj = density.coulomb_matrix(mol)
+    t0 = log.timer_debug1('deepscf J from the predicted density', *t0)
+    terms = {'e_coul': density.coulomb_energy(), 'exc': 0.0, 'int_vrho': 0.0, 'e_k': 0.0,
+             'nelec_grid': None}
+    fock = h1e + vj
+    if is_kohn_sham(mf):
+        n, exc, int_vrho, vxc = xc_from_density(mf, density, dm_exchange)
+        terms.update(exc=exc, int_vrho=int_vrho, nelec_grid=n)
+        fock = fock + vxc
+        t0 = log.timer_debug1('deepscf V_xc from the predicted density', *t0)
+    omega, alpha, hyb = exchange_coefficients(mf)
+    if hyb != 0 or alpha != 0:
+        if dm_exchange is None:
+            raise ValueError('exact exchange needs a density matrix (dm_exchange)')
+        dm_x = np.asarray(dm_exchange)
+        vk = get_k(mf, dm_x)
+        fock = fock - 0.5 * vk
+        terms['e_k'] = -0.25 * np.einsum('ij,ji->', dm_x, vk)
+        log.timer_debug1('deepscf exact exchange', *t0)
+    return fock, terms
+
+
+def harris_energy(mf, fock, terms, dm_out, mol=None):
+    """Harris-Foulkes energy: band energy of the output dm in the input Fock minus double counting.
+
+    E = Tr(D_out F_in) - E_J[rho_in] - int v_xc rho_in + E_xc[rho_in] - E_K[D_x] + E_nuc,
+    where the last exchange terms cancel the -1/2 K in F_in to first order.
+    """
+    dm_total = dm_out[0] + dm_out[1] if np.ndim(dm_out) == 3 else dm_out
+    e_band = np.einsum('ij,ji->', dm_total, fock).real
+    return (e_band - terms['e_coul'] - terms['int_vrho'] + terms['exc'] - terms['e_k']
+            + mf.energy_nuc())

@@ -1,0 +1,23 @@
+from setuptools import setup, find_namespace_packages
+
+setup(
+    name='pyscf-deepscf',
+    version='0.1.0',
+    description='DeepSCF for PySCF: a 3D CNN predicts the SCF electron density; use it as an '
+                'initial guess or for non-self-consistent energies',
+    long_description=open('README.md').read() if __import__('os').path.exists('README.md') else '',
+    long_description_content_type='text/markdown',
+    packages=find_namespace_packages(include=['pyscf.deepscf', 'pyscf.deepscf.*']),
+    package_data={'pyscf.deepscf': ['data/*.json', 'weights/*.pt', 'weights/*.json']},
+    python_requires='>=3.9',
+    install_requires=['pyscf>=2.5', 'numpy', 'scipy', 'torch>=2.1'],
+    extras_require={
+        'data': ['h5py', 'dask[distributed]', 'tqdm', 'rdkit', 'qm9pack'],
+        'train': ['h5py', 'tqdm'],
+        'plot': ['matplotlib'],
+        'props': ['pyscf-properties'],
+        'test': ['pytest', 'h5py', 'dask[distributed]', 'tqdm', 'matplotlib', 'rdkit',
+                 'qm9pack', 'pyscf-properties'],
+    },
+    entry_points={'console_scripts': ['deepscf = pyscf.deepscf.cli:main']},
+)
