@@ -62,7 +62,7 @@ def core_weight(coords_bohr, atom_coords_bohr, core_radius_bohr):
     return w
 
 
-def fit_residual(auxmol, grid, residual_density, charge=0.0, core_radius_bohr=0.5):
+def fit_residual(auxmol, grid, residual_density, charge=0.0, core_radius_bohr=0.2):
     """Coefficients c with sum_P c_P chi_P closest to the grid residual, integral = ``charge``.
 
     Weighted least squares over the grid points (the grid's own Gram matrix, so aliasing of
@@ -82,16 +82,12 @@ def fit_residual(auxmol, grid, residual_density, charge=0.0, core_radius_bohr=0.
     q = atoms_mod.s_function_integrals(auxmol) / grid.voxel_volume
     # Eigen-decomposition: drop near-linear dependencies of the sampled basis.
     w, v = scipy.linalg.eigh(gram)
-    keep = w > w.max() * 1e-10
+    keep = w > w.max() * 1e-7
     inv = (v[:, keep] / w[keep]) @ v[:, keep].T
     c0 = inv @ rhs
     lam = (q @ c0 - charge / grid.voxel_volume) / (q @ inv @ q)
     return c0 - lam * (inv @ q)
 
-
-import os, json
-AUX_OPTIONS = json.loads(os.environ.get('DS_AUX', '{}'))
-FIT_OPTIONS = json.loads(os.environ.get('DS_FIT', '{}'))
 
 class PredictedDensity:
     """rho_pred(r) = sum_A rho_A^free(r) + sum_P c_P chi_P(r), in electrons/bohr^3.
@@ -111,13 +107,13 @@ class PredictedDensity:
         self.n_atom_functions = atom_aux.nao
         # electrons the residual must supply: the molecule's count minus the neutral atoms'
         residual_charge = mol.nelectron - atom_coeff @ atoms_mod.s_function_integrals(atom_aux)
-        if residual_density is None:
+        if residual_density is None:      # free atoms only (neutral molecule)
             if abs(residual_charge) > 1e-8:
                 raise ValueError('a charged molecule needs a residual density grid')
             self.auxmol, self.coeff = atom_aux, atom_coeff
         else:
-            res_aux = residual_auxmol(mol, **AUX_OPTIONS)
-            res_coeff = fit_residual(res_aux, grid, residual_density, residual_charge, **FIT_OPTIONS)
+            res_aux = residual_auxmol(mol)
+            res_coeff = fit_residual(res_aux, grid, residual_density, residual_charge)
             self.auxmol = gto.mole.conc_mol(atom_aux, res_aux)
             self.coeff = np.concatenate([atom_coeff, res_coeff])
 

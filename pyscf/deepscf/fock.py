@@ -8,7 +8,7 @@ uses a two-step scheme: see guess.py).  Meta-GGAs need the kinetic energy densit
 density alone does not give: it is taken from D_x as well.
 """
 import numpy as np
-from pyscf import lib
+from pyscf import lib, scf
 from pyscf.dft import numint
 from pyscf.lib import logger
 
@@ -32,17 +32,23 @@ def get_k(mf, dm):
     """
     omega, alpha, hyb = exchange_coefficients(mf)
     mol = mf.mol
+    if isinstance(mf, scf.ghf.GHF):     # its get_k wants spin-orbital matrices
+        def k_of(dm, omega=None):
+            return scf.hf.get_jk(mol, dm, hermi=1, with_j=False, omega=omega)[1]
+    else:
+        def k_of(dm, omega=None):
+            return mf.get_k(mol, dm, hermi=1, omega=omega)
     vk = 0
     if omega == 0:
         if hyb != 0:
-            vk = hyb * mf.get_k(mol, dm, hermi=1)
+            vk = hyb * k_of(dm)
     elif alpha == 0:           # short-range exchange only
-        vk = hyb * mf.get_k(mol, dm, hermi=1, omega=-omega)
+        vk = hyb * k_of(dm, omega=-omega)
     elif hyb == 0:             # long-range exchange only
-        vk = alpha * mf.get_k(mol, dm, hermi=1, omega=omega)
+        vk = alpha * k_of(dm, omega=omega)
     else:
-        vk = hyb * mf.get_k(mol, dm, hermi=1)
-        vk = vk + (alpha - hyb) * mf.get_k(mol, dm, hermi=1, omega=omega)
+        vk = hyb * k_of(dm)
+        vk = vk + (alpha - hyb) * k_of(dm, omega=omega)
     return np.zeros((mol.nao,) * 2) if np.isscalar(vk) else vk
 
 
@@ -98,38 +104,49 @@ def xc_from_density(mf, density, dm_tau=None, max_points=8192):
     return nelec, exc, int_vrho, vmat
 
 
-def fock_from_density(mf, density, dm_exchange=None, h1e=None):
-    """Restricted Fock matrix (nao, nao) built from ``density`` and energy terms for Harris.
+def local_fock(mf, density, dm_tau=None, h1e=None):
+    """h + J[rho] + V_xc[rho] (nao, nao) and the energy terms for the Harris functional.
 
-    Returns (fock, terms) with terms = dict(e_coul, exc, int_vrho, e_k, nelec_grid).
-    ``dm_exchange`` (total density matrix) supplies exact exchange and tau; needed for
-    hybrids, HF and meta-GGAs.
+    terms = dict(e_coul, exc, int_vrho, e_k, nelec_grid); ``dm_tau`` (total density matrix)
+    supplies the kinetic energy density of meta-GGAs.
     """
     mol = mf.mol
     log = logger.new_logger(mf)
     t0 = (logger.process_clock(), logger.perf_counter())
     if h1e is None:
         h1e = mf.get_hcore(mol)
-    vj = density.coulomb_matrix(mol)
+    fock = h1e + density.coulomb_matrix(mol)
     t0 = log.timer_debug1('deepscf J from the predicted density', *t0)
     terms = {'e_coul': density.coulomb_energy(), 'exc': 0.0, 'int_vrho': 0.0, 'e_k': 0.0,
              'nelec_grid': None}
-    fock = h1e + vj
     if is_kohn_sham(mf):
-        n, exc, int_vrho, vxc = xc_from_density(mf, density, dm_exchange)
+        n, exc, int_vrho, vxc = xc_from_density(mf, density, dm_tau)
         terms.update(exc=exc, int_vrho=int_vrho, nelec_grid=n)
         fock = fock + vxc
-        t0 = log.timer_debug1('deepscf V_xc from the predicted density', *t0)
-    omega, alpha, hyb = exchange_coefficients(mf)
-    if hyb != 0 or alpha != 0:
-        if dm_exchange is None:
-            raise ValueError('exact exchange needs a density matrix (dm_exchange)')
-        dm_x = np.asarray(dm_exchange)
-        vk = get_k(mf, dm_x)
-        fock = fock - 0.5 * vk
-        terms['e_k'] = -0.25 * np.einsum('ij,ji->', dm_x, vk)
-        log.timer_debug1('deepscf exact exchange', *t0)
+        log.timer_debug1('deepscf V_xc from the predicted density', *t0)
     return fock, terms
+
+
+def exchange_fock(mf, dm_exchange):
+    """(-1/2 K_eff[D_x], E_K[D_x]) for hybrids and HF; (0, 0) for pure functionals."""
+    omega, alpha, hyb = exchange_coefficients(mf)
+    if hyb == 0 and alpha == 0:
+        return 0.0, 0.0
+    if dm_exchange is None:
+        raise ValueError('exact exchange needs a density matrix (dm_exchange)')
+    vk = get_k(mf, np.asarray(dm_exchange))
+    return -0.5 * vk, -0.25 * np.einsum('ij,ji->', dm_exchange, vk)
+
+
+def fock_from_density(mf, density, dm_exchange=None, h1e=None):
+    """Restricted Fock matrix (nao, nao) of ``density``, exchange and tau from ``dm_exchange``.
+
+    Returns (fock, terms), terms as in local_fock with e_k the exchange energy of D_x.
+    """
+    fock, terms = local_fock(mf, density, dm_exchange, h1e)
+    vk, e_k = exchange_fock(mf, dm_exchange)
+    terms['e_k'] = e_k
+    return fock + vk, terms
 
 
 def harris_energy(mf, fock, terms, dm_out, mol=None):
@@ -138,7 +155,8 @@ def harris_energy(mf, fock, terms, dm_out, mol=None):
     E = Tr(D_out F_in) - E_J[rho_in] - int v_xc rho_in + E_xc[rho_in] - E_K[D_x] + E_nuc,
     where the last exchange terms cancel the -1/2 K in F_in to first order.
     """
-    dm_total = dm_out[0] + dm_out[1] if np.ndim(dm_out) == 3 else dm_out
+    from pyscf.deepscf.solver import total_dm
+    dm_total = total_dm(dm_out, mf.mol.nao)
     e_band = np.einsum('ij,ji->', dm_total, fock).real
     return (e_band - terms['e_coul'] - terms['int_vrho'] + terms['exc'] - terms['e_k']
             + mf.energy_nuc())

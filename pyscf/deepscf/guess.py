@@ -1,0 +1,61 @@
+"""``init_guess='deepscf'``: the density matrix of the Fock matrix built from a predicted density.
+
+Importing ``pyscf.deepscf`` registers the key with PySCF's ``SCF.get_init_guess`` (the method that
+RHF, UHF, ROHF and GHF all call); every other key goes to PySCF unchanged.
+"""
+from pyscf import scf
+from pyscf.lib import logger
+
+from pyscf.deepscf import solver
+from pyscf.deepscf.predict import predict_density
+
+GUESS_KEY = 'deepscf'
+
+
+def init_guess_by_deepscf(mf, mol=None, predictor=None, exchange='two-step', strict=False):
+    """Initial density matrix from the predicted density, in the format of ``mf``.
+
+    Args:
+        mf : any PySCF mean-field object (RHF/RKS/UHF/UKS/ROHF/ROKS/GHF, density-fitted or not)
+        predictor : object with predict(mol) -> (grid, residual); None for the default model
+        exchange : 'two-step' (default) or 'minao', where exact exchange takes its density matrix
+        strict : raise instead of falling back to minao for elements the model does not know
+
+    Returns:
+        density matrix tagged with mo_coeff and mo_occ (as PySCF's own guesses)
+    """
+    if mol is None:
+        mol = mf.mol
+    unsupported = solver.check_molecule(mol)
+    if unsupported:
+        msg = (f'deepscf guess: no model for element(s) {", ".join(unsupported)}; '
+               'falling back to the minao guess')
+        if strict:
+            raise ValueError(msg.split(';')[0])
+        logger.warn(mf, msg)
+        return mf.init_guess_by_minao(mol)
+    t0 = (logger.process_clock(), logger.perf_counter())
+    density = predict_density(mol, predictor=predictor, verbose=mf.verbose, stdout=mf.stdout)
+    result = solver.solve(mf, density, exchange=exchange)
+    logger.timer(mf, 'deepscf initial guess', *t0)
+    return result['dm']
+
+
+_pyscf_get_init_guess = scf.hf.SCF.get_init_guess
+
+
+def get_init_guess(mf, mol=None, key='minao', **kwargs):
+    """PySCF's SCF.get_init_guess, plus the 'deepscf' key (other keys unchanged)."""
+    if isinstance(key, str) and key.lower() == GUESS_KEY:
+        if mol is None:
+            mol = mf.mol
+        if getattr(mol, 'natm', 0) == 0:
+            return _pyscf_get_init_guess(mf, mol, key, **kwargs)   # PySCF's "no atoms" path
+        return init_guess_by_deepscf(mf, mol)
+    return _pyscf_get_init_guess(mf, mol, key, **kwargs)
+
+
+def register():
+    """Make init_guess='deepscf' available on every PySCF mean-field class (idempotent)."""
+    scf.hf.SCF.get_init_guess = get_init_guess
+    scf.hf.SCF.init_guess_by_deepscf = init_guess_by_deepscf

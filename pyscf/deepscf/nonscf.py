@@ -1,0 +1,125 @@
+"""NonSCF: energies, orbitals and properties from one Fock build on the predicted density.
+
+``NonSCF(mol, xc='pbe')`` or ``NonSCF(mf)`` returns a real PySCF mean-field object (its class is
+the user's method class with the NonSCF mixin in front), so PySCF's analysis, properties and
+``density_fit()`` work on it.  ``kernel()`` predicts the density, builds the Fock matrix from it,
+diagonalizes, and reports two energies:
+
+* ``e_harris``: the Harris-Foulkes functional of the predicted density;
+* ``e_ks``: the Kohn-Sham (or HF) energy of the output density matrix (one more Fock build).
+
+``e_tot`` is ``e_ks``: measured on the oracle density it is 0.03-0.1 mHa from the SCF energy,
+against several mHa for the Harris energy (the grid misses part of the residual density near
+the nuclei).  ``converged`` stays False: no SCF was run.
+"""
+import numpy as np
+from pyscf import dft, gto, lib, scf
+from pyscf.lib import logger
+
+from pyscf.deepscf import fock as fock_mod, solver
+from pyscf.deepscf.predict import predict_density
+
+
+class _NonSCF:
+    __name_mixin__ = 'NonSCF'
+    _keys = {'predictor', 'exchange', 'e_harris', 'e_ks', 'density'}
+
+    def __init__(self, mf, predictor=None, exchange='two-step'):
+        self.__dict__.update(mf.__dict__)
+        self.predictor = predictor
+        self.exchange = exchange
+        self.e_harris = None
+        self.e_ks = None
+        self.density = None
+
+    def undo_nonscf(self):
+        """The underlying SCF object (same attributes, SCF kernel)."""
+        return lib.view(self, lib.drop_class(self.__class__, _NonSCF))
+
+    def dump_flags(self, verbose=None):
+        super().dump_flags(verbose)
+        log = logger.new_logger(self, verbose)
+        log.info('******** deepscf NonSCF: one Fock build on the predicted density ********')
+        log.info('predictor = %s', self.predictor or 'bundled model')
+        log.info('exact exchange from = %s', self.exchange)
+        return self
+
+    def kernel(self, dm0=None, **kwargs):
+        """Predict, build, diagonalize; returns e_tot (Hartree). dm0 is ignored (no SCF)."""
+        mol = self.mol
+        log = logger.new_logger(self)
+        t0 = (logger.process_clock(), logger.perf_counter())
+        if self.verbose >= logger.WARN:
+            self.check_sanity()
+        self.dump_flags()
+        self.build(mol)
+        unsupported = solver.check_molecule(mol)
+        if unsupported:
+            raise ValueError(f'deepscf NonSCF: no model for element(s) {", ".join(unsupported)}')
+        self.density = predict_density(mol, self.predictor, verbose=self.verbose,
+                                       stdout=self.stdout)
+        h1e = self.get_hcore(mol)
+        s1e = self.get_ovlp(mol)
+        result = solver.solve(self, self.density, self.exchange, h1e=h1e, s1e=s1e)
+        self.mo_energy = result['mo_energy']
+        self.mo_coeff = result['mo_coeff']
+        self.mo_occ = result['mo_occ']
+        dm = result['dm']
+        self.e_harris = fock_mod.harris_energy(self, result['fock'], result['terms'], dm)
+        vhf = self.get_veff(mol, dm)
+        self.e_ks = self.energy_tot(dm, h1e, vhf)
+        self.e_tot = self.e_ks
+        self.converged = False
+        self.cycles = 0
+        log.note('deepscf NonSCF  E(Harris) = %.12g  E(KS of output density) = %.12g',
+                 self.e_harris, self.e_ks)
+        log.timer('deepscf NonSCF', *t0)
+        self._finalize()
+        return self.e_tot
+
+    def _finalize(self):
+        log = logger.new_logger(self)
+        log.note('deepscf NonSCF E_tot = %.15g  (not self-consistent)', self.e_tot)
+        return self
+
+    def nuc_grad_method(self):
+        raise NotImplementedError('gradients need a self-consistent density: run the SCF, '
+                                  'e.g. with init_guess="deepscf"')
+
+    Gradients = nuc_grad_method
+
+
+def NonSCF(mol_or_mf, xc=None, predictor=None, exchange='two-step'):
+    """Non-self-consistent mean-field object on the predicted density.
+
+    Args:
+        mol_or_mf : gto.Mole (then RKS/UKS by spin, or RHF/UHF for xc='hf') or a PySCF
+            mean-field object (its class, grids, density fitting and settings are kept)
+        xc : functional; required with a Mole, overrides mf.xc with a mean-field object
+        predictor : density predictor (None: the bundled model)
+        exchange : 'two-step' or 'minao', the density matrix exact exchange is taken from
+    """
+    if isinstance(mol_or_mf, gto.MoleBase):
+        mol = mol_or_mf
+        if getattr(mol, 'a', None) is not None and hasattr(mol, 'lattice_vectors'):
+            raise ValueError('deepscf NonSCF works for molecules, not periodic cells')
+        if xc is None:
+            raise ValueError("NonSCF(mol) needs a functional, e.g. NonSCF(mol, xc='pbe'), "
+                             "or xc='hf'")
+        if xc.strip().upper() == 'HF':
+            mf = scf.HF(mol)
+        else:
+            mf = dft.KS(mol, xc=xc)
+    elif isinstance(mol_or_mf, scf.hf.SCF):
+        mf = mol_or_mf
+        if xc is not None:
+            if not fock_mod.is_kohn_sham(mf):
+                raise ValueError('xc= given with a Hartree-Fock object; pass a KS object')
+            mf.xc = xc
+    else:
+        raise TypeError(f'NonSCF takes a gto.Mole or a PySCF mean-field object, '
+                        f'not {type(mol_or_mf).__name__}')
+    solver.check_molecule(mf.mol)
+    if isinstance(mf, _NonSCF):
+        return mf
+    return lib.set_class(_NonSCF(mf, predictor, exchange), (_NonSCF, mf.__class__))

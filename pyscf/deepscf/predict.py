@@ -1,0 +1,63 @@
+"""predict_density(mol): the predicted density of a molecule as an analytic object.
+
+The predictor (by default the bundled network, see model.py) gives the residual density on a
+uniform grid; PredictedDensity adds the free atoms and fits the residual to Gaussians.
+"""
+import contextlib
+
+from pyscf.lib import logger
+
+from pyscf.deepscf import atoms
+from pyscf.deepscf.density import PredictedDensity
+
+_default_predictor = None
+
+
+def default_predictor():
+    """The predictor used when none is given: set_default_predictor's, else the bundled model."""
+    global _default_predictor
+    if _default_predictor is None:
+        from pyscf.deepscf.model import NetworkPredictor
+        _default_predictor = NetworkPredictor()
+    return _default_predictor
+
+
+def set_default_predictor(predictor):
+    """Use ``predictor`` wherever none is given (None: back to the bundled model)."""
+    global _default_predictor
+    _default_predictor = predictor
+
+
+@contextlib.contextmanager
+def using_predictor(predictor):
+    """``with using_predictor(p): mf.kernel()`` runs init_guess='deepscf' with ``p``."""
+    global _default_predictor
+    saved = _default_predictor
+    _default_predictor = predictor
+    try:
+        yield predictor
+    finally:
+        _default_predictor = saved
+
+
+def predict_density(mol, predictor=None, verbose=None, stdout=None):
+    """PredictedDensity of ``mol`` (a gto.Mole; coordinates in the Mole's units, bohr inside).
+
+    Raises ValueError for elements the free-atom table (and hence the model) does not cover.
+    """
+    missing = atoms.unsupported_elements(mol)
+    if missing:
+        raise ValueError(f'deepscf has no model for element(s) {", ".join(missing)}; '
+                         f'supported: {", ".join(atoms.supported_elements())}')
+    if predictor is None:
+        predictor = default_predictor()
+    log = logger.new_logger(mol if verbose is None else None, mol.verbose if verbose is None
+                            else verbose)
+    if stdout is not None:
+        log.stdout = stdout
+    t0 = (logger.process_clock(), logger.perf_counter())
+    grid, residual = predictor.predict(mol)
+    t0 = log.timer('deepscf residual density on %s grid' % (grid.shape,), *t0)
+    density = PredictedDensity(mol, grid, residual)
+    log.timer('deepscf fit of the residual (%d Gaussians)' % density.auxmol.nao, *t0)
+    return density

@@ -1,0 +1,105 @@
+"""From a predicted density to orbitals: one Fock build in the user's basis and a diagonalization.
+
+Shared by the initial guess (guess.py) and the non-self-consistent solver (nonscf.py).
+"""
+import numpy as np
+import scipy.linalg
+from pyscf import lib, scf
+from pyscf.lib import logger
+
+from pyscf.deepscf import atoms, fock as fock_mod
+
+# Exact exchange needs a density matrix: measured on PBE0/B3LYP oracle runs, taking K from the
+# orbitals of a first diagonalization ('two-step') beats K from the minao matrix ('minao').
+EXCHANGE_SCHEMES = ('two-step', 'minao')
+
+
+def needs_density_matrix(mf):
+    """True when the Fock build needs a density matrix besides the density (hybrid, HF, meta-GGA)."""
+    omega, alpha, hyb = fock_mod.exchange_coefficients(mf)
+    mgga = fock_mod.is_kohn_sham(mf) and mf._numint._xc_type(mf.xc) == 'MGGA'
+    return hyb != 0 or alpha != 0 or mgga
+
+
+def total_dm(dm, nao):
+    """Spatial total density matrix (nao, nao) of an RHF, UHF/ROHF (2, n, n) or GHF (2n, 2n) one."""
+    dm = np.asarray(dm)
+    if dm.ndim == 3:
+        return dm[0] + dm[1]
+    if dm.shape[0] == 2 * nao:
+        return dm[:nao, :nao] + dm[nao:, nao:]
+    return dm
+
+
+def _spin_fock(mf, fock):
+    """The restricted Fock matrix in the shape the method's eig expects."""
+    if isinstance(mf, scf.ghf.GHF):
+        return scipy.linalg.block_diag(fock, fock)
+    if isinstance(mf, scf.uhf.UHF):
+        return np.asarray((fock, fock))
+    return fock
+
+
+def diagonalize(mf, fock, s1e):
+    """Orbitals of a restricted Fock matrix, occupied as the method does (aufbau, its spin)."""
+    mo_energy, mo_coeff = mf.eig(_spin_fock(mf, fock), s1e)
+    mo_occ = mf.get_occ(mo_energy, mo_coeff)
+    return mo_energy, mo_coeff, mo_occ
+
+
+def solve(mf, density, exchange='two-step', h1e=None, s1e=None):
+    """Diagonalize the Fock matrix of ``density`` in the basis of ``mf.mol``.
+
+    Exact exchange and the meta-GGA kinetic density come from a density matrix: first minao's,
+    then (``exchange='two-step'``) from this step's own orbitals, in a second diagonalization.
+
+    ``h1e`` and ``s1e`` are the method's own (as mf.get_hcore, mf.get_ovlp give them).
+
+    Returns dict(mo_energy, mo_coeff, mo_occ, dm, fock, terms): dm is tagged with
+    mo_coeff/mo_occ, fock the restricted Fock matrix whose eigenvectors these are, terms the
+    energy pieces for the Harris functional (fock.harris_energy).
+    """
+    if exchange not in EXCHANGE_SCHEMES:
+        raise ValueError(f'exchange={exchange!r}; choose one of {EXCHANGE_SCHEMES}')
+    log = logger.new_logger(mf)
+    mol = mf.mol
+    if h1e is None:
+        h1e = mf.get_hcore(mol)
+    if isinstance(mf, scf.ghf.GHF):          # spin blocks: the spatial core Hamiltonian is one
+        h1e = h1e[:mol.nao, :mol.nao]
+    if s1e is None:
+        s1e = mf.get_ovlp(mol)
+    dm_x = None
+    if needs_density_matrix(mf):
+        dm_x = total_dm(mf.init_guess_by_minao(mol), mol.nao)
+    mgga = fock_mod.is_kohn_sham(mf) and mf._numint._xc_type(mf.xc) == 'MGGA'
+    steps = 2 if (dm_x is not None and exchange == 'two-step') else 1
+    for step in range(steps):
+        if step == 0 or mgga:        # J and V_xc change only through tau
+            local, terms = fock_mod.local_fock(mf, density, dm_x, h1e=h1e)
+        vk, terms['e_k'] = fock_mod.exchange_fock(mf, dm_x)
+        fock = local + vk
+        mo_energy, mo_coeff, mo_occ = diagonalize(mf, fock, s1e)
+        dm = mf.make_rdm1(mo_coeff, mo_occ)
+        dm_x = total_dm(dm, mol.nao)
+        log.debug('deepscf step %d: HOMO-LUMO from the predicted density done', step + 1)
+    if terms['nelec_grid'] is not None:
+        log.debug('deepscf: predicted density integrates to %.6f electrons on mf.grids (%d)',
+                  terms['nelec_grid'], mol.nelectron)
+    dm = lib.tag_array(dm, mo_coeff=mo_coeff, mo_occ=mo_occ)
+    return dict(mo_energy=mo_energy, mo_coeff=mo_coeff, mo_occ=mo_occ, dm=dm, fock=fock,
+                terms=terms)
+
+
+def check_molecule(mol):
+    """Errors for inputs the method cannot handle; returns the unsupported elements (maybe empty).
+
+    Raises ValueError for a periodic cell or a molecule without atoms.
+    """
+    if getattr(mol, 'a', None) is not None and hasattr(mol, 'lattice_vectors'):
+        raise ValueError('deepscf works for molecules (gto.Mole); periodic cells '
+                         '(pbc.gto.Cell) are not supported')
+    if not atoms.real_atoms(mol):
+        raise ValueError('deepscf needs at least one real atom; this molecule has none '
+                         '(ghost atoms carry no density)')
+    return atoms.unsupported_elements(mol)
