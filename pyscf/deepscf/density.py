@@ -30,11 +30,16 @@ def even_tempered_shells(max_exponent, min_exponent=0.12, ratio=2.0, lmax=2):
 
 
 def residual_auxmol(mol, max_exponent=50., ratio=2.0, lmax=2):
-    """Auxiliary basis for the residual density on the real atoms of ``mol``."""
+    """Auxiliary basis for the residual density on the real atoms of ``mol``.
+
+    Heavy atoms get s, p, d shells up to ``max_exponent`` (bohr^-2): tight functions absorb the
+    near-nucleus part of the residual that the grid samples only at a few points (measured on
+    glycine at 0.3 bohr: 8 SCF cycles with them, 10 without).  Hydrogen gets the same set:
+    a leaner one (s, p up to 8) cost 2 cycles and 1.3 mHa of NonSCF error on glycine.
+    """
     idx = atoms_mod.real_atoms(mol)
     symbols = atoms_mod.atom_symbols(mol)
-    shells = even_tempered_shells(max_exponent, ratio=ratio, lmax=lmax)
-    basis = {s: shells for s in set(symbols)}
+    basis = {s: even_tempered_shells(max_exponent, ratio=ratio, lmax=lmax) for s in set(symbols)}
     auxmol = gto.Mole(atom=[[s, mol.atom_coord(i)] for i, s in zip(idx, symbols)],
                       basis=basis, unit='Bohr', spin=None, verbose=0)
     auxmol.build(False, False)
@@ -62,7 +67,8 @@ def core_weight(coords_bohr, atom_coords_bohr, core_radius_bohr):
     return w
 
 
-def fit_residual(auxmol, grid, residual_density, charge=0.0, core_radius_bohr=0.2):
+def fit_residual(auxmol, grid, residual_density, charge=0.0, core_radius_bohr=0.2,
+                 fit_radius_bohr=np.inf):
     """Coefficients c with sum_P c_P chi_P closest to the grid residual, integral = ``charge``.
 
     Weighted least squares over the grid points (the grid's own Gram matrix, so aliasing of
@@ -75,10 +81,17 @@ def fit_residual(auxmol, grid, residual_density, charge=0.0, core_radius_bohr=0.
     values = np.asarray(residual_density).ravel()
     centers = auxmol.atom_coords()
     for start, stop, coords in grid.chunks(16384):
+        # points farther than fit_radius_bohr from every atom are left out (default: none;
+        # measured on glycine, dropping points beyond 4 bohr cost a cycle and 0.6 mHa)
+        d2 = np.min([np.einsum('gx,gx->g', coords - c, coords - c) for c in centers], axis=0)
+        near = d2 < fit_radius_bohr ** 2
+        if not near.any():
+            continue
+        coords = coords[near]
         chi = auxmol.eval_gto('GTOval_sph', coords)
         wchi = chi * core_weight(coords, centers, core_radius_bohr)[:, None]
         gram += wchi.T @ chi
-        rhs += wchi.T @ values[start:stop]
+        rhs += wchi.T @ values[start:stop][near]
     q = atoms_mod.s_function_integrals(auxmol) / grid.voxel_volume
     # Eigen-decomposition: drop near-linear dependencies of the sampled basis.
     w, v = scipy.linalg.eigh(gram)
@@ -123,9 +136,11 @@ class PredictedDensity:
 
     def eval_rho(self, coords_bohr, deriv=0):
         """Density (N,) at points in bohr, or (4, N) with its gradient for deriv=1."""
-        if deriv == 0:
-            return self.auxmol.eval_gto('GTOval_sph', coords_bohr) @ self.coeff
-        chi = self.auxmol.eval_gto('GTOval_sph_deriv1', coords_bohr)
+        coords_bohr = np.asarray(coords_bohr, dtype=float)
+        # shell screening per block of points (most Gaussians vanish far from their atom)
+        mask = numint.make_mask(self.auxmol, coords_bohr)
+        name = 'GTOval_sph' if deriv == 0 else 'GTOval_sph_deriv1'
+        chi = self.auxmol.eval_gto(name, coords_bohr, non0tab=mask)
         return chi @ self.coeff
 
     def coulomb_matrix(self, mol, aux_per_block=64):

@@ -1,0 +1,109 @@
+"""Oracle and zero-predictor benchmark of the engine (issue 2 acceptance).
+
+For each molecule: SCF cycles from minao, from the deepscf guess fed the exact SCF density
+(oracle) and fed free atoms only (zero); NonSCF errors (KS energy of the output density and
+Harris energy) against the SCF energy; seconds for the guess itself (fit + Fock + diagonalization,
+and the oracle's sampling of the exact density, which stands in for the network).
+
+    python benchmarks/oracle.py --xc pbe --basis def2-svp --spacing 0.3 [--out DIR] MOL.xyz ...
+"""
+import argparse
+import json
+import os
+import platform
+import time
+
+import numpy as np
+from pyscf import dft, gto, lib, scf
+
+from pyscf import deepscf
+from pyscf.deepscf import solver
+from pyscf.deepscf.density import PredictedDensity
+from pyscf.deepscf import fock as fock_mod
+
+DEV = os.path.join(os.path.dirname(__file__), '..', '..', 'shared', 'molecules', 'dev')
+DEFAULT_MOLECULES = ['water', 'methanol', 'urea', 'acetone', 'glycine', 'pyridine']
+
+
+def make_mf(mol, xc):
+    return scf.RHF(mol) if xc.upper() == 'HF' else dft.RKS(mol, xc=xc)
+
+
+def run_one(path, xc, basis, spacing):
+    mol = gto.M(atom=path, basis=basis, verbose=0)
+    ref = make_mf(mol, xc)
+    t = time.perf_counter(); ref.kernel(); t_scf = time.perf_counter() - t
+    row = {'molecule': os.path.basename(path)[:-4], 'natm': mol.natm, 'minao': ref.cycles,
+           'scf_s': t_scf, 'scf_s_per_cycle': t_scf / max(ref.cycles, 1)}
+    for name, predictor in [('oracle', deepscf.OraclePredictor(ref.make_rdm1(), spacing)),
+                            ('zero', deepscf.ZeroPredictor(spacing))]:
+        mf = make_mf(mol, xc)
+        t = time.perf_counter(); grid, residual = predictor.predict(mol)
+        t_pred = time.perf_counter() - t
+        density = PredictedDensity(mol, grid, residual)
+        result = solver.solve(mf, density)
+        t_guess = time.perf_counter() - t - t_pred
+        e_harris = fock_mod.harris_energy(mf, result['fock'], result['terms'], result['dm'])
+        e_ks = mf.energy_tot(result['dm'])
+        mf.kernel(dm0=result['dm'])
+        row.update({name: mf.cycles, f'{name}_dE_final': mf.e_tot - ref.e_tot,
+                    f'{name}_ks_mHa': 1e3 * (e_ks - ref.e_tot),
+                    f'{name}_harris_mHa': 1e3 * (e_harris - ref.e_tot),
+                    f'{name}_guess_s': t_guess, f'{name}_predict_s': t_pred})
+    return row
+
+
+def main(argv=None):
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
+    p.add_argument('molecules', nargs='*')
+    p.add_argument('--xc', default='pbe')
+    p.add_argument('--basis', default='def2-svp')
+    p.add_argument('--spacing', type=float, default=0.3, help='grid spacing in bohr')
+    p.add_argument('--out', default='benchmarks/results')
+    args = p.parse_args(argv)
+    paths = args.molecules or [os.path.join(DEV, m + '.xyz') for m in DEFAULT_MOLECULES]
+    rows = []
+    hdr = (f'{"molecule":18s} {"atoms":>5s} {"minao":>5s} {"oracle":>6s} {"zero":>4s} '
+           f'{"KS mHa":>8s} {"Harris mHa":>10s} {"guess s":>7s} {"s/cycle":>7s} {"dE final":>9s}')
+    print(f'# {args.xc}/{args.basis}, spacing {args.spacing} bohr, {platform.node()} '
+          f'({os.cpu_count()} cores), pyscf {__import__("pyscf").__version__}')
+    print(hdr)
+    for path in paths:
+        r = run_one(path, args.xc, args.basis, args.spacing)
+        rows.append(r)
+        print(f'{r["molecule"]:18s} {r["natm"]:5d} {r["minao"]:5d} {r["oracle"]:6d} {r["zero"]:4d} '
+              f'{r["oracle_ks_mHa"]:8.3f} {r["oracle_harris_mHa"]:10.3f} {r["oracle_guess_s"]:7.2f} '
+              f'{r["scf_s_per_cycle"]:7.2f} {max(abs(r["oracle_dE_final"]), abs(r["zero_dE_final"])):9.1e}',
+              flush=True)
+    tot = {k: sum(r[k] for r in rows) for k in ('minao', 'oracle', 'zero')}
+    print(f'summed cycles: minao {tot["minao"]}, oracle {tot["oracle"]} '
+          f'(ratio {tot["oracle"] / tot["minao"]:.3f}), zero {tot["zero"]} '
+          f'(ratio {tot["zero"] / tot["minao"]:.3f})')
+    os.makedirs(args.out, exist_ok=True)
+    stem = os.path.join(args.out, f'oracle_{args.xc}_{args.basis}_{args.spacing}')
+    with open(stem + '.jsonl', 'w') as f:
+        for r in rows:
+            f.write(json.dumps(dict(r, xc=args.xc, basis=args.basis, spacing_bohr=args.spacing,
+                                    machine=platform.node())) + '\n')
+    try:
+        import matplotlib
+        matplotlib.use('Agg')
+        import matplotlib.pyplot as plt
+        names = [r['molecule'] for r in rows]
+        x = np.arange(len(rows))
+        fig, ax = plt.subplots(figsize=(8, 4))
+        for i, key in enumerate(('minao', 'oracle', 'zero')):
+            ax.bar(x + (i - 1) * 0.27, [r[key] for r in rows], 0.27, label=key)
+        ax.set_xticks(x, names, rotation=30)
+        ax.set_ylabel('SCF cycles')
+        ax.set_title(f'{args.xc}/{args.basis}, grid {args.spacing} bohr')
+        ax.legend()
+        fig.tight_layout()
+        fig.savefig(stem + '.png', dpi=100)
+    except ImportError:
+        pass
+    return rows
+
+
+if __name__ == '__main__':
+    main()

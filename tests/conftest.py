@@ -1,0 +1,19 @@
+import os
+import pytest
+from pyscf import gto
+
+DEV = os.path.join(os.path.dirname(__file__), '..', '..', 'shared', 'molecules', 'dev')
+WATER = 'O 0 0 0.1173; H 0 0.7572 -0.4692; H 0 -0.7572 -0.4692'
+
+
+def dev_molecule(name, basis='def2-svp', **kwargs):
+    """A molecule of ../shared/molecules/dev when present, else None (tests then skip)."""
+    path = os.path.join(DEV, name + '.xyz')
+    if not os.path.exists(path):
+        pytest.skip(f'{path} not found')
+    return gto.M(atom=path, basis=basis, verbose=0, **kwargs)
+
+
+@pytest.fixture(scope='session')
+def water():
+    return gto.M(atom=WATER, basis='def2-svp', verbose=0)

@@ -1,0 +1,39 @@
+import numpy as np
+import pytest
+from pyscf import dft, gto
+
+from pyscf.deepscf import atoms
+
+
+@pytest.mark.parametrize('symbol', ['H', 'C', 'N', 'O', 'F', 'P', 'S', 'Cl'])
+def test_free_atom_integrates_to_z(symbol):
+    mol = gto.M(atom=f'{symbol} 0 0 0', basis='def2-svp', spin=gto.charge(symbol) % 2, verbose=0)
+    grids = dft.gen_grid.Grids(mol).build()
+    rho = atoms.density_on_points([symbol], mol.atom_coords(), grids.coords)
+    assert abs(grids.weights @ rho - gto.charge(symbol)) < 1e-4
+    assert rho.min() > -1e-6
+
+
+def test_auxmol_reproduces_density_and_charge(water):
+    aux, coeff = atoms.atoms_auxmol(water)
+    pts = np.random.default_rng(0).normal(size=(200, 3))
+    rho = atoms.density_on_points(atoms.atom_symbols(water), water.atom_coords(), pts)
+    assert np.allclose(aux.eval_gto('GTOval_sph', pts) @ coeff, rho, atol=1e-10)
+    assert abs(atoms.s_function_integrals(aux) @ coeff - 10) < 1e-8
+
+
+def test_gradient_matches_finite_difference(water):
+    pts = np.random.default_rng(1).normal(size=(20, 3))
+    sym, xyz = atoms.atom_symbols(water), water.atom_coords()
+    grad = atoms.density_on_points(sym, xyz, pts, deriv=1)[1:]
+    h = 1e-5
+    for x in range(3):
+        e = np.zeros(3); e[x] = h
+        fd = (atoms.density_on_points(sym, xyz, pts + e) - atoms.density_on_points(sym, xyz, pts - e)) / (2 * h)
+        assert np.allclose(grad[x], fd, atol=1e-6)
+
+
+def test_ghosts_and_unsupported_elements():
+    mol = gto.M(atom='ghost-O 0 0 0; H 0 0 1; Br 0 0 -1.5', basis='def2-svp', spin=0, verbose=0)
+    assert atoms.atom_symbols(mol) == ['H', 'Br']
+    assert atoms.unsupported_elements(mol) == ['Br']

@@ -1,0 +1,120 @@
+"""init_guess='deepscf' across methods; PySCF's other keys untouched; bad input."""
+import numpy as np
+import pytest
+from pyscf import dft, gto, scf, lib
+
+import pyscf.deepscf as deepscf
+from pyscf.deepscf import guess
+
+
+@pytest.fixture(scope='module')
+def oracle(water):
+    ref = dft.RKS(water, xc='pbe').run(conv_tol=1e-11)
+    return deepscf.OraclePredictor(ref.make_rdm1(), 0.3)
+
+
+def run_pair(mf, predictor):
+    """(minao cycles, deepscf cycles, energy difference) for a fresh copy of ``mf``."""
+    ref = mf.copy()
+    ref.kernel()
+    with deepscf.using_predictor(predictor):
+        mf.init_guess = 'deepscf'
+        mf.kernel()
+    assert ref.converged and mf.converged
+    return ref.cycles, mf.cycles, mf.e_tot - ref.e_tot
+
+
+@pytest.mark.parametrize('make', [
+    lambda m: dft.RKS(m, xc='pbe'),
+    lambda m: dft.UKS(m, xc='pbe'),
+    lambda m: dft.ROKS(m, xc='pbe'),
+    lambda m: scf.RHF(m),
+    lambda m: scf.UHF(m),
+    lambda m: scf.ROHF(m),
+    lambda m: scf.GHF(m),
+    lambda m: dft.RKS(m, xc='lda,vwn'),
+    lambda m: dft.RKS(m, xc='tpss'),
+    lambda m: dft.RKS(m, xc='b3lyp'),
+    lambda m: dft.RKS(m, xc='wb97x'),
+    lambda m: dft.RKS(m, xc='pbe').density_fit(),
+    lambda m: dft.UKS(m, xc='b3lyp').density_fit(),
+], ids=['RKS', 'UKS', 'ROKS', 'RHF', 'UHF', 'ROHF', 'GHF', 'LDA', 'metaGGA', 'hybrid', 'RSH',
+        'DF-RKS', 'DF-UKS-hybrid'])
+def test_same_final_state_as_minao(water, oracle, make):
+    n_minao, n_deep, de = run_pair(make(water), oracle)
+    assert abs(de) < 1e-6
+    assert n_deep <= n_minao
+
+
+def test_oracle_pbe_saves_cycles(water, oracle):
+    n_minao, n_deep, de = run_pair(dft.RKS(water, xc='pbe'), oracle)
+    assert n_deep <= n_minao - 2             # measured: 7 -> 5
+    assert abs(de) < 1e-6
+
+
+def test_zero_predictor_ends_in_minao_state(water):
+    n_minao, n_zero, de = run_pair(dft.RKS(water, xc='pbe'), deepscf.ZeroPredictor(0.3))
+    assert abs(de) < 1e-6
+
+
+def test_guess_is_tagged_and_has_right_electron_count(water, oracle):
+    for mf in (dft.RKS(water, xc='pbe'), dft.UKS(water, xc='pbe')):
+        dm = deepscf.init_guess_by_deepscf(mf, predictor=oracle)
+        assert hasattr(dm, 'mo_coeff') and hasattr(dm, 'mo_occ')
+        s = mf.get_ovlp()
+        dm_total = np.asarray(dm).sum(axis=0) if np.ndim(dm) == 3 else np.asarray(dm)
+        n = np.einsum('ij,ji->', dm_total, s)
+        assert abs(n - water.nelectron) < 1e-8
+
+
+def test_other_keys_unchanged(water):
+    mf = dft.RKS(water, xc='pbe')
+    for key in ('minao', 'atom', 'huckel', '1e', 'sap'):
+        ours = mf.get_init_guess(water, key)
+        pyscfs = guess._pyscf_get_init_guess(mf, water, key)
+        # 'atom' runs atomic SCFs whose last digits vary from call to call
+        assert np.allclose(np.asarray(ours), np.asarray(pyscfs), atol=1e-9), key
+
+
+def test_charged_and_open_shell(oracle):
+    for atom, charge, spin in [('O 0 0 0; H 0 0 0.97', -1, 0), ('O 0 0 0; H 0 0 0.97', 0, 1),
+                               ('N 0 0 0; H 0 0.94 0.3; H 0.81 -0.47 0.3; H -0.81 -0.47 0.3; H 0 0 -1.0', 1, 0)]:
+        mol = gto.M(atom=atom, basis='def2-svp', charge=charge, spin=spin, verbose=0)
+        make = dft.UKS if spin else dft.RKS
+        n_minao, n_deep, de = run_pair(make(mol, xc='pbe'), deepscf.ZeroPredictor(0.3))
+        assert abs(de) < 1e-6
+
+
+def test_unsupported_element_falls_back_to_minao_with_warning():
+    mol = gto.M(atom='Br 0 0 0; H 0 0 1.41', basis='def2-svp', verbose=0)
+    mf = dft.RKS(mol, xc='pbe')
+    log = []
+    mf.stdout = type('S', (), {'write': lambda self, s: log.append(s), 'flush': lambda self: None})()
+    mf.verbose = 2
+    dm = deepscf.init_guess_by_deepscf(mf, predictor=deepscf.ZeroPredictor())
+    assert np.allclose(dm, mf.init_guess_by_minao())
+    assert any('Br' in line and 'minao' in line for line in log)
+    with pytest.raises(ValueError, match='Br'):
+        deepscf.init_guess_by_deepscf(mf, predictor=deepscf.ZeroPredictor(), strict=True)
+
+
+def test_ghost_atoms_carry_no_density():
+    mol = gto.M(atom='O 0 0 0.1173; H 0 0.7572 -0.4692; H 0 -0.7572 -0.4692; ghost-O 0 0 3',
+                basis='def2-svp', verbose=0)
+    n_minao, n_deep, de = run_pair(dft.RKS(mol, xc='pbe'), deepscf.ZeroPredictor(0.3))
+    assert abs(de) < 1e-6
+
+
+def test_no_atoms_uses_pyscf_path():
+    mf = scf.RHF(gto.M(atom='H 0 0 0; H 0 0 0.74', basis='sto-3g', verbose=0))
+    mol = mf.mol.copy()
+    mol._atm = mol._atm[:0]                            # natm == 0
+    dm = guess.get_init_guess(mf, mol, 'deepscf')      # PySCF logs "No atom found", 1e guess
+    assert np.allclose(dm, mf.init_guess_by_1e())
+
+
+def test_periodic_cell_is_refused():
+    from pyscf.pbc import gto as pbcgto
+    cell = pbcgto.M(atom='He 0 0 0', a=np.eye(3) * 4, basis='sto-3g', verbose=0)
+    with pytest.raises(ValueError, match='periodic'):
+        deepscf.init_guess_by_deepscf(scf.RHF(cell), predictor=deepscf.ZeroPredictor())
