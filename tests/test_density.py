@@ -42,3 +42,25 @@ def test_oracle_density_close_to_scf_density(water):
     e = np.array([1e-5, 0, 0])
     fd = (d.eval_rho(pts + e) - d.eval_rho(pts - e)) / 2e-5
     assert np.allclose(grad[0], fd, atol=1e-4 * abs(fd).max())
+
+
+def test_separable_fit_equals_dense_weighted_least_squares(water):
+    """The tensor-product fit solves the same weighted least squares as a dense one."""
+    aux = dens.residual_auxmol(water)
+    grid = molecule_grid(water, 0.35, 2.5)
+    rng = np.random.default_rng(3)
+    values = rng.normal(size=grid.shape) * 1e-3 + dens.sample_on_grid(
+        lambda c: atoms.density_on_points(['O'], water.atom_coords()[:1], c) * 1e-2, grid)
+    coords = grid.coords()
+    chi = aux.eval_gto('GTOval_sph', coords)
+    w = dens.core_weight(coords, aux.atom_coords(), 0.2)
+    gram, rhs = (chi * w[:, None]).T @ chi, (chi * w[:, None]).T @ values.ravel()
+    q = atoms.s_function_integrals(aux) / grid.voxel_volume
+    e, v = np.linalg.eigh(gram)
+    keep = e > e.max() * 1e-7
+    inv = (v[:, keep] / e[keep]) @ v[:, keep].T
+    c0 = inv @ rhs
+    dense = c0 - (q @ c0 - 0.01 / grid.voxel_volume) / (q @ inv @ q) * (inv @ q)
+    fast = dens.fit_residual(aux, grid, values, charge=0.01)
+    fit = lambda c: chi @ c
+    assert np.allclose(fit(fast), fit(dense), atol=1e-6 * abs(fit(dense)).max() + 1e-9)

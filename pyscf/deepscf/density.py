@@ -54,11 +54,40 @@ def sample_on_grid(fn, grid, blksize=32768):
     return out.reshape(grid.shape)
 
 
+def _monomials(l):
+    return [(lx, ly, l - lx - ly) for lx in range(l, -1, -1) for ly in range(l - lx, -1, -1)]
+
+
+def _cartesian_map(auxmol):
+    """Each aux function as a combination of Cartesian Gaussians (x-X)^i (y-Y)^j (z-Z)^k e^{-a r^2}.
+
+    Returns (terms, transform): terms is a list of (atom, exponent, (i, j, k)) and
+    transform (nao, nterms) with chi_P = sum_t transform[P, t] * term_t.  The coefficients are
+    read off PySCF's own evaluation, so its normalisation conventions are respected exactly.
+    """
+    rng = np.random.default_rng(7)
+    terms, blocks = [], []
+    for ib in range(auxmol.nbas):
+        l, a = auxmol.bas_angular(ib), auxmol.bas_exp(ib)[0]
+        ia = auxmol.bas_atom(ib)
+        center = auxmol.atom_coord(ia)
+        pts = center + rng.normal(scale=0.5 / np.sqrt(a), size=(12, 3))
+        d = pts - center
+        values = auxmol.eval_gto('GTOval_sph', pts, shls_slice=(ib, ib + 1))   # (12, 2l+1)
+        monos = _monomials(l)
+        basis = np.stack([d[:, 0]**i * d[:, 1]**j * d[:, 2]**k for i, j, k in monos], 1)
+        basis *= np.exp(-a * np.einsum('gx,gx->g', d, d))[:, None]
+        blocks.append(np.linalg.lstsq(basis, values, rcond=None)[0].T)        # (2l+1, nmono)
+        terms.extend((ia, a, m) for m in monos)
+    return terms, scipy.linalg.block_diag(*blocks)
+
+
 def core_weight(coords_bohr, atom_coords_bohr, core_radius_bohr):
     """Fit weight: ~0 within ``core_radius_bohr`` of any nucleus, 1 beyond.
 
-    Near a nucleus the residual varies on a scale (~0.1 bohr) no grid of useful spacing
-    resolves; the few grid points that happen to fall there would dominate a plain fit.
+    The residual varies on a scale of ~0.1 bohr there; the few grid points that happen to
+    fall that close to a nucleus would dominate a plain fit (measured on glycine at 0.3 bohr,
+    core_radius 0.2: 8 SCF cycles and 0.08 mHa NonSCF error, against 10 and 4.3 without).
     """
     w = np.ones(len(coords_bohr))
     for center in atom_coords_bohr:
@@ -67,31 +96,67 @@ def core_weight(coords_bohr, atom_coords_bohr, core_radius_bohr):
     return w
 
 
-def fit_residual(auxmol, grid, residual_density, charge=0.0, core_radius_bohr=0.2,
-                 fit_radius_bohr=np.inf):
+def _points_near_nuclei(grid, centers, radius_bohr):
+    """Flat indices of grid points within ``radius_bohr`` of any of ``centers``."""
+    found = []
+    axes = grid.axes()
+    for c in centers:
+        ranges = [np.nonzero(abs(axes[d] - c[d]) <= radius_bohr)[0] for d in range(3)]
+        ijk = np.stack(np.meshgrid(*ranges, indexing='ij'), -1).reshape(-1, 3)
+        pts = grid.origin_bohr + grid.spacing_bohr * ijk
+        keep = np.einsum('gx,gx->g', pts - c, pts - c) <= radius_bohr ** 2
+        found.append(np.ravel_multi_index(ijk[keep].T, grid.shape))
+    return np.unique(np.concatenate(found)) if found else np.zeros(0, int)
+
+
+def fit_residual(auxmol, grid, residual_density, charge=0.0, core_radius_bohr=0.2):
     """Coefficients c with sum_P c_P chi_P closest to the grid residual, integral = ``charge``.
 
-    Weighted least squares over the grid points (the grid's own Gram matrix, so aliasing of
-    the sampled functions is consistent; core regions weighted out, see core_weight), with a
-    Lagrange multiplier for the electron count.
+    Weighted least squares over the grid points (weights from core_weight), with the grid's
+    own (sampled) Gram matrix so that the aliasing of tight functions is treated consistently,
+    and a Lagrange multiplier for the electron count.  On a uniform grid a Cartesian Gaussian factorizes into three 1D factors,
+    so the projections and the Gram matrix are tensor contractions: cost ~ grid points x
+    distinct 1D factors, instead of grid points x functions^2.
     """
-    naux = auxmol.nao
-    gram = np.zeros((naux, naux))
-    rhs = np.zeros(naux)
-    values = np.asarray(residual_density).ravel()
+    terms, transform = _cartesian_map(auxmol)
+    axes = grid.axes()
     centers = auxmol.atom_coords()
-    for start, stop, coords in grid.chunks(16384):
-        # points farther than fit_radius_bohr from every atom are left out (default: none;
-        # measured on glycine, dropping points beyond 4 bohr cost a cycle and 0.6 mHa)
-        d2 = np.min([np.einsum('gx,gx->g', coords - c, coords - c) for c in centers], axis=0)
-        near = d2 < fit_radius_bohr ** 2
-        if not near.any():
-            continue
-        coords = coords[near]
-        chi = auxmol.eval_gto('GTOval_sph', coords)
-        wchi = chi * core_weight(coords, centers, core_radius_bohr)[:, None]
-        gram += wchi.T @ chi
-        rhs += wchi.T @ values[start:stop][near]
+    # distinct 1D factors (atom, exponent, power) and, per term, its factor in x, y, z
+    keys = sorted({(ia, a, p) for ia, a, m in terms for p in m})
+    index = {k: n for n, k in enumerate(keys)}
+    factors = []
+    for dim in range(3):
+        f = np.empty((len(axes[dim]), len(keys)))
+        for n, (ia, a, p) in enumerate(keys):
+            x = axes[dim] - centers[ia, dim]
+            f[:, n] = x ** p * np.exp(-a * x * x)
+        factors.append(f)
+    ix, iy, iz = (np.array([index[(ia, a, m[dim])] for ia, a, m in terms]) for dim in range(3))
+    fx, fy, fz = factors
+    r = np.asarray(residual_density, dtype=float)
+    # rhs_t = sum_ijk r_ijk fx[i, ix_t] fy[j, iy_t] fz[k, iz_t], contracted axis by axis over
+    # the distinct (x-factor, y-factor) pairs
+    rz = r.reshape(-1, r.shape[2]) @ fz                        # (nx*ny, nkeys)
+    rz = rz.reshape(r.shape[0], r.shape[1], -1)
+    rhs = np.empty(len(terms))
+    pairs = {}
+    for t in range(len(terms)):
+        pairs.setdefault((iy[t], iz[t]), []).append(t)
+    for (jy, jz), ts in pairs.items():
+        ryz = rz[:, :, jz] @ fy[:, jy]                          # (nx,)
+        rhs[ts] = ryz @ fx[:, ix[ts]]
+    sx, sy, sz = (f.T @ f for f in factors)
+    gram_terms = sx[np.ix_(ix, ix)] * sy[np.ix_(iy, iy)] * sz[np.ix_(iz, iz)]
+    gram = transform @ gram_terms @ transform.T
+    rhs = transform @ rhs
+    # the weights differ from 1 only at the few points next to a nucleus: correct for those
+    near = _points_near_nuclei(grid, centers, 2 * core_radius_bohr)
+    if len(near):
+        pts = grid.origin_bohr + grid.spacing_bohr * np.stack(np.unravel_index(near, grid.shape), 1)
+        chi = auxmol.eval_gto('GTOval_sph', pts)
+        wchi = chi * (1 - core_weight(pts, centers, core_radius_bohr))[:, None]
+        gram -= wchi.T @ chi
+        rhs -= wchi.T @ r.ravel()[near]
     q = atoms_mod.s_function_integrals(auxmol) / grid.voxel_volume
     # Eigen-decomposition: drop near-linear dependencies of the sampled basis.
     w, v = scipy.linalg.eigh(gram)

@@ -52,15 +52,33 @@ def get_k(mf, dm):
     return np.zeros((mol.nao,) * 2) if np.isscalar(vk) else vk
 
 
-def xc_from_density(mf, density, dm_tau=None, max_points=8192):
-    """Exchange-correlation energy and matrix of the predicted density on ``mf.grids``.
+def fock_grids(mol, level):
+    """A DFT grid of ``level`` for the Fock build (None: the method's own mf.grids).
+
+    Measured (glycine, PBE/def2-SVP, oracle density): grids of level 0, 1 and 3 all give 8 SCF
+    cycles from the guess; the KS energy of the output matrix is 0.14, 0.08 and 0.08 mHa from
+    the SCF energy; the build takes 0.4, 0.8 and 2.3 s.  V_xc of the prediction does not need
+    the SCF's grid.
+    """
+    from pyscf.dft import gen_grid
+    grids = gen_grid.Grids(mol)
+    grids.level = level
+    grids.verbose = 0
+    return grids.build(with_non0tab=True)
+
+
+def xc_from_density(mf, density, dm_tau=None, grids=None, max_points=8192):
+    """Exchange-correlation energy and matrix of the predicted density on ``grids``
+    (default ``mf.grids``).
 
     Returns (nelec, exc, int_vrho, vxc): electrons by quadrature, E_xc[rho], the integral
     int v_xc rho (the double-counting term of the Harris functional; for meta-GGAs it
     includes int v_tau tau) and the V_xc matrix (nao, nao).  Spin-restricted: the guess
     and the Harris energy use the total density.
     """
-    mol, ni, grids = mf.mol, mf._numint, mf.grids
+    mol, ni = mf.mol, mf._numint
+    if grids is None:
+        grids = mf.grids
     xctype = ni._xc_type(mf.xc)
     if grids.coords is None:
         grids.build(with_non0tab=True)
@@ -104,7 +122,7 @@ def xc_from_density(mf, density, dm_tau=None, max_points=8192):
     return nelec, exc, int_vrho, vmat
 
 
-def local_fock(mf, density, dm_tau=None, h1e=None):
+def local_fock(mf, density, dm_tau=None, h1e=None, grids=None):
     """h + J[rho] + V_xc[rho] (nao, nao) and the energy terms for the Harris functional.
 
     terms = dict(e_coul, exc, int_vrho, e_k, nelec_grid); ``dm_tau`` (total density matrix)
@@ -120,7 +138,7 @@ def local_fock(mf, density, dm_tau=None, h1e=None):
     terms = {'e_coul': density.coulomb_energy(), 'exc': 0.0, 'int_vrho': 0.0, 'e_k': 0.0,
              'nelec_grid': None}
     if is_kohn_sham(mf):
-        n, exc, int_vrho, vxc = xc_from_density(mf, density, dm_tau)
+        n, exc, int_vrho, vxc = xc_from_density(mf, density, dm_tau, grids)
         terms.update(exc=exc, int_vrho=int_vrho, nelec_grid=n)
         fock = fock + vxc
         log.timer_debug1('deepscf V_xc from the predicted density', *t0)
@@ -138,12 +156,12 @@ def exchange_fock(mf, dm_exchange):
     return -0.5 * vk, -0.25 * np.einsum('ij,ji->', dm_exchange, vk)
 
 
-def fock_from_density(mf, density, dm_exchange=None, h1e=None):
+def fock_from_density(mf, density, dm_exchange=None, h1e=None, grids=None):
     """Restricted Fock matrix (nao, nao) of ``density``, exchange and tau from ``dm_exchange``.
 
     Returns (fock, terms), terms as in local_fock with e_k the exchange energy of D_x.
     """
-    fock, terms = local_fock(mf, density, dm_exchange, h1e)
+    fock, terms = local_fock(mf, density, dm_exchange, h1e, grids)
     vk, e_k = exchange_fock(mf, dm_exchange)
     terms['e_k'] = e_k
     return fock + vk, terms

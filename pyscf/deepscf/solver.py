@@ -47,13 +47,15 @@ def diagonalize(mf, fock, s1e):
     return mo_energy, mo_coeff, mo_occ
 
 
-def solve(mf, density, exchange='two-step', h1e=None, s1e=None):
+def solve(mf, density, exchange='two-step', h1e=None, s1e=None, grids_level=0):
     """Diagonalize the Fock matrix of ``density`` in the basis of ``mf.mol``.
 
     Exact exchange and the meta-GGA kinetic density come from a density matrix: first minao's,
     then (``exchange='two-step'``) from this step's own orbitals, in a second diagonalization.
 
     ``h1e`` and ``s1e`` are the method's own (as mf.get_hcore, mf.get_ovlp give them).
+    ``grids_level``: V_xc of the prediction on a DFT grid of this level (see
+    fock.fock_grids), None for ``mf.grids``.
 
     Returns dict(mo_energy, mo_coeff, mo_occ, dm, fock, terms): dm is tagged with
     mo_coeff/mo_occ, fock the restricted Fock matrix whose eigenvectors these are, terms the
@@ -73,10 +75,13 @@ def solve(mf, density, exchange='two-step', h1e=None, s1e=None):
     if needs_density_matrix(mf):
         dm_x = total_dm(mf.init_guess_by_minao(mol), mol.nao)
     mgga = fock_mod.is_kohn_sham(mf) and mf._numint._xc_type(mf.xc) == 'MGGA'
+    grids = None
+    if fock_mod.is_kohn_sham(mf) and grids_level is not None:
+        grids = fock_mod.fock_grids(mol, grids_level)
     steps = 2 if (dm_x is not None and exchange == 'two-step') else 1
     for step in range(steps):
         if step == 0 or mgga:        # J and V_xc change only through tau
-            local, terms = fock_mod.local_fock(mf, density, dm_x, h1e=h1e)
+            local, terms = fock_mod.local_fock(mf, density, dm_x, h1e=h1e, grids=grids)
         vk, terms['e_k'] = fock_mod.exchange_fock(mf, dm_x)
         fock = local + vk
         mo_energy, mo_coeff, mo_occ = diagonalize(mf, fock, s1e)
@@ -84,7 +89,7 @@ def solve(mf, density, exchange='two-step', h1e=None, s1e=None):
         dm_x = total_dm(dm, mol.nao)
         log.debug('deepscf step %d: HOMO-LUMO from the predicted density done', step + 1)
     if terms['nelec_grid'] is not None:
-        log.debug('deepscf: predicted density integrates to %.6f electrons on mf.grids (%d)',
+        log.debug("deepscf: predicted density integrates to %.6f electrons on the Fock grid (%d)",
                   terms['nelec_grid'], mol.nelectron)
     dm = lib.tag_array(dm, mo_coeff=mo_coeff, mo_occ=mo_occ)
     return dict(mo_energy=mo_energy, mo_coeff=mo_coeff, mo_occ=mo_occ, dm=dm, fock=fock,
