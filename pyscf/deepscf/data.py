@@ -1,0 +1,556 @@
+"""Training data: converged reference density matrices of QM9 (and SMILES) structures.
+
+Structures come from QM9 (the ``qm9pack`` PyPI package's csv files) and, for P, S and Cl, from
+RDKit conformers of SMILES; optionally with random Gaussian displacements of the atoms.  Each is
+run through a PySCF Kohn-Sham SCF (default B3LYP/def2-SVP with density fitting) and stored in
+HDF5 shards in an output folder::
+
+    OUT/settings.json         level of theory and SCF settings (fixed for the folder)
+    OUT/shard_00001.h5 ...    one group per structure, named by its id
+    OUT/failed.jsonl          one JSON line per structure whose SCF failed (never in a shard)
+
+A structure's id says what it is: ``qm9_{index}_d{k}`` (QM9 molecule ``index``; k = 0 the QM9
+geometry, k >= 1 the k-th deformed copy) or ``smi_{k}_d{j}`` (k-th SMILES of the list).  The
+deformation is a function of (seed, id), so a rerun rebuilds the same geometries and skips the
+ids already stored or failed (resume).  Shards are written by the driver process, each
+atomically (tmp file, then rename): killing a run loses at most the structures of the shard
+being filled.
+
+Group contents (bohr and hartree inside, Å only where the name says so):
+    atomic_numbers (natm,) int, coords_bohr (natm, 3), dm_tril (ntril,) or (2, ntril) float64
+    (lower triangle of the converged density matrix, ``pyscf.lib.unpack_tril``); attrs: id,
+    charge, spin, basis, xc, density_fit, conv_tol, grids_level, energy_hartree, cycles,
+    converged, qm9_index (-1 if none), smiles ('' if none), amplitude_ang, seed, code_version,
+    nao, wall_s.
+"""
+import ast
+import csv
+import glob
+import hashlib
+import importlib.util
+import json
+import os
+import signal
+import sys
+import time
+
+import numpy as np
+from pyscf import dft, gto, lib, scf
+
+# Cheapest settings whose residual density stays within 0.1 % NMAE of a tight reference
+# (conv_tol 1e-10, grids.level 4, no density fitting), measured by benchmarks/data_settings.py.
+DEFAULT_SETTINGS = {'xc': 'b3lyp', 'basis': 'def2-svp', 'density_fit': True,
+                    'conv_tol': 1e-7, 'grids_level': 1, 'max_cycle': 100}
+LEVEL_KEYS = ('xc', 'basis', 'density_fit', 'conv_tol', 'grids_level')   # fixed per folder
+SETTINGS_FILE = 'settings.json'
+FAILED_FILE = 'failed.jsonl'
+SHARD_PATTERN = 'shard_{:05d}.h5'
+BUILTIN = 'builtin'
+
+# Small molecules with P, S and Cl (plus a few F/N/O neighbours) for the extra elements.
+BUILTIN_SMILES = (
+    'c1ccsc1', 'CSC', 'CS', 'CCS', 'CS(C)=O', 'CS(C)(=O)=O', 'c1cscn1', 'S', 'S=C=S',
+    'CC(N)=S', 'Sc1ccccc1', 'CN=C=S', 'CSSC', 'CS(=O)(=O)O', 'NC(N)=S', 'OCCS', 'C1CCSC1',
+    'NC(CS)C(=O)O', 'Clc1ccccc1', 'ClC(Cl)Cl', 'ClCCl', 'CCl', 'ClC(Cl)(Cl)Cl', 'CC(Cl)=O',
+    'C=CCl', 'Clc1ccccn1', 'OC(=O)CCl', 'ClCCCl', 'Oc1ccc(Cl)cc1', 'N#CCCl', 'OCCCl',
+    'COP(=O)(OC)OC', 'P', 'CP(C)C', 'OP(O)(O)=O', 'COP(C)(=O)OC', 'ClP(Cl)Cl', 'CP(O)(O)=O',
+    'CP(C)(C)=O', 'ClP(Cl)(Cl)=O', 'Pc1ccccc1', 'CS(=O)(=O)Cl', 'O=S(Cl)Cl', 'Clc1cccs1',
+    'FC(F)(F)S', 'CP(=O)(F)OC',
+)
+
+
+def code_version():
+    """'pyscf-deepscf X (git HASH), pyscf Y' for the records."""
+    import pyscf
+    from pyscf.deepscf import __version__
+    head = ''
+    try:
+        import subprocess
+        head = subprocess.run(['git', 'rev-parse', '--short', 'HEAD'], capture_output=True,
+                              text=True, timeout=10, cwd=os.path.dirname(__file__)).stdout.strip()
+    except Exception:
+        pass
+    return f'pyscf-deepscf {__version__}' + (f' (git {head})' if head else '') + \
+        f', pyscf {pyscf.__version__}'
+
+
+def level_name(xc, basis):
+    """Folder-friendly name of a level of theory, e.g. 'b3lyp_def2-svp'."""
+    return ''.join(c if c.isalnum() or c in '-.' else '_' for c in f'{xc}_{basis}'.lower())
+
+
+def default_out(xc=DEFAULT_SETTINGS['xc'], basis=DEFAULT_SETTINGS['basis']):
+    return os.path.join(os.path.expanduser('~'), '.cache', 'pyscf-deepscf', 'data',
+                        level_name(xc, basis))
+
+
+# ---------------------------------------------------------------------------- geometries
+
+def qm9_csv_files():
+    """The QM9 csv files shipped in the ``qm9pack`` package (found without importing it)."""
+    spec = importlib.util.find_spec('qm9pack')
+    if spec is None or not spec.submodule_search_locations:
+        raise RuntimeError('QM9 geometries need the qm9pack package: pip install qm9pack')
+    folder = os.path.join(list(spec.submodule_search_locations)[0], 'data')
+    files = sorted(glob.glob(os.path.join(folder, 'qm9_part*.csv')))
+    if not files:
+        raise RuntimeError(f'no qm9_part*.csv in {folder}')
+    return files
+
+
+def read_qm9(indices=None):
+    """QM9 molecules as {index: (symbols, coords_ang)}; all of them or only ``indices``.
+
+    Reads the csv columns Index, Elements (e.g. "['C','H']") and XYZ_Ang ("[[x,y,z],...]" in Å,
+    numbers sometimes written '0.' as in the original QM9 files).
+    """
+    wanted = None if indices is None else {int(i) for i in indices}
+    out = {}
+    csv.field_size_limit(1 << 30)
+    for path in qm9_csv_files():
+        with open(path, newline='') as f:
+            rows = csv.reader(f)
+            head = next(rows)
+            i_idx, i_el, i_xyz = (head.index(k) for k in ('Index', 'Elements', 'XYZ_Ang'))
+            for row in rows:
+                index = int(row[i_idx])
+                if wanted is not None and index not in wanted:
+                    continue
+                symbols = ast.literal_eval(row[i_el])          # "['C','H']"
+                coords = ast.literal_eval(row[i_xyz])          # "[[0.5,0.,1.],...]"
+                out[index] = (symbols, np.array(coords, dtype=float).reshape(-1, 3))
+                if wanted is not None and len(out) == len(wanted):
+                    return out
+    if wanted is not None and len(out) < len(wanted):
+        raise KeyError(f'QM9 has no molecule with index {sorted(wanted - set(out))[:10]}')
+    return out
+
+
+def qm9_indices():
+    """All QM9 indices present in the csv files (sorted)."""
+    out = []
+    csv.field_size_limit(1 << 30)
+    for path in qm9_csv_files():
+        with open(path, newline='') as f:
+            rows = csv.reader(f)
+            i_idx = next(rows).index('Index')
+            out.extend(int(row[i_idx]) for row in rows)
+    return sorted(out)
+
+
+def sample_qm9_indices(n, seed=0):
+    """``n`` QM9 indices from a seeded permutation: a larger ``n`` extends a smaller one."""
+    perm = np.random.default_rng(seed).permutation(qm9_indices())
+    return [int(i) for i in perm[:n]]
+
+
+def read_smiles_file(path):
+    """SMILES strings of a file, one per line (first column; '#' comments and blanks skipped)."""
+    if path == BUILTIN:
+        return list(BUILTIN_SMILES)
+    with open(path) as f:
+        return [line.split()[0] for line in f if line.strip() and not line.startswith('#')]
+
+
+def smiles_geometry(smiles, seed=0xdeeb):
+    """(symbols, coords_ang) of an RDKit ETKDG conformer (fixed seed), MMFF-optimised (UFF if
+    MMFF has no parameters)."""
+    from rdkit import Chem
+    from rdkit.Chem import AllChem
+    rdmol = Chem.MolFromSmiles(smiles)
+    if rdmol is None:
+        raise ValueError(f'RDKit cannot parse SMILES {smiles!r}')
+    rdmol = Chem.AddHs(rdmol)
+    params = AllChem.ETKDGv3()
+    params.randomSeed = seed
+    if AllChem.EmbedMolecule(rdmol, params) != 0:
+        raise ValueError(f'RDKit could not embed {smiles!r}')
+    if AllChem.MMFFHasAllMoleculeParams(rdmol):
+        AllChem.MMFFOptimizeMolecule(rdmol, maxIters=2000)
+    else:
+        AllChem.UFFOptimizeMolecule(rdmol, maxIters=2000)
+    symbols = [a.GetSymbol() for a in rdmol.GetAtoms()]
+    return symbols, rdmol.GetConformer().GetPositions()
+
+
+def deform(coords_ang, amplitude_ang, rng):
+    """Coordinates with each atom displaced by an isotropic Gaussian of std ``amplitude_ang``."""
+    coords = np.asarray(coords_ang, dtype=float)
+    return coords + amplitude_ang * rng.standard_normal(coords.shape)
+
+
+def _rng_for(seed, structure_id):
+    return np.random.default_rng([seed, int(hashlib.sha256(structure_id.encode()).hexdigest()[:8], 16)])
+
+
+def make_job(structure_id, symbols, coords_ang, amplitude_ang=0., seed=0, qm9_index=-1,
+             smiles='', charge=0, spin=0):
+    """One structure to compute: the (deformed, if amplitude_ang > 0) geometry and its labels."""
+    coords = np.asarray(coords_ang, dtype=float)
+    if amplitude_ang > 0:
+        coords = deform(coords, amplitude_ang, _rng_for(seed, structure_id))
+    return {'id': structure_id, 'symbols': list(symbols), 'coords_ang': coords.tolist(),
+            'charge': charge, 'spin': spin, 'qm9_index': int(qm9_index), 'smiles': smiles,
+            'amplitude_ang': float(amplitude_ang), 'seed': int(seed)}
+
+
+def structure_jobs(qm9=0, qm9_index=None, deformed=0, copies=1, amplitude_ang=0.05,
+                   smiles=None, smiles_copies=0, seed=0):
+    """The list of structures of a generation run.
+
+    qm9: number of QM9 molecules drawn with ``seed`` (or the explicit list ``qm9_index``), each
+    at its QM9 geometry (``_d0``); the first ``deformed`` of them also get ``copies`` deformed
+    copies (``_d1`` ...) at ``amplitude_ang`` (Å).  smiles: list of SMILES strings; each gives
+    ``smi_{k}_d0`` plus ``smiles_copies`` deformed copies.
+    """
+    indices = list(qm9_index) if qm9_index else (sample_qm9_indices(qm9, seed) if qm9 else [])
+    geometries = read_qm9(indices) if indices else {}
+    jobs = []
+    for rank, index in enumerate(indices):
+        symbols, coords = geometries[index]
+        jobs.append(make_job(f'qm9_{index}_d0', symbols, coords, 0., seed, qm9_index=index))
+        if rank < deformed:
+            jobs += [make_job(f'qm9_{index}_d{k}', symbols, coords, amplitude_ang, seed,
+                              qm9_index=index) for k in range(1, copies + 1)]
+    for k, smi in enumerate(smiles or []):
+        symbols, coords = smiles_geometry(smi)
+        jobs.append(make_job(f'smi_{k}_d0', symbols, coords, 0., seed, smiles=smi))
+        jobs += [make_job(f'smi_{k}_d{j}', symbols, coords, amplitude_ang, seed, smiles=smi)
+                 for j in range(1, smiles_copies + 1)]
+    return jobs
+
+
+# ---------------------------------------------------------------------------- one SCF
+
+def job_mole(job, basis):
+    return gto.M(atom=list(zip(job['symbols'], job['coords_ang'])), unit='Angstrom',
+                 basis=basis, charge=job['charge'], spin=job['spin'], verbose=0)
+
+
+def make_mf(mol, xc='b3lyp', density_fit=True, conv_tol=1e-9, grids_level=3, max_cycle=100):
+    """Kohn-Sham (or HF for xc='hf') mean-field object with the given settings."""
+    mf = scf.HF(mol) if xc.lower() == 'hf' else dft.KS(mol, xc=xc)
+    if density_fit:
+        mf = mf.density_fit()
+    if hasattr(mf, 'grids'):
+        mf.grids.level = grids_level
+    mf.conv_tol, mf.max_cycle = conv_tol, max_cycle
+    return mf
+
+
+def run_scf(job, settings=DEFAULT_SETTINGS, num_threads=None):
+    """SCF of one job; returns a record dict (with 'dm'), or a dict with 'failed': reason.
+
+    Never raises: an exception, a non-converged SCF or a non-finite energy is a failure.
+    """
+    settings = {**DEFAULT_SETTINGS, **settings}
+    if num_threads:
+        lib.num_threads(num_threads)
+    t0 = time.perf_counter()
+    labels = {k: job[k] for k in ('id', 'qm9_index', 'smiles', 'amplitude_ang', 'seed')}
+    try:
+        mol = job_mole(job, settings['basis'])
+        mf = make_mf(mol, **{k: settings[k] for k in
+                             ('xc', 'density_fit', 'conv_tol', 'grids_level', 'max_cycle')})
+        mf.kernel()
+        if not mf.converged:
+            reason = f'not converged in {settings["max_cycle"]} cycles'
+        elif not np.isfinite(mf.e_tot):
+            reason = f'energy {mf.e_tot}'
+        else:
+            dm = np.asarray(mf.make_rdm1())
+            return {**labels, 'atomic_numbers': np.asarray(mol.atom_charges(), dtype=np.int16),
+                    'coords_bohr': mol.atom_coords(), 'charge': mol.charge, 'spin': mol.spin,
+                    'dm': dm, 'energy_hartree': float(mf.e_tot), 'cycles': int(mf.cycles),
+                    'converged': True, 'nao': mol.nao,
+                    'wall_s': time.perf_counter() - t0,
+                    **{k: settings[k] for k in LEVEL_KEYS}}
+    except Exception as err:                                    # recorded, not raised
+        reason = f'{type(err).__name__}: {err}'
+    return {**labels, 'failed': reason, 'wall_s': time.perf_counter() - t0}
+
+
+# ---------------------------------------------------------------------------- shards
+
+def write_shard(path, records, version=''):
+    """Write records to an HDF5 file atomically (``path + '.tmp'``, then rename)."""
+    import h5py
+    tmp = path + '.tmp'
+    with h5py.File(tmp, 'w') as f:
+        for rec in records:
+            g = f.create_group(rec['id'])
+            g['atomic_numbers'] = rec['atomic_numbers']
+            g['coords_bohr'] = rec['coords_bohr']
+            g['dm_tril'] = lib.pack_tril(rec['dm'])
+            for k in ('id', 'charge', 'spin', 'basis', 'xc', 'density_fit', 'conv_tol',
+                      'grids_level', 'energy_hartree', 'cycles', 'converged', 'qm9_index',
+                      'smiles', 'amplitude_ang', 'seed', 'nao', 'wall_s'):
+                g.attrs[k] = rec[k]
+            g.attrs['code_version'] = rec.get('code_version', version)
+    with open(tmp, 'rb+') as f:
+        os.fsync(f.fileno())
+    os.replace(tmp, path)
+
+
+def shard_files(folder):
+    return sorted(glob.glob(os.path.join(folder, 'shard_*.h5')))
+
+
+def list_records(folder):
+    """[(shard_path, id), ...] of every stored structure in ``folder``."""
+    import h5py
+    out = []
+    for path in shard_files(folder):
+        with h5py.File(path, 'r') as f:
+            out += [(path, key) for key in f.keys()]
+    return out
+
+
+def load_record(path, structure_id):
+    """One stored structure as a dict; 'dm' is the full (nao, nao) or (2, nao, nao) matrix."""
+    import h5py
+    with h5py.File(path, 'r') as f:
+        g = f[structure_id]
+        rec = {k: (v.decode() if isinstance(v, bytes) else v.item() if hasattr(v, 'item') else v)
+               for k, v in g.attrs.items()}
+        rec['atomic_numbers'] = g['atomic_numbers'][()]
+        rec['coords_bohr'] = g['coords_bohr'][()]
+        rec['dm'] = lib.unpack_tril(g['dm_tril'][()])
+    rec['symbols'] = [gto.mole._symbol(int(z)) for z in rec['atomic_numbers']]
+    return rec
+
+
+def iter_records(folder):
+    for path, structure_id in list_records(folder):
+        yield load_record(path, structure_id)
+
+
+def record_mole(rec, basis=None):
+    """The PySCF Mole of a stored record (its own basis unless ``basis`` is given)."""
+    return gto.M(atom=list(zip(rec['symbols'], rec['coords_bohr'])), unit='Bohr',
+                 basis=basis or rec['basis'], charge=int(rec['charge']), spin=int(rec['spin']),
+                 verbose=0)
+
+
+def read_failed(folder):
+    """{id: failure dict} from failed.jsonl (a torn last line, from a kill, is ignored)."""
+    out = {}
+    path = os.path.join(folder, FAILED_FILE)
+    if os.path.exists(path):
+        with open(path) as f:
+            for line in f:
+                try:
+                    rec = json.loads(line)
+                    out[rec['id']] = rec
+                except (ValueError, KeyError):
+                    pass
+    return out
+
+
+def _append_failed(folder, rec):
+    with open(os.path.join(folder, FAILED_FILE), 'a') as f:
+        f.write(json.dumps(rec) + '\n')
+        f.flush()
+        os.fsync(f.fileno())
+
+
+def check_settings(folder, settings):
+    """Write settings.json for a new folder; refuse a folder that holds another level."""
+    path = os.path.join(folder, SETTINGS_FILE)
+    mine = {k: settings[k] for k in LEVEL_KEYS}
+    if os.path.exists(path):
+        with open(path) as f:
+            theirs = {k: v for k, v in json.load(f).items() if k in LEVEL_KEYS}
+        if theirs != mine:
+            raise ValueError(f'{folder} holds data computed with {theirs}, not {mine}; '
+                             'use another --out folder')
+    else:
+        with open(path, 'w') as f:
+            json.dump({**settings, 'code_version': code_version()}, f, indent=1)
+
+
+class _FolderLock:
+    """One generating driver per folder (a stale lock of a dead process is taken over)."""
+
+    def __init__(self, folder):
+        self.path = os.path.join(folder, '.lock')
+
+    def __enter__(self):
+        if os.path.exists(self.path):
+            try:
+                pid = int(open(self.path).read())
+                os.kill(pid, 0)
+                raise RuntimeError(f'another generation (pid {pid}) writes to this folder; '
+                                   f'remove {self.path} if that is wrong')
+            except (ValueError, ProcessLookupError):
+                pass
+        with open(self.path, 'w') as f:
+            f.write(str(os.getpid()))
+        return self
+
+    def __exit__(self, *exc):
+        if os.path.exists(self.path):
+            os.remove(self.path)
+
+
+def _raise_interrupt(signum, frame):
+    raise KeyboardInterrupt(f'signal {signum}')
+
+
+# ---------------------------------------------------------------------------- driver
+
+def generate(jobs, out, settings=None, workers=1, scheduler=None, shard_size=100,
+             retry_failed=False, progress=True, log=print):
+    """Compute the jobs not yet done in ``out`` and store them; returns a summary dict.
+
+    workers: Dask LocalCluster worker processes (1 thread each, OMP_NUM_THREADS=1); 0 runs
+    in this process.  scheduler: address of an existing Dask scheduler (workers then ignored).
+    Records are written by this process, ``shard_size`` per shard; SIGTERM or Ctrl-C writes
+    the finished structures of the current shard before stopping.
+    """
+    settings = {**DEFAULT_SETTINGS, **(settings or {})}
+    os.makedirs(out, exist_ok=True)
+    check_settings(out, settings)
+    version = code_version()
+    done = {sid for _, sid in list_records(out)}
+    failed = set(read_failed(out)) - done
+    skip = done if retry_failed else done | failed
+    todo = [job for job in jobs if job['id'] not in skip]
+    ids = [job['id'] for job in jobs]
+    if len(set(ids)) != len(ids):
+        raise ValueError('duplicate structure ids in the job list')
+    summary = {'requested': len(jobs), 'skipped': len(jobs) - len(todo), 'done': 0, 'failed': 0,
+               'shards': []}
+    log(f'{len(jobs)} structures requested, {summary["skipped"]} already in {out}, '
+        f'{len(todo)} to compute')
+    if not todo:
+        return summary
+    pending = []
+    next_shard = 1 + max([int(os.path.basename(p)[6:11]) for p in shard_files(out)] or [0])
+
+    def flush():
+        nonlocal next_shard
+        if pending:
+            path = os.path.join(out, SHARD_PATTERN.format(next_shard))
+            write_shard(path, pending, version)
+            summary['shards'].append(path)
+            next_shard += 1
+            pending.clear()
+
+    def handle(rec):
+        if 'failed' in rec:
+            _append_failed(out, {**rec, 'code_version': version})
+            summary['failed'] += 1
+        else:
+            pending.append(rec)
+            summary['done'] += 1
+            if len(pending) >= shard_size:
+                flush()
+
+    old_term = signal.signal(signal.SIGTERM, _raise_interrupt) \
+        if _in_main_thread() else None
+    bar = _progress_bar(len(todo), progress)
+    try:
+        with _FolderLock(out):
+            for rec in _run_jobs(todo, settings, workers, scheduler):
+                handle(rec)
+                bar.update(1)
+                bar.set_postfix(failed=summary['failed'], refresh=False)
+    except KeyboardInterrupt:
+        log(f'interrupted: writing the {len(pending)} finished structures of the open shard')
+        raise
+    finally:
+        flush()
+        bar.close()
+        if old_term is not None:
+            signal.signal(signal.SIGTERM, old_term)
+    return summary
+
+
+def _in_main_thread():
+    import threading
+    return threading.current_thread() is threading.main_thread()
+
+
+def _progress_bar(total, enabled):
+    from tqdm import tqdm
+    tty = sys.stderr.isatty()
+    return tqdm(total=total, disable=not enabled, unit='struct', smoothing=0.05,
+                mininterval=1 if tty else 60, dynamic_ncols=tty)
+
+
+def _run_jobs(jobs, settings, workers, scheduler):
+    """Yield result records as they complete (in this process or through Dask)."""
+    if not scheduler and workers == 0:
+        for job in jobs:
+            yield run_scf(job, settings)
+        return
+    from dask.distributed import Client, LocalCluster, as_completed
+    import logging
+    if scheduler:
+        cluster, client, threads = None, Client(scheduler), None
+    else:
+        cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
+                               dashboard_address=None, silence_logs=logging.ERROR,
+                               env={'OMP_NUM_THREADS': '1', 'MKL_NUM_THREADS': '1',
+                                    'OPENBLAS_NUM_THREADS': '1'})
+        client, threads = Client(cluster), 1
+    try:
+        window = 2 * max(sum(client.nthreads().values()), 1) + 2
+        queue, running, futures = iter(jobs), {}, as_completed()
+
+        def submit(job):
+            fut = client.submit(run_scf, job, settings, threads, pure=False)
+            running[fut.key] = job
+            futures.add(fut)
+        for job in [j for _, j in zip(range(window), queue)]:
+            submit(job)
+        for fut in futures:
+            job = running.pop(fut.key)
+            try:
+                rec = fut.result()
+            except Exception as err:                            # worker died, etc.
+                rec = {k: job[k] for k in ('id', 'qm9_index', 'smiles', 'amplitude_ang',
+                                           'seed')}
+                rec['failed'] = f'worker: {type(err).__name__}: {err}'
+            fut.release()
+            yield rec
+            job = next(queue, None)
+            if job is not None:
+                submit(job)
+    finally:
+        client.close()
+        if cluster is not None:
+            cluster.close()
+
+
+# ---------------------------------------------------------------------------- summary
+
+def info(folder):
+    """Counts of a data folder: done, failed, distinct molecules, structures per element."""
+    done, by_element, atoms_by_element, molecules, amplitudes = 0, {}, {}, set(), {}
+    import h5py
+    for path in shard_files(folder):
+        with h5py.File(path, 'r') as f:
+            for sid, g in f.items():
+                done += 1
+                molecules.add(sid.rsplit('_d', 1)[0])
+                amp = round(float(g.attrs['amplitude_ang']), 4)
+                amplitudes[amp] = amplitudes.get(amp, 0) + 1
+                zs = g['atomic_numbers'][()]
+                for z in set(zs.tolist()):
+                    sym = gto.mole._symbol(int(z))
+                    by_element[sym] = by_element.get(sym, 0) + 1
+                    atoms_by_element[sym] = atoms_by_element.get(sym, 0) + int((zs == z).sum())
+    stored = {sid for _, sid in list_records(folder)}
+    failed = {k: v for k, v in read_failed(folder).items() if k not in stored}
+    settings = {}
+    if os.path.exists(os.path.join(folder, SETTINGS_FILE)):
+        with open(os.path.join(folder, SETTINGS_FILE)) as f:
+            settings = json.load(f)
+    return {'folder': folder, 'settings': settings, 'done': done, 'failed': len(failed),
+            'failed_reasons': sorted({v['failed'] for v in failed.values()}),
+            'molecules': len(molecules), 'shards': len(shard_files(folder)),
+            'structures_by_element': dict(sorted(by_element.items())),
+            'atoms_by_element': dict(sorted(atoms_by_element.items())),
+            'structures_by_amplitude_ang': dict(sorted(amplitudes.items()))}
