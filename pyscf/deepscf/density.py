@@ -158,14 +158,13 @@ def fit_residual(auxmol, grid, residual_density, charge=0.0, core_radius_bohr=0.
         gram -= wchi.T @ chi
         rhs -= wchi.T @ r.ravel()[near]
     q = atoms_mod.s_function_integrals(auxmol) / grid.voxel_volume
-    # Eigen-decomposition: drop near-linear dependencies of the sampled basis.
-    w, v = scipy.linalg.eigh(gram)
-    keep = w > w.max() * 1e-7
-    inv = (v[:, keep] / w[keep]) @ v[:, keep].T
-    c0 = inv @ rhs
-    lam = (q @ c0 - charge / grid.voxel_volume) / (q @ inv @ q)
-    return c0 - lam * (inv @ q)
-
+    # Ridge (1e-7 of the largest diagonal) against near-linear dependencies of the sampled
+    # basis; a Cholesky solve is ~40x cheaper than an eigen-decomposition of the same matrix.
+    gram[np.diag_indices_from(gram)] += 1e-7 * gram.diagonal().max()
+    factor = scipy.linalg.cho_factor(gram)
+    c0, gq = scipy.linalg.cho_solve(factor, np.stack([rhs, q], axis=1)).T
+    lam = (q @ c0 - charge / grid.voxel_volume) / (q @ gq)
+    return c0 - lam * gq
 
 class PredictedDensity:
     """rho_pred(r) = sum_A rho_A^free(r) + sum_P c_P chi_P(r), in electrons/bohr^3.
