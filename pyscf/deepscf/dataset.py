@@ -1,0 +1,196 @@
+"""Training samples from the stored SCF records: (fingerprints, residual density) on grid crops.
+
+A sample is drawn from one structure (``pyscf.deepscf.data`` records) in a random orientation:
+the atoms are rotated by a random rotation R about their centroid c, the model's box grid is
+built around the rotated atoms, the fingerprint channels are evaluated from the rotated atoms,
+and the residual density Δρ = ρ_SCF − Σ ρ_atom at a rotated point p' is the stored density at
+the original point p = (p' − c) R + c (row vectors), so no density matrix is ever rotated.
+Only the points of a random ``crop``³ sub-box are evaluated.  Everything in bohr and
+electrons/bohr³.
+
+Splits are by molecule: the deformed copies ``qm9_{index}_d{k}`` of a QM9 molecule (and
+``smi_{k}_d{j}`` of a SMILES) share one split, drawn from a hash of (seed, molecule), so a
+molecule keeps its split when the data set grows.
+"""
+import collections
+import hashlib
+
+import numpy as np
+import torch
+import torch.utils.data
+from pyscf.dft import numint
+
+from pyscf.deepscf import atoms, data
+from pyscf.deepscf.fingerprints import N_CHANNELS, fingerprints_on_points
+from pyscf.deepscf.grid import box_grid
+
+DEFAULT_SPACING_BOHR = 0.3
+DEFAULT_MARGIN_BOHR = 5.0
+DEFAULT_CROP = 32
+SPLITS = ('train', 'val', 'test')
+
+
+# ---------------------------------------------------------------------------- splits
+
+def molecule_key(structure_id):
+    """'qm9_123_d2' -> 'qm9_123': the molecule a structure belongs to."""
+    return structure_id.rsplit('_d', 1)[0]
+
+
+def split_of(structure_id, fractions=(0.8, 0.1, 0.1), seed=0):
+    """'train', 'val' or 'test' for a structure, fixed by (seed, its molecule)."""
+    digest = hashlib.sha256(f'{seed}:{molecule_key(structure_id)}'.encode()).hexdigest()
+    u = int(digest[:13], 16) / 16 ** 13
+    bounds = np.cumsum(fractions) / np.sum(fractions)
+    return SPLITS[min(int(np.searchsorted(bounds, u, side='right')), 2)]
+
+
+def split_records(records, fractions=(0.8, 0.1, 0.1), seed=0):
+    """{'train': [...], 'val': [...], 'test': [...]} of (shard_path, id) records (or a folder)."""
+    if isinstance(records, str):
+        records = data.list_records(records)
+    out = {name: [] for name in SPLITS}
+    for rec in records:
+        out[split_of(rec[1], fractions, seed)].append(rec)
+    return out
+
+
+# ---------------------------------------------------------------------------- sampling
+
+def random_rotation(rng):
+    """A uniformly random proper rotation matrix (3, 3)."""
+    q = rng.standard_normal(4)
+    a, b, c, d = q / np.linalg.norm(q)
+    return np.array([[a*a + b*b - c*c - d*d, 2*(b*c - a*d), 2*(b*d + a*c)],
+                     [2*(b*c + a*d), a*a - b*b + c*c - d*d, 2*(c*d - a*b)],
+                     [2*(b*d - a*c), 2*(c*d + a*b), a*a - b*b - c*c + d*d]])
+
+
+def rotate(coords_bohr, rotation, center):
+    """Points rotated by ``rotation`` about ``center``: (p − c) Rᵀ + c."""
+    return (np.asarray(coords_bohr) - center) @ rotation.T + center
+
+
+def residual_density_on_points(mol, dm, points_bohr, blksize=16384):
+    """Δρ = ρ[dm] − Σ ρ_atom (electrons/bohr³) at points (N, 3) of the molecule's own frame."""
+    dm = np.asarray(dm)
+    if dm.ndim == 3:
+        dm = dm[0] + dm[1]
+    points = np.asarray(points_bohr, dtype=float).reshape(-1, 3)
+    rho = np.empty(len(points))
+    for start in range(0, len(points), blksize):
+        pts = points[start:start + blksize]
+        rho[start:start + blksize] = numint.eval_rho(mol, numint.eval_ao(mol, pts), dm)
+    idx = atoms.real_atoms(mol)
+    return rho - atoms.density_on_points(atoms.atom_symbols(mol), mol.atom_coords()[idx], points)
+
+
+def sample_on_points(mol, dm, points_rot, rotation, center):
+    """(fingerprints (C, N), Δρ (N,)) at points of the rotated frame (rotation about center)."""
+    coords = mol.atom_coords()[atoms.real_atoms(mol)]
+    x = fingerprints_on_points(atoms.atom_symbols(mol), rotate(coords, rotation, center),
+                               points_rot)
+    points_orig = (np.asarray(points_rot) - center) @ rotation + center     # inverse rotation
+    return x, residual_density_on_points(mol, dm, points_orig)
+
+
+def rotated_box(mol, rotation, spacing_bohr, margin_bohr, multiple=1):
+    """(grid, center): the box grid around the atoms rotated about their centroid."""
+    coords = mol.atom_coords()[atoms.real_atoms(mol)]
+    center = coords.mean(axis=0)
+    return box_grid(rotate(coords, rotation, center), spacing_bohr, margin_bohr, multiple), center
+
+
+def crop_sample(mol, dm, rng, spacing_bohr=DEFAULT_SPACING_BOHR,
+                margin_bohr=DEFAULT_MARGIN_BOHR, crop=DEFAULT_CROP, rotation=None):
+    """A random crop in a random orientation (or ``rotation``; np.eye(3) for none).
+
+    Returns float32 arrays x (C, n, n, n), y (1, n, n, n) and mask (1, n, n, n) with n = crop;
+    where the box is smaller than the crop the box sits at the low corner and the rest is zero
+    with mask 0.
+    """
+    rotation = random_rotation(rng) if rotation is None else np.asarray(rotation, dtype=float)
+    grid, center = rotated_box(mol, rotation, spacing_bohr, margin_bohr)
+    start = [int(rng.integers(0, n - crop + 1)) if n > crop else 0 for n in grid.shape]
+    size = [min(n, crop) for n in grid.shape]
+    axes = [grid.origin_bohr[d] + grid.spacing_bohr * (start[d] + np.arange(size[d]))
+            for d in range(3)]
+    points = np.stack(np.meshgrid(*axes, indexing='ij'), axis=-1).reshape(-1, 3)
+    x_pts, y_pts = sample_on_points(mol, dm, points, rotation, center)
+    x = np.zeros((N_CHANNELS, crop, crop, crop), dtype=np.float32)
+    y = np.zeros((1, crop, crop, crop), dtype=np.float32)
+    mask = np.zeros((1, crop, crop, crop), dtype=np.float32)
+    inner = (slice(None), slice(0, size[0]), slice(0, size[1]), slice(0, size[2]))
+    x[inner] = x_pts.reshape(N_CHANNELS, *size)
+    y[inner] = y_pts.reshape(1, *size)
+    mask[inner] = 1
+    return x, y, mask
+
+
+def full_box_sample(mol, dm, spacing_bohr=DEFAULT_SPACING_BOHR,
+                    margin_bohr=DEFAULT_MARGIN_BOHR, rotation=None, multiple=1):
+    """The whole box (validation): x (C, *shape), y (1, *shape) float32 and the UniformGrid.
+
+    ``rotation`` (3, 3) about the atoms' centroid, default none; ``multiple`` rounds the shape
+    up for the network's down-sampling.
+    """
+    rotation = np.eye(3) if rotation is None else np.asarray(rotation, dtype=float)
+    grid, center = rotated_box(mol, rotation, spacing_bohr, margin_bohr, multiple)
+    x = np.empty((N_CHANNELS, grid.size), dtype=np.float32)
+    y = np.empty((1, grid.size), dtype=np.float32)
+    for start, stop, points in grid.chunks(32768):
+        x[:, start:stop], y[0, start:stop] = sample_on_points(mol, dm, points, rotation, center)
+    return x.reshape((N_CHANNELS,) + grid.shape), y.reshape((1,) + grid.shape), grid
+
+
+# ---------------------------------------------------------------------------- torch
+
+class DensityDataset(torch.utils.data.Dataset):
+    """Torch dataset of random rotated crops: item i -> (x, y, mask) float32 tensors.
+
+    records: a data folder, or a list of (shard_path, id) (e.g. one split of
+    ``split_records``).  Item i is sample ``i % samples_per_structure`` of structure
+    ``i // samples_per_structure``; its rotation and crop come from (seed, epoch, i), so an
+    epoch is reproducible and ``set_epoch`` gives new ones.  Records are read lazily (each
+    DataLoader worker keeps its own small cache).
+    """
+
+    def __init__(self, records, spacing_bohr=DEFAULT_SPACING_BOHR,
+                 margin_bohr=DEFAULT_MARGIN_BOHR, crop=DEFAULT_CROP, samples_per_structure=1,
+                 seed=0, rotate=True, cache_size=32):
+        self.records = data.list_records(records) if isinstance(records, str) else list(records)
+        self.spacing_bohr, self.margin_bohr, self.crop = spacing_bohr, margin_bohr, crop
+        self.samples_per_structure, self.seed, self.rotate = samples_per_structure, seed, rotate
+        self.epoch, self.cache_size = 0, cache_size
+        self._cache = collections.OrderedDict()
+
+    def __len__(self):
+        return len(self.records) * self.samples_per_structure
+
+    def set_epoch(self, epoch):
+        self.epoch = int(epoch)
+
+    def structure(self, k):
+        """(mol, dm) of the k-th record (cached)."""
+        key = self.records[k]
+        if key not in self._cache:
+            rec = data.load_record(*key)
+            self._cache[key] = (data.record_mole(rec), rec['dm'])
+            if len(self._cache) > self.cache_size:
+                self._cache.popitem(last=False)
+        self._cache.move_to_end(key)
+        return self._cache[key]
+
+    def __getitem__(self, i):
+        if not 0 <= i < len(self):
+            raise IndexError(i)
+        mol, dm = self.structure(i // self.samples_per_structure)
+        rng = np.random.default_rng([self.seed, self.epoch, i])
+        x, y, mask = crop_sample(mol, dm, rng, self.spacing_bohr, self.margin_bohr, self.crop,
+                                 rotation=None if self.rotate else np.eye(3))
+        return torch.from_numpy(x), torch.from_numpy(y), torch.from_numpy(mask)
+
+    def full_box(self, k, rotation=None, multiple=1):
+        """Whole-box (x, y, grid) of the k-th record, for validation."""
+        mol, dm = self.structure(k)
+        return full_box_sample(mol, dm, self.spacing_bohr, self.margin_bohr, rotation, multiple)
