@@ -9,7 +9,7 @@ Also the error of storing the density matrix in float32.
 throughput: structures per hour of ``deepscf data generate`` (default settings) with 1 and 2
 Dask workers on the same QM9 structures.
 
-    python benchmarks/data_settings.py settings [--molecules 5] [--seed 1]
+    python benchmarks/data_settings.py settings [--molecules 5] [--seed 1] [--smiles S ...]
     python benchmarks/data_settings.py throughput [--structures 12] [--workers 1 2]
 """
 import argparse
@@ -48,14 +48,14 @@ def run_variant(job, xc, basis, density_fit, conv_tol, grids_level):
 
 
 def settings_table(n_molecules=5, seed=1, xc='b3lyp', basis='def2-svp',
-                   conv_tols=(1e-5, 1e-6, 1e-7, 1e-8), levels=(0, 1, 2, 3)):
-    jobs = data.structure_jobs(qm9=n_molecules, seed=seed)
+                   conv_tols=(1e-5, 1e-6, 1e-7, 1e-8), levels=(0, 1, 2, 3), smiles=()):
+    jobs = data.structure_jobs(qm9=n_molecules, seed=seed, smiles=list(smiles))
     variants = [dict(density_fit=True, conv_tol=c, grids_level=g)
                 for c, g in itertools.product(conv_tols, levels)]
     variants += [dict(density_fit=False, conv_tol=1e-8, grids_level=1),
                  dict(density_fit=False, conv_tol=1e-8, grids_level=3)]
     rows = []
-    print(f'# {xc}/{basis}; reference {REFERENCE}; QM9 {[j["qm9_index"] for j in jobs]}; '
+    print(f'# {xc}/{basis}; reference {REFERENCE}; {[j["smiles"] or j["id"] for j in jobs]}; '
           f'{platform.node()} ({os.cpu_count()} cores), 1 thread, pyscf '
           f'{__import__("pyscf").__version__}', flush=True)
     for job in jobs:
@@ -123,14 +123,19 @@ def main(argv=None):
     p.add_argument('--structures', type=int, default=12)
     p.add_argument('--workers', type=int, nargs='+', default=[1, 2])
     p.add_argument('--seed', type=int, default=1)
+    p.add_argument('--smiles', nargs='*', default=[], help='extra molecules (P, S, Cl)')
+    p.add_argument('--conv-tols', type=float, nargs='+', default=[1e-5, 1e-6, 1e-7, 1e-8])
+    p.add_argument('--levels', type=int, nargs='+', default=[0, 1, 2, 3])
+    p.add_argument('--tag', default='', help='suffix of the results file')
     args = p.parse_args(argv)
     lib.num_threads(1)
     if args.what == 'settings':
-        rows = settings_table(args.molecules, args.seed)
+        rows = settings_table(args.molecules, args.seed, conv_tols=args.conv_tols,
+                              levels=args.levels, smiles=args.smiles)
     else:
         rows = throughput(args.structures, args.workers)
     os.makedirs(RESULTS, exist_ok=True)
-    with open(os.path.join(RESULTS, f'data_{args.what}.jsonl'), 'w') as f:
+    with open(os.path.join(RESULTS, f'data_{args.what}{args.tag}.jsonl'), 'w') as f:
         for r in rows:
             f.write(json.dumps({**r, 'machine': platform.node()}) + '\n')
 

@@ -415,10 +415,9 @@ def generate(jobs, out, settings=None, workers=1, scheduler=None, shard_size=100
     done = {sid for _, sid in list_records(out)}
     failed = set(read_failed(out)) - done
     skip = done if retry_failed else done | failed
-    todo = [job for job in jobs if job['id'] not in skip]
-    ids = [job['id'] for job in jobs]
-    if len(set(ids)) != len(ids):
+    if len({job['id'] for job in jobs}) != len(jobs):
         raise ValueError('duplicate structure ids in the job list')
+    todo = [job for job in jobs if job['id'] not in skip]
     summary = {'requested': len(jobs), 'skipped': len(jobs) - len(todo), 'done': 0, 'failed': 0,
                'shards': []}
     log(f'{len(jobs)} structures requested, {summary["skipped"]} already in {out}, '
@@ -434,6 +433,9 @@ def generate(jobs, out, settings=None, workers=1, scheduler=None, shard_size=100
             path = os.path.join(out, SHARD_PATTERN.format(next_shard))
             write_shard(path, pending, version)
             summary['shards'].append(path)
+            log(f'{time.strftime("%Y-%m-%d %H:%M:%S")} wrote {os.path.basename(path)} '
+                f'({len(pending)} structures); this run: done {summary["done"]}, '
+                f'failed {summary["failed"]} of {len(todo)}')
             next_shard += 1
             pending.clear()
 

@@ -29,7 +29,7 @@ class _NonSCF:
         self.predictor = predictor
         self.exchange = exchange
         # V_xc of the prediction on a level-1 DFT grid: as accurate as level 3 in the
-        # measurement of fock.fock_grids, three times cheaper (None: mf.grids)
+        # measurement of fock.fock_grids, a third of the cost (None: mf.grids)
         self.fock_grids_level = 1
         self.e_harris = None
         self.e_ks = None

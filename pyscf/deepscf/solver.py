@@ -49,7 +49,7 @@ def diagonalize(mf, fock, s1e):
     return mo_energy, mo_coeff, mo_occ
 
 
-def solve(mf, density, exchange='two-step', h1e=None, s1e=None, grids_level=0):
+def solve(mf, density, exchange='two-step', h1e=None, s1e=None, grids_level=1):
     """Diagonalize the Fock matrix of ``density`` in the basis of ``mf.mol``.
 
     Exact exchange and the meta-GGA kinetic density come from a density matrix: first minao's,
