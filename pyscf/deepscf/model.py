@@ -1,0 +1,208 @@
+"""The network: a small 3D U-Net from fingerprint channels to the residual density Δρ.
+
+Fully convolutional and local: normalisation is per voxel (over channel groups, not over space)
+and down/up-sampling are stride-2 convolutions, so the output at a point depends only on the
+input within the receptive field (``receptive_radius`` voxels) and a large box can be cut into
+overlapping tiles with the same result.  Weights ship as TorchScript with a metadata.json.
+"""
+import json
+import os
+import warnings
+from typing import List
+
+import numpy as np
+import torch
+from torch import nn
+
+from pyscf.deepscf import atoms, fingerprints
+from pyscf.deepscf.predictors import molecule_grid
+
+FORMAT_VERSION = 1
+DEFAULT_WEIGHTS = os.path.join(os.path.dirname(__file__), 'weights', 'deepscf_default.pt')
+DEFAULT_CONFIG = {'in_channels': fingerprints.N_CHANNELS, 'widths': [16, 32, 64],
+                  'blocks_per_level': 2, 'groups': 4, 'out_scale': 0.01}
+
+
+class VoxelGroupNorm(nn.Module):
+    """GroupNorm whose statistics are over the channels of a group at each voxel (local)."""
+
+    def __init__(self, groups: int, channels: int):
+        super().__init__()
+        self.groups = groups
+        self.weight = nn.Parameter(torch.ones(1, channels, 1, 1, 1))
+        self.bias = nn.Parameter(torch.zeros(1, channels, 1, 1, 1))
+
+    def forward(self, x):
+        b, c, d, h, w = x.shape
+        g = x.reshape(b, self.groups, c // self.groups, d, h, w)
+        g = (g - g.mean(2, keepdim=True)) * torch.rsqrt(g.var(2, unbiased=False, keepdim=True)
+                                                        + 1e-5)
+        return g.reshape(b, c, d, h, w) * self.weight + self.bias
+
+
+class ResBlock(nn.Module):
+    def __init__(self, cin: int, cout: int, groups: int):
+        super().__init__()
+        self.body = nn.Sequential(nn.Conv3d(cin, cout, 3, padding=1), VoxelGroupNorm(groups, cout),
+                                  nn.SiLU(), nn.Conv3d(cout, cout, 3, padding=1),
+                                  VoxelGroupNorm(groups, cout))
+        self.skip = nn.Conv3d(cin, cout, 1) if cin != cout else nn.Identity()
+        self.act = nn.SiLU()
+
+    def forward(self, x):
+        return self.act(self.body(x) + self.skip(x))
+
+
+def _level(cin, cout, blocks, groups):
+    return nn.Sequential(*[ResBlock(cin if i == 0 else cout, cout, groups) for i in range(blocks)])
+
+
+class UNet3D(nn.Module):
+    """Fingerprints (B, C, n1, n2, n3) -> Δρ (B, 1, n1, n2, n3); n divisible by ``factor``."""
+
+    def __init__(self, config=None):
+        super().__init__()
+        cfg = {**DEFAULT_CONFIG, **(config or {})}
+        w, nb, g = list(cfg['widths']), cfg['blocks_per_level'], cfg['groups']
+        self.factor = 2 ** (len(w) - 1)
+        self.out_scale = float(cfg['out_scale'])
+        self.enc = nn.ModuleList([_level(cfg['in_channels'] if i == 0 else w[i], w[i], nb, g)
+                                  for i in range(len(w) - 1)])
+        self.down = nn.ModuleList([nn.Conv3d(w[i], w[i + 1], 2, stride=2)
+                                   for i in range(len(w) - 1)])
+        self.bottom = _level(w[-1], w[-1], nb, g)
+        # decoder, coarsest level first
+        self.up = nn.ModuleList([nn.ConvTranspose3d(w[i + 1], w[i], 2, stride=2)
+                                 for i in reversed(range(len(w) - 1))])
+        self.dec = nn.ModuleList([_level(2 * w[i], w[i], nb, g)
+                                  for i in reversed(range(len(w) - 1))])
+        self.head = nn.Conv3d(w[0], 1, 1)
+        # voxels an output point sees on each side: 2 convs (radius 1) per block at stride 2^i
+        # in encoder and decoder, plus one voxel of stride 2^i for the down- and up-sampling
+        self.receptive_radius = 2 * nb * 2 ** (len(w) - 1) + sum(
+            (4 * nb + 2) * 2 ** i for i in range(len(w) - 1))
+
+    def forward(self, x):
+        skips: List[torch.Tensor] = []
+        for enc, down in zip(self.enc, self.down):
+            x = enc(x)
+            skips.append(x)
+            x = down(x)
+        x = self.bottom(x)
+        for j, (up, dec) in enumerate(zip(self.up, self.dec)):
+            x = dec(torch.cat([up(x), skips[len(skips) - 1 - j]], 1))
+        return self.head(x) * self.out_scale
+
+
+def make_metadata(config, spacing_bohr, margin_bohr, **extra):
+    """The metadata stored with exported weights (what a loader checks)."""
+    return {'format_version': FORMAT_VERSION, 'config': config,
+            'elements': list(fingerprints.ELEMENT_CHANNELS), 'n_channels': fingerprints.N_CHANNELS,
+            'fingerprints': {'sigma_bohr': fingerprints.SIGMA_BOHR,
+                             'element_channels': list(fingerprints.ELEMENT_CHANNELS)},
+            'spacing_bohr': float(spacing_bohr), 'margin_bohr': float(margin_bohr), **extra}
+
+
+def export(model, path, metadata):
+    """Save ``model`` as TorchScript at ``path`` with ``metadata`` (dict) in metadata.json."""
+    model = model.cpu().eval()
+    metadata = {**metadata, 'factor': model.factor, 'receptive_radius': model.receptive_radius}
+    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+    with warnings.catch_warnings():          # TorchScript is deprecated, but still the format
+        warnings.simplefilter('ignore', DeprecationWarning)
+        torch.jit.save(torch.jit.script(model), path,
+                       _extra_files={'metadata.json': json.dumps(metadata, indent=1)})
+
+
+def load(path, device='cpu'):
+    """(TorchScript module, metadata) of a weights file; clear errors naming the file."""
+    if not os.path.isfile(path):
+        raise FileNotFoundError(f'deepscf weights file not found: {path}')
+    extra = {'metadata.json': ''}
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter('ignore', DeprecationWarning)
+            module = torch.jit.load(path, map_location=device, _extra_files=extra)
+    except Exception as err:
+        raise ValueError(f'{path} is not a readable deepscf TorchScript weights file '
+                         f'(corrupt or wrong format): {err}') from None
+    try:
+        meta = json.loads(extra['metadata.json'])
+    except (ValueError, TypeError):
+        raise ValueError(f'{path} has no valid metadata.json: not a deepscf weights file') from None
+    expected = {'format_version': FORMAT_VERSION, 'elements': list(fingerprints.ELEMENT_CHANNELS),
+                'n_channels': fingerprints.N_CHANNELS,
+                'fingerprints': {'sigma_bohr': fingerprints.SIGMA_BOHR,
+                                 'element_channels': list(fingerprints.ELEMENT_CHANNELS)}}
+    for key, want in expected.items():
+        if meta.get(key) != want:
+            raise ValueError(f'{path} is incompatible with this pyscf-deepscf: metadata {key!r} '
+                             f'is {meta.get(key)!r}, this version needs {want!r}')
+    for key in ('spacing_bohr', 'margin_bohr', 'factor', 'receptive_radius'):
+        if not isinstance(meta.get(key), (int, float)) or meta[key] <= 0:
+            raise ValueError(f'{path}: metadata {key!r} missing or invalid ({meta.get(key)!r})')
+    return module, meta
+
+
+def tile_slices(n, core, halo, factor):
+    """[(input slice, output slice within it, output slice of the whole)] along one axis."""
+    core = max(factor, core // factor * factor)
+    out = []
+    for s in range(0, n, core):
+        e = min(n, s + core)
+        lo, hi = max(0, s - halo), min(n, e + halo)
+        out.append((slice(lo, hi), slice(s - lo, e - lo), slice(s, e)))
+    return out
+
+
+def run_tiled(module, x, factor, halo, tile=None):
+    """module(x) for x (1, C, *shape) with input blocks of at most ~``tile`` voxels a side.
+
+    Each block is an output core plus ``halo`` voxels of context on each side (the receptive
+    radius makes the result equal to the untiled one); memory scales as tile³, not the box.
+    """
+    shape = x.shape[2:]
+    if tile is None or all(n <= tile for n in shape):
+        return module(x)
+    halo = -(-halo // factor) * factor
+    tile = max(tile - 2 * halo, 4 * factor)
+    out = torch.empty((1, 1) + tuple(shape), dtype=x.dtype, device=x.device)
+    for ix, ox, gx in tile_slices(shape[0], tile, halo, factor):
+        for iy, oy, gy in tile_slices(shape[1], tile, halo, factor):
+            for iz, oz, gz in tile_slices(shape[2], tile, halo, factor):
+                y = module(x[:, :, ix, iy, iz])
+                out[:, :, gx, gy, gz] = y[:, :, ox, oy, oz]
+    return out
+
+
+class NetworkPredictor:
+    """The trained network as a predictor: ``predict(mol) -> (grid, residual)``.
+
+    weights: TorchScript file (default the bundled ``weights/deepscf_default.pt``).
+    device: 'cuda', 'cpu', ... (default CUDA when available).  tile: largest box edge (in
+    voxels) evaluated in one pass; larger boxes go in overlapping tiles of that edge (the
+    output cores plus the receptive radius each side), bounding memory.
+    """
+
+    def __init__(self, weights=None, device=None, tile=128):
+        self.weights = DEFAULT_WEIGHTS if weights is None else weights
+        self.device = torch.device(device or ('cuda' if torch.cuda.is_available() else 'cpu'))
+        self.module, self.metadata = load(self.weights, self.device)
+        self.module.eval()
+        self.spacing_bohr = float(self.metadata['spacing_bohr'])
+        self.margin_bohr = float(self.metadata['margin_bohr'])
+        self.factor = int(self.metadata['factor'])
+        self.halo = int(self.metadata['receptive_radius'])
+        self.tile = tile
+
+    def __repr__(self):
+        return f'NetworkPredictor({self.weights!r}, device={str(self.device)!r})'
+
+    def predict(self, mol):
+        grid = molecule_grid(mol, self.spacing_bohr, self.margin_bohr, self.factor)
+        x = fingerprints.fingerprints_on_grid(atoms.atom_symbols(mol),
+                                              mol.atom_coords()[atoms.real_atoms(mol)], grid)
+        with torch.inference_mode():
+            xt = torch.from_numpy(x)[None].to(self.device, torch.float32)
+            y = run_tiled(self.module, xt, self.factor, self.halo, self.tile)
+        return grid, y[0, 0].double().cpu().numpy().astype(np.float64)

@@ -1,0 +1,265 @@
+"""Training of the density network (``deepscf train`` / ``python -m pyscf.deepscf.train``).
+
+Reads the HDF5 shards of ``deepscf data generate``, splits them by molecule (dataset.py), and
+fits the U-Net (model.py) on random rotated crops with a masked MSE loss on Δρ.  Writes to
+``--out DIR``: checkpoint.pt (last), best.pt (best validation), metrics.jsonl (one JSON line per
+log/validation event), and with ``--export PATH`` TorchScript weights with metadata.
+
+Single process: CPU by default, CUDA when present.  Several GPUs or nodes: torchrun sets
+WORLD_SIZE/RANK/LOCAL_RANK; each process then takes its share of the crops
+(DistributedSampler) and gradients are averaged (DistributedDataParallel).
+
+Example (CPU, one thread, 25 minutes):
+    python -m pyscf.deepscf.train --data /work/data/qm9_b3lyp_def2svp --out runs/first \\
+        --threads 1 --max-minutes 25 --export pyscf/deepscf/weights/deepscf_default.pt
+"""
+import argparse
+import json
+import os
+import sys
+import time
+
+import numpy as np
+import torch
+import torch.distributed as dist
+from torch.utils.data import DataLoader
+from torch.utils.data.distributed import DistributedSampler
+
+from pyscf.deepscf import dataset as ds
+from pyscf.deepscf import model as nn_model
+
+
+def build_parser():
+    p = argparse.ArgumentParser(prog='deepscf train', description=__doc__.split('\n')[0],
+                                formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    p.add_argument('--data', required=True, help='data folder (HDF5 shards)')
+    p.add_argument('--out', required=True, metavar='DIR', help='run folder (checkpoints, log)')
+    p.add_argument('--resume', action='store_true', help='continue from DIR/checkpoint.pt')
+    p.add_argument('--export', metavar='PATH', help='write TorchScript weights here at the end')
+    p.add_argument('--export-only', action='store_true',
+                   help='no training: export DIR/best.pt (else checkpoint.pt) to --export')
+    g = p.add_argument_group('model')
+    g.add_argument('--widths', type=int, nargs='+', default=nn_model.DEFAULT_CONFIG['widths'])
+    g.add_argument('--blocks-per-level', type=int,
+                   default=nn_model.DEFAULT_CONFIG['blocks_per_level'])
+    g.add_argument('--groups', type=int, default=nn_model.DEFAULT_CONFIG['groups'])
+    g.add_argument('--out-scale', type=float, default=None,
+                   help='output scale (default: std of Δρ on the first training batches)')
+    g = p.add_argument_group('data')
+    g.add_argument('--spacing', type=float, default=ds.DEFAULT_SPACING_BOHR, help='bohr')
+    g.add_argument('--margin', type=float, default=ds.DEFAULT_MARGIN_BOHR, help='bohr')
+    g.add_argument('--crop', type=int, default=32, help='crop edge (voxels)')
+    g.add_argument('--samples-per-structure', type=int, default=4, help='crops per epoch')
+    g.add_argument('--split-seed', type=int, default=0)
+    g.add_argument('--val-structures', type=int, default=16, help='validation molecules used')
+    g.add_argument('--workers', type=int, default=0, help='DataLoader worker processes')
+    g.add_argument('--rescan', action='store_true',
+                   help='re-list the data folder each epoch (train while data is generated)')
+    g = p.add_argument_group('optimisation')
+    g.add_argument('--epochs', type=int, default=100)
+    g.add_argument('--max-minutes', type=float, default=None, help='stop after this long')
+    g.add_argument('--batch-size', type=int, default=2)
+    g.add_argument('--lr', type=float, default=2e-3)
+    g.add_argument('--weight-decay', type=float, default=1e-4)
+    g.add_argument('--loss-weight', choices=('none', 'valence'), default='none',
+                   help="'valence': weight 1/(1+ρ0) de-emphasises the cores")
+    g.add_argument('--val-every', type=int, default=200, help='steps between validations')
+    g.add_argument('--seed', type=int, default=0)
+    g.add_argument('--threads', type=int, default=None, help='torch CPU threads')
+    g.add_argument('--device', default=None, help="default 'cuda' when present, else 'cpu'")
+    g.add_argument('--no-progress', action='store_true')
+    return p
+
+
+# ------------------------------------------------------------------------------- pieces
+
+def masked_loss(pred, y, mask, x, weighting='none'):
+    """Mean squared Δρ error over the valid voxels (optionally valence-weighted)."""
+    w = mask
+    if weighting == 'valence':
+        w = mask / (1 + x[:, :1] ** 3)          # channel 0 is ρ0^(1/3)
+    return ((pred - y) ** 2 * w).sum() / w.sum().clamp_min(1)
+
+
+@torch.no_grad()
+def validate(model, loader, device):
+    """Validation figures over fixed crops of held-out molecules.
+
+    nmae_delta_rho: Σ|Δρ_pred − Δρ| / Σ|Δρ| (zero predictor: 1); nmae_rho_percent:
+    100 Σ|Δρ_pred − Δρ| / Σ ρ (the density NMAE, ρ = ρ0 + Δρ); rmse (e/bohr³).
+    """
+    model.eval()
+    err = ref = rho = sq = n = 0.
+    for x, y, mask in loader:
+        x, y, mask = x.to(device), y.to(device), mask.to(device)
+        pred = model(x)
+        err += ((pred - y).abs() * mask).sum().item()
+        ref += (y.abs() * mask).sum().item()
+        rho += ((x[:, :1] ** 3 + y) * mask).sum().item()
+        sq += ((pred - y) ** 2 * mask).sum().item()
+        n += mask.sum().item()
+    model.train()
+    return {'nmae_delta_rho': err / max(ref, 1e-30), 'nmae_rho_percent': 100 * err / max(rho, 1e-30),
+            'rmse': (sq / max(n, 1)) ** 0.5}
+
+
+def setup_distributed(device_arg):
+    """(rank, world, device); init_process_group when launched by torchrun."""
+    world = int(os.environ.get('WORLD_SIZE', 1))
+    rank, local = int(os.environ.get('RANK', 0)), int(os.environ.get('LOCAL_RANK', 0))
+    device = torch.device(device_arg or ('cuda' if torch.cuda.is_available() else 'cpu'))
+    if device.type == 'cuda' and world > 1:
+        device = torch.device('cuda', local)
+        torch.cuda.set_device(device)
+    if world > 1:
+        dist.init_process_group('nccl' if device.type == 'cuda' else 'gloo')
+    return rank, world, device
+
+
+def make_metadata(cfg, args, splits, best):
+    return nn_model.make_metadata(
+        cfg, args.spacing, args.margin,
+        reference=_settings(args.data), dataset={
+            'folder': os.path.abspath(args.data), 'split_seed': args.split_seed,
+            'split_fractions': [0.8, 0.1, 0.1],
+            'structures': {k: len(v) for k, v in splits.items()},
+            'validation_molecules': sorted(r[1] for r in splits['val'])[:args.val_structures]},
+        training={'seed': args.seed, 'crop': args.crop, 'steps': best.get('step'),
+                  'loss_weight': args.loss_weight},
+        validation=best.get('val', {}))
+
+
+def _settings(folder):
+    try:
+        with open(os.path.join(folder, 'settings.json')) as f:
+            return json.load(f)
+    except OSError:
+        return {}
+
+
+def export_checkpoint(ckpt_path, out_path):
+    ckpt = torch.load(ckpt_path, map_location='cpu', weights_only=False)
+    model = nn_model.UNet3D(ckpt['config'])
+    model.load_state_dict(ckpt['model'])
+    nn_model.export(model, out_path, ckpt['metadata'])
+    print(f'exported {ckpt_path} -> {out_path} ({os.path.getsize(out_path) / 1e6:.1f} MB); '
+          f'validation {ckpt["metadata"].get("validation")}')
+
+
+# ------------------------------------------------------------------------------- main
+
+def main(argv=None):
+    args = build_parser().parse_args(argv)
+    ckpt_path, best_path = (os.path.join(args.out, n) for n in ('checkpoint.pt', 'best.pt'))
+    if args.export_only:
+        if not args.export:
+            sys.exit('--export-only needs --export PATH')
+        export_checkpoint(best_path if os.path.exists(best_path) else ckpt_path, args.export)
+        return 0
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    rank, world, device = setup_distributed(args.device)
+    torch.manual_seed(args.seed)
+    os.makedirs(args.out, exist_ok=True)
+
+    # data: molecule-level split, training crops re-drawn each epoch, fixed validation crops
+    splits = ds.split_records(args.data, seed=args.split_seed)
+    if not splits['train'] or not splits['val']:
+        sys.exit(f'{args.data}: need structures in both train and val splits, have '
+                 f'{ {k: len(v) for k, v in splits.items()} }')
+    common = dict(spacing_bohr=args.spacing, margin_bohr=args.margin, crop=args.crop)
+    train_set = ds.DensityDataset(splits['train'], samples_per_structure=args.samples_per_structure,
+                                  seed=args.seed, **common)
+    val_set = ds.DensityDataset(splits['val'][:args.val_structures], samples_per_structure=2,
+                                seed=12345, **common)
+    sampler = DistributedSampler(train_set, seed=args.seed) if world > 1 else None
+    loader = DataLoader(train_set, batch_size=args.batch_size, shuffle=sampler is None,
+                        sampler=sampler, num_workers=args.workers, drop_last=True,
+                        persistent_workers=args.workers > 0)
+    val_loader = list(DataLoader(val_set, batch_size=args.batch_size))    # fixed, kept in memory
+
+    # model and optimiser, or resume
+    cfg = {**nn_model.DEFAULT_CONFIG, 'widths': args.widths,
+           'blocks_per_level': args.blocks_per_level, 'groups': args.groups}
+    state = {'epoch': 0, 'step': 0, 'best': {}}
+    ckpt = None
+    if args.resume and os.path.exists(ckpt_path):
+        ckpt = torch.load(ckpt_path, map_location='cpu', weights_only=False)
+        cfg, state = ckpt['config'], ckpt['state']
+    elif args.out_scale:
+        cfg['out_scale'] = args.out_scale
+    else:   # output scale: the std of Δρ on a few training crops, so the net starts at O(1)
+        ys = [train_set[i][1][train_set[i][2] > 0] for i in range(min(8, len(train_set)))]
+        cfg['out_scale'] = float(torch.cat(ys).std())
+    model = nn_model.UNet3D(cfg).to(device)
+    opt = torch.optim.AdamW(model.parameters(), lr=args.lr, weight_decay=args.weight_decay)
+    if ckpt:
+        model.load_state_dict(ckpt['model'])
+        opt.load_state_dict(ckpt['optimizer'])
+    net = torch.nn.parallel.DistributedDataParallel(model) if world > 1 else model
+    log = open(os.path.join(args.out, 'metrics.jsonl'), 'a') if rank == 0 else None
+
+    def record(**entry):
+        if log:
+            log.write(json.dumps({'time': time.time(), **entry}) + '\n')
+            log.flush()
+
+    def save(path):
+        if rank == 0:
+            torch.save({'model': model.state_dict(), 'optimizer': opt.state_dict(), 'config': cfg,
+                        'state': state, 'args': vars(args),
+                        'metadata': make_metadata(cfg, args, splits, state['best'])}, path + '.tmp')
+            os.replace(path + '.tmp', path)
+
+    def validate_and_save():
+        val = validate(model, val_loader, device)
+        record(step=state['step'], epoch=state['epoch'], val=val)
+        if rank == 0:
+            print(f'step {state["step"]}: validation {val}', flush=True)
+        if val['nmae_delta_rho'] < state['best'].get('val', {}).get('nmae_delta_rho', np.inf):
+            state['best'] = {'step': state['step'], 'val': val}
+            save(best_path)
+        save(ckpt_path)
+
+    record(event='start', args=vars(args), config=cfg, world=world,
+           structures={k: len(v) for k, v in splits.items()})
+    if rank == 0:
+        print(f'train {len(splits["train"])} structures, val {len(val_set.records)}, '
+              f'device {device}, world {world}, out_scale {cfg["out_scale"]:.3g}', flush=True)
+    t_start, stop = time.time(), False
+    from tqdm import tqdm
+    while state['epoch'] < args.epochs and not stop:
+        if args.rescan and state['epoch'] > 0:     # new shards: same hash split, more molecules
+            splits = ds.split_records(args.data, seed=args.split_seed)
+            train_set.records = splits['train']
+        train_set.set_epoch(state['epoch'])
+        if sampler is not None:
+            sampler.set_epoch(state['epoch'])
+        bar = tqdm(loader, desc=f'epoch {state["epoch"]}', disable=args.no_progress or rank > 0)
+        for x, y, mask in bar:
+            x, y, mask = x.to(device), y.to(device), mask.to(device)
+            loss = masked_loss(net(x), y, mask, x, args.loss_weight)
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+            state['step'] += 1
+            bar.set_postfix(loss=f'{loss.item():.3g}')
+            if state['step'] % 10 == 0:
+                record(step=state['step'], epoch=state['epoch'], loss=loss.item())
+            if state['step'] % args.val_every == 0:
+                validate_and_save()
+            if args.max_minutes and time.time() - t_start > 60 * args.max_minutes:
+                stop = True
+                break
+        if not stop:
+            state['epoch'] += 1
+    validate_and_save()
+    if args.export and rank == 0:
+        export_checkpoint(best_path if os.path.exists(best_path) else ckpt_path, args.export)
+    if world > 1:
+        dist.destroy_process_group()
+    return 0
+
+
+if __name__ == '__main__':
+    sys.exit(main())

@@ -1,0 +1,110 @@
+"""The network: shapes, export/load round trip, clear errors, tiling, predictor."""
+import json
+
+import numpy as np
+import pytest
+import torch
+from pyscf import gto
+
+from pyscf.deepscf import model
+from pyscf.deepscf.fingerprints import N_CHANNELS
+
+TINY = {'widths': [4, 8, 8], 'blocks_per_level': 1, 'groups': 2, 'out_scale': 0.1}
+
+
+@pytest.fixture(scope='module')
+def tiny():
+    torch.manual_seed(0)
+    net = model.UNet3D(TINY).eval()
+    with torch.no_grad():                  # non-trivial output
+        net.head.bias.fill_(0.3)
+    return net
+
+
+@pytest.fixture(scope='module')
+def weights(tiny, tmp_path_factory):
+    path = str(tmp_path_factory.mktemp('w') / 'tiny.pt')
+    model.export(tiny, path, model.make_metadata(TINY, 0.5, 3.0, validation={}))
+    return path
+
+
+@pytest.mark.parametrize('shape', [(8, 8, 8), (12, 16, 20)])
+def test_output_shape_equals_input_shape(tiny, shape):
+    assert tiny.factor == 4
+    with torch.no_grad():
+        y = tiny(torch.randn(1, N_CHANNELS, *shape))
+    assert y.shape == (1, 1) + shape
+
+
+def test_receptive_radius_bounds_the_influence(tiny):
+    """Changing the input at one voxel changes the output only within receptive_radius."""
+    x = torch.randn(1, N_CHANNELS, 48, 8, 8)
+    x2 = x.clone()
+    x2[0, :, 0] += 1
+    with torch.no_grad():
+        diff = (tiny(x2) - tiny(x)).abs()[0, 0].amax(dim=(1, 2))
+    reach = int(torch.nonzero(diff > 0).max())
+    assert 0 < reach <= tiny.receptive_radius
+
+
+def test_export_load_round_trip(tiny, weights):
+    module, meta = model.load(weights)
+    x = torch.randn(1, N_CHANNELS, 8, 12, 8)
+    with torch.no_grad():
+        assert torch.equal(module(x), tiny(x))
+    assert meta['spacing_bohr'] == 0.5 and meta['factor'] == 4
+    assert meta['receptive_radius'] == tiny.receptive_radius
+
+
+def test_missing_file_is_named(tmp_path):
+    path = str(tmp_path / 'nope.pt')
+    with pytest.raises(FileNotFoundError, match='nope.pt'):
+        model.NetworkPredictor(path)
+
+
+def test_corrupt_file_is_named(tmp_path, weights):
+    path = tmp_path / 'corrupt.pt'
+    path.write_bytes(open(weights, 'rb').read()[:500])
+    with pytest.raises(ValueError, match='corrupt.pt'):
+        model.load(str(path))
+    plain = tmp_path / 'plain.pt'                     # TorchScript, but no metadata
+    torch.jit.save(torch.jit.script(model.UNet3D(TINY)), str(plain))
+    with pytest.raises(ValueError, match='plain.pt'):
+        model.load(str(plain))
+
+
+def test_incompatible_file_is_named(tiny, tmp_path):
+    path = str(tmp_path / 'old.pt')
+    meta = model.make_metadata(TINY, 0.3, 5.0)
+    meta['fingerprints'] = {**meta['fingerprints'], 'sigma_bohr': 0.123}
+    model.export(tiny, path, meta)
+    with pytest.raises(ValueError, match=r'old\.pt.*sigma'):
+        model.load(path)
+    model.export(tiny, path, {**model.make_metadata(TINY, 0.3, 5.0), 'format_version': 99})
+    with pytest.raises(ValueError, match=r'old\.pt.*format_version'):
+        model.load(path)
+
+
+def test_tiled_equals_untiled(tiny):
+    torch.manual_seed(1)
+    x = torch.randn(1, N_CHANNELS, 40, 36, 64)
+    halo = tiny.receptive_radius
+    with torch.no_grad():
+        full = tiny(x)
+        tiled = model.run_tiled(tiny, x, tiny.factor, halo, tile=2 * halo + 16)
+    assert tiled.shape == full.shape
+    assert torch.allclose(tiled, full, atol=1e-5, rtol=1e-4)
+    assert len(model.tile_slices(64, 16, halo, 4)) == 4
+
+
+def test_predictor_on_water(weights):
+    mol = gto.M(atom='O 0 0 0.1173; H 0 0.7572 -0.4692; H 0 -0.7572 -0.4692', basis='sto-3g',
+                verbose=0)
+    pred = model.NetworkPredictor(weights, device='cpu')
+    assert pred.spacing_bohr == 0.5 and pred.margin_bohr == 3.0
+    grid, residual = pred.predict(mol)
+    assert residual.shape == grid.shape and residual.dtype == np.float64
+    assert all(n % 4 == 0 for n in grid.shape)
+    assert np.isfinite(residual).all() and np.abs(residual).max() > 0
+    pred.tile = 2 * pred.halo + 16                   # forced tiling: same answer
+    assert np.allclose(pred.predict(mol)[1], residual, atol=1e-5)
