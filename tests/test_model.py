@@ -108,3 +108,24 @@ def test_predictor_on_water(weights):
     assert np.isfinite(residual).all() and np.abs(residual).max() > 0
     pred.tile = 2 * pred.halo + 16                   # forced tiling: same answer
     assert np.allclose(pred.predict(mol)[1], residual, atol=1e-5)
+
+
+def test_train_resume_export_evaluate(tmp_path):
+    """A few steps of train.main on three tiny structures, resume, export, load, evaluate."""
+    from pyscf.deepscf import data, train
+    folder, out = str(tmp_path / 'data'), str(tmp_path / 'run')
+    data.generate(data.structure_jobs(qm9_index=[1, 3, 7]), folder,
+                  {'basis': 'sto-3g', 'grids_level': 0}, workers=0, progress=False)
+    common = ['--data', folder, '--out', out, '--widths', '4', '8', '--groups', '2',
+              '--blocks-per-level', '1', '--crop', '16', '--samples-per-structure', '1',
+              '--val-every', '1', '--no-progress', '--threads', '1']
+    assert train.main(common + ['--epochs', '1']) == 0
+    weights = str(tmp_path / 'w.pt')
+    assert train.main(common + ['--epochs', '2', '--resume', '--export', weights]) == 0
+    lines = [json.loads(line) for line in open(tmp_path / 'run' / 'metrics.jsonl')]
+    assert max(line.get('step', 0) for line in lines) == 2          # resumed, not restarted
+    module, meta = model.load(weights)
+    assert meta['dataset']['structures'] == {'train': 2, 'val': 1, 'test': 0}
+    assert 'nmae_delta_rho' in meta['validation'] and meta['reference']['basis'] == 'sto-3g'
+    assert train.main(common + ['--evaluate', weights]) == 0
+    assert json.load(open(tmp_path / 'run' / 'evaluation.json'))['structures'] == 1

@@ -32,12 +32,29 @@ from pyscf.deepscf import model as nn_model
 def build_parser():
     p = argparse.ArgumentParser(prog='deepscf train', description=__doc__.split('\n')[0],
                                 formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    return add_arguments(p)
+
+
+def add_train_command(subparsers):
+    """``deepscf train`` for cli.py: ``COMMANDS.append(train.add_train_command)``."""
+    p = subparsers.add_parser('train', help='train the density network',
+                              description=__doc__.split('\n')[0],
+                              formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    add_arguments(p)
+    p.set_defaults(func=lambda args, parser: run(args))
+
+
+def add_arguments(p):
     p.add_argument('--data', required=True, help='data folder (HDF5 shards)')
     p.add_argument('--out', required=True, metavar='DIR', help='run folder (checkpoints, log)')
     p.add_argument('--resume', action='store_true', help='continue from DIR/checkpoint.pt')
     p.add_argument('--export', metavar='PATH', help='write TorchScript weights here at the end')
     p.add_argument('--export-only', action='store_true',
                    help='no training: export DIR/best.pt (else checkpoint.pt) to --export')
+    p.add_argument('--evaluate', metavar='WEIGHTS',
+                   help='no training: validation figures of exported WEIGHTS on every structure '
+                        'of --split now in --data (writes DIR/evaluation.json)')
+    p.add_argument('--split', choices=ds.SPLITS, default='val', help='for --evaluate')
     g = p.add_argument_group('model')
     g.add_argument('--widths', type=int, nargs='+', default=nn_model.DEFAULT_CONFIG['widths'])
     g.add_argument('--blocks-per-level', type=int,
@@ -146,10 +163,31 @@ def export_checkpoint(ckpt_path, out_path):
           f'validation {ckpt["metadata"].get("validation")}')
 
 
+def evaluate(args):
+    """Figures of exported weights on all structures of a split (2 fixed crops each)."""
+    module, meta = nn_model.load(args.evaluate)
+    records = ds.split_records(args.data, seed=meta['dataset']['split_seed'])[args.split]
+    crops = ds.DensityDataset(records, spacing_bohr=meta['spacing_bohr'],
+                              margin_bohr=meta['margin_bohr'], crop=args.crop,
+                              samples_per_structure=2, seed=12345)
+    val = validate(module, DataLoader(crops, batch_size=args.batch_size), torch.device('cpu'))
+    result = {'weights': os.path.abspath(args.evaluate), 'data': os.path.abspath(args.data),
+              'split': args.split, 'structures': len(records), 'crops': len(crops), **val}
+    os.makedirs(args.out, exist_ok=True)
+    with open(os.path.join(args.out, 'evaluation.json'), 'w') as f:
+        json.dump(result, f, indent=1)
+    print(json.dumps(result))
+    return result
+
+
 # ------------------------------------------------------------------------------- main
 
 def main(argv=None):
-    args = build_parser().parse_args(argv)
+    return run(build_parser().parse_args(argv))
+
+
+def run(args):
+    """Train (or export / evaluate) as the parsed command line ``args`` says."""
     ckpt_path, best_path = (os.path.join(args.out, n) for n in ('checkpoint.pt', 'best.pt'))
     if args.export_only:
         if not args.export:
@@ -158,6 +196,9 @@ def main(argv=None):
         return 0
     if args.threads:
         torch.set_num_threads(args.threads)
+    if args.evaluate:
+        evaluate(args)
+        return 0
     rank, world, device = setup_distributed(args.device)
     torch.manual_seed(args.seed)
     os.makedirs(args.out, exist_ok=True)
