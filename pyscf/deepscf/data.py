@@ -207,20 +207,20 @@ def structure_jobs(qm9=0, qm9_index=None, deformed=0, copies=1, amplitude_ang=0.
     copies (``_d1`` ...) at ``amplitude_ang`` (Å).  smiles: list of SMILES strings; each gives
     ``smi_{k}_d0`` plus ``smiles_copies`` deformed copies.
     """
+    jobs = []
+    for k, smi in enumerate(smiles or []):          # first: few, and the only P/S/Cl
+        symbols, coords = smiles_geometry(smi)
+        jobs.append(make_job(f'smi_{k}_d0', symbols, coords, 0., seed, smiles=smi))
+        jobs += [make_job(f'smi_{k}_d{j}', symbols, coords, amplitude_ang, seed, smiles=smi)
+                 for j in range(1, smiles_copies + 1)]
     indices = list(qm9_index) if qm9_index else (sample_qm9_indices(qm9, seed) if qm9 else [])
     geometries = read_qm9(indices) if indices else {}
-    jobs = []
     for rank, index in enumerate(indices):
         symbols, coords = geometries[index]
         jobs.append(make_job(f'qm9_{index}_d0', symbols, coords, 0., seed, qm9_index=index))
         if rank < deformed:
             jobs += [make_job(f'qm9_{index}_d{k}', symbols, coords, amplitude_ang, seed,
                               qm9_index=index) for k in range(1, copies + 1)]
-    for k, smi in enumerate(smiles or []):
-        symbols, coords = smiles_geometry(smi)
-        jobs.append(make_job(f'smi_{k}_d0', symbols, coords, 0., seed, smiles=smi))
-        jobs += [make_job(f'smi_{k}_d{j}', symbols, coords, amplitude_ang, seed, smiles=smi)
-                 for j in range(1, smiles_copies + 1)]
     return jobs
 
 
