@@ -497,7 +497,7 @@ def _run_jobs(jobs, settings, workers, scheduler):
         cluster, client, threads = None, Client(scheduler), None
     else:
         cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
-                               dashboard_address=None, silence_logs=logging.ERROR,
+                               dashboard_address=':0', silence_logs=logging.ERROR,
                                env={'OMP_NUM_THREADS': '1', 'MKL_NUM_THREADS': '1',
                                     'OPENBLAS_NUM_THREADS': '1'})
         client, threads = Client(cluster), 1
