@@ -123,7 +123,7 @@ def test_cli_bad_options_exit_2(argv, capsys):
 def test_existing_scheduler(tmp_path):
     from dask.distributed import LocalCluster
     with LocalCluster(n_workers=1, threads_per_worker=1, processes=False,
-                      dashboard_address=None) as cluster:
+                      dashboard_address=':0') as cluster:
         summary = data.generate(data.structure_jobs(qm9_index=[3]), str(tmp_path), FAST,
                                 scheduler=cluster.scheduler_address, progress=False)
     assert summary['done'] == 1
