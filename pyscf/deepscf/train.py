@@ -133,14 +133,14 @@ def setup_distributed(device_arg):
     return rank, world, device
 
 
-def make_metadata(cfg, args, splits, best):
+def make_metadata(cfg, args, splits, val_records, best):
     return nn_model.make_metadata(
         cfg, args.spacing, args.margin,
         reference=_settings(args.data), dataset={
             'folder': os.path.abspath(args.data), 'split_seed': args.split_seed,
             'split_fractions': [0.8, 0.1, 0.1],
             'structures': {k: len(v) for k, v in splits.items()},
-            'validation_molecules': sorted(r[1] for r in splits['val'])[:args.val_structures]},
+            'validation_structures': sorted(r[1] for r in val_records)},
         training={'seed': args.seed, 'crop': args.crop, 'steps': best.get('step'),
                   'loss_weight': args.loss_weight},
         validation=best.get('val', {}))
@@ -249,7 +249,8 @@ def run(args):
         if rank == 0:
             torch.save({'model': model.state_dict(), 'optimizer': opt.state_dict(), 'config': cfg,
                         'state': state, 'args': vars(args),
-                        'metadata': make_metadata(cfg, args, splits, state['best'])}, path + '.tmp')
+                        'metadata': make_metadata(cfg, args, splits, val_set.records,
+                                                          state['best'])}, path + '.tmp')
             os.replace(path + '.tmp', path)
 
     def validate_and_save():
