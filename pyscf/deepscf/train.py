@@ -41,7 +41,13 @@ def add_train_command(subparsers):
                               description=__doc__.split('\n')[0],
                               formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     add_arguments(p)
-    p.set_defaults(func=lambda args, parser: run(args))
+    p.set_defaults(func=_run_command)
+
+
+def _run_command(args, parser):
+    if not os.path.isdir(args.data):
+        parser.error(f'--data: no data folder {args.data}')
+    return run(args)
 
 
 def add_arguments(p):
