@@ -49,48 +49,50 @@ def unsupported_elements(mol):
     return sorted({s for s in atom_symbols(mol) if s not in known})
 
 
-def density_on_points(symbols, coords_bohr, points_bohr, deriv=0):
+def density_on_points(symbols, coords_bohr, points_bohr, deriv=0, blksize=32768):
     """Superposition of free-atom densities at ``points_bohr`` (N, 3).
 
-    Returns rho (N,) for deriv=0, or (4, N) with the gradient for deriv=1.
+    Returns rho (N,) for deriv=0, or (4, N) with the gradient for deriv=1.  Evaluated by
+    libcint through free_atoms_auxmol (measured 3x faster than the same sum in numpy, which
+    dominated the cost of a training crop).
     """
-    points = np.asarray(points_bohr, dtype=float)
+    points = np.asarray(points_bohr, dtype=float).reshape(-1, 3)
     out = np.zeros((4 if deriv else 1, len(points)))
-    for sym, center in zip(symbols, np.asarray(coords_bohr, dtype=float)):
-        exps, coefs = element_params(sym)
-        d = points - center
-        r2 = np.einsum('gx,gx->g', d, d)
-        near = r2 < 60. / exps.min()          # the most diffuse Gaussian < exp(-60) beyond
-        g = np.exp(-np.outer(r2[near], exps))
-        out[0, near] += g @ coefs
-        if deriv:
-            dr = g @ (-2 * exps * coefs)      # d rho / d(r^2) * 2 ... per Cartesian component
-            out[1:, near] += (d[near] * dr[:, None]).T
+    if len(symbols):
+        auxmol, coeff = free_atoms_auxmol(symbols, coords_bohr)
+        name = 'GTOval_sph_deriv1' if deriv else 'GTOval_sph'
+        for start in range(0, len(points), blksize):
+            chi = auxmol.eval_gto(name, points[start:start + blksize])
+            out[:, start:start + blksize] = (chi @ coeff).reshape(out.shape[0], -1)
     return out if deriv else out[0]
 
 
-def atoms_auxmol(mol):
-    """A Mole whose basis has one contracted s function per real atom of ``mol``.
+def free_atoms_auxmol(symbols, coords_bohr):
+    """A Mole with one contracted s function per atom (element ``symbols``, positions in bohr).
 
     Returns (auxmol, coeff): the density sum_A coeff[A] * chi_A(r) equals the superposition of
     free atoms, so its Coulomb potential follows from three-centre integrals with ``auxmol``.
     """
-    idx = real_atoms(mol)
-    symbols = atom_symbols(mol)
+    coords_bohr = np.asarray(coords_bohr, dtype=float).reshape(-1, 3)
     basis = {}
-    atoms = []
-    for i, sym in zip(idx, symbols):
+    for sym in set(symbols):
         exps, coefs = element_params(sym)
         # divide out the primitive norms PySCF multiplies in, keeping the shape sum_k c_k e^{-a_k r^2}
         basis[sym] = [[0] + [[a, c / gto.gto_norm(0, a)] for a, c in zip(exps, coefs)]]
-        atoms.append([sym, mol.atom_coord(i)])
-    auxmol = gto.Mole(atom=atoms, basis=basis, unit='Bohr', charge=0, spin=None, verbose=0)
+    auxmol = gto.Mole(atom=list(zip(symbols, coords_bohr.tolist())), basis=basis, unit='Bohr',
+                      charge=0, spin=None, verbose=0)
     auxmol.build(False, False)
+    if not len(symbols):
+        return auxmol, np.zeros(0)
     # PySCF renormalises contracted shells: recover the scale of each function numerically.
-    probe = np.asarray([mol.atom_coord(i) for i in idx])
-    values = np.diag(auxmol.eval_gto('GTOval_sph', probe)) if idx else np.zeros(0)
+    values = np.diag(auxmol.eval_gto('GTOval_sph', coords_bohr))
     rho0 = np.array([element_params(s)[1].sum() for s in symbols])
-    return auxmol, rho0 / values if idx else np.zeros(0)
+    return auxmol, rho0 / values
+
+
+def atoms_auxmol(mol):
+    """free_atoms_auxmol of the real atoms of ``mol``."""
+    return free_atoms_auxmol(atom_symbols(mol), mol.atom_coords()[real_atoms(mol)])
 
 
 def s_function_integrals(auxmol):

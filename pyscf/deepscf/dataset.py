@@ -71,8 +71,11 @@ def rotate(coords_bohr, rotation, center):
     return (np.asarray(coords_bohr) - center) @ rotation.T + center
 
 
-def residual_density_on_points(mol, dm, points_bohr, blksize=16384):
-    """Δρ = ρ[dm] − Σ ρ_atom (electrons/bohr³) at points (N, 3) of the molecule's own frame."""
+def residual_density_on_points(mol, dm, points_bohr, blksize=16384, free_atom_density=None):
+    """Δρ = ρ[dm] − Σ ρ_atom (electrons/bohr³) at points (N, 3) of the molecule's own frame.
+
+    ``free_atom_density``: Σ ρ_atom at the points when the caller has it already.
+    """
     dm = np.asarray(dm)
     if dm.ndim == 3:
         dm = dm[0] + dm[1]
@@ -81,17 +84,21 @@ def residual_density_on_points(mol, dm, points_bohr, blksize=16384):
     for start in range(0, len(points), blksize):
         pts = points[start:start + blksize]
         rho[start:start + blksize] = numint.eval_rho(mol, numint.eval_ao(mol, pts), dm)
-    idx = atoms.real_atoms(mol)
-    return rho - atoms.density_on_points(atoms.atom_symbols(mol), mol.atom_coords()[idx], points)
+    if free_atom_density is None:
+        idx = atoms.real_atoms(mol)
+        free_atom_density = atoms.density_on_points(atoms.atom_symbols(mol),
+                                                    mol.atom_coords()[idx], points)
+    return rho - free_atom_density
 
 
 def sample_on_points(mol, dm, points_rot, rotation, center):
     """(fingerprints (C, N), Δρ (N,)) at points of the rotated frame (rotation about center)."""
-    coords = mol.atom_coords()[atoms.real_atoms(mol)]
-    x = fingerprints_on_points(atoms.atom_symbols(mol), rotate(coords, rotation, center),
-                               points_rot)
+    symbols = atoms.atom_symbols(mol)
+    coords_rot = rotate(mol.atom_coords()[atoms.real_atoms(mol)], rotation, center)
+    rho0 = atoms.density_on_points(symbols, coords_rot, points_rot)    # rotation invariant
+    x = fingerprints_on_points(symbols, coords_rot, points_rot, free_atom_density=rho0)
     points_orig = (np.asarray(points_rot) - center) @ rotation + center     # inverse rotation
-    return x, residual_density_on_points(mol, dm, points_orig)
+    return x, residual_density_on_points(mol, dm, points_orig, free_atom_density=rho0)
 
 
 def rotated_box(mol, rotation, spacing_bohr, margin_bohr, multiple=1):

@@ -14,11 +14,18 @@ SIGMA_BOHR = 0.7
 N_CHANNELS = 1 + len(ELEMENT_CHANNELS)
 
 
-def fingerprints_on_points(symbols, coords_bohr, points_bohr, sigma_bohr=SIGMA_BOHR):
-    """Fingerprint channels (N_CHANNELS, N) at points (N, 3); symbols/coords of the real atoms."""
+def fingerprints_on_points(symbols, coords_bohr, points_bohr, sigma_bohr=SIGMA_BOHR,
+                           free_atom_density=None):
+    """Fingerprint channels (N_CHANNELS, N) at points (N, 3); symbols/coords of the real atoms.
+
+    ``free_atom_density``: the superposition of free atoms at the points when the caller has
+    it already (e/bohr^3), else it is evaluated here.
+    """
     points = np.asarray(points_bohr, dtype=float)
     out = np.zeros((N_CHANNELS, len(points)))
-    out[0] = np.cbrt(atoms.density_on_points(symbols, coords_bohr, points))
+    if free_atom_density is None:
+        free_atom_density = atoms.density_on_points(symbols, coords_bohr, points)
+    out[0] = np.cbrt(free_atom_density)
     cutoff2 = (6 * sigma_bohr) ** 2
     for sym, center in zip(symbols, np.asarray(coords_bohr, dtype=float)):
         d2 = np.einsum('gx,gx->g', points - center, points - center)
