@@ -129,3 +129,12 @@ def test_train_resume_export_evaluate(tmp_path):
     assert 'nmae_delta_rho' in meta['validation'] and meta['reference']['basis'] == 'sto-3g'
     assert train.main(common + ['--evaluate', weights]) == 0
     assert json.load(open(tmp_path / 'run' / 'evaluation.json'))['structures'] == 1
+    # fine-tuning from exported weights: their parameters and config are the starting point
+    tuned = str(tmp_path / 'tuned.pt')
+    fresh = [str(tmp_path / 'run2') if x == out else x for x in common]
+    assert train.main(fresh + ['--epochs', '0', '--init', weights, '--export', tuned]) == 0
+    tuned_module, tuned_meta = model.load(tuned)
+    assert tuned_meta['training']['init'] == 'w.pt' and tuned_meta['config'] == meta['config']
+    x = torch.randn(1, N_CHANNELS, 16, 16, 16)
+    with torch.no_grad():
+        assert torch.equal(tuned_module(x), module(x))

@@ -54,6 +54,9 @@ def add_arguments(p):
     p.add_argument('--data', required=True, help='data folder (HDF5 shards)')
     p.add_argument('--out', required=True, metavar='DIR', help='run folder (checkpoints, log)')
     p.add_argument('--resume', action='store_true', help='continue from DIR/checkpoint.pt')
+    p.add_argument('--init', metavar='WEIGHTS',
+                   help='start from the parameters of exported weights (e.g. the bundled '
+                        'model) instead of random ones; their config replaces the model options')
     p.add_argument('--export', metavar='PATH', help='write TorchScript weights here at the end')
     p.add_argument('--export-only', action='store_true',
                    help='no training: export DIR/best.pt (else checkpoint.pt) to --export')
@@ -148,7 +151,8 @@ def make_metadata(cfg, args, splits, val_records, best):
             'structures': {k: len(v) for k, v in splits.items()},
             'validation_structures': sorted(r[1] for r in val_records)},
         training={'seed': args.seed, 'crop': args.crop, 'steps': best.get('step'),
-                  'loss_weight': args.loss_weight},
+                  'loss_weight': args.loss_weight,
+                  'init': os.path.basename(args.init) if args.init else None},
         validation=best.get('val', {}))
 
 
@@ -222,7 +226,7 @@ def run(args):
     sampler = DistributedSampler(train_set, seed=args.seed) if world > 1 else None
     loader = DataLoader(train_set, batch_size=args.batch_size, shuffle=sampler is None,
                         sampler=sampler, num_workers=args.workers, drop_last=True,
-                        persistent_workers=args.workers > 0)
+                        persistent_workers=False)   # workers re-created each epoch: they see set_epoch and --rescan
     val_loader = list(DataLoader(val_set, batch_size=args.batch_size))    # fixed, kept in memory
 
     # model and optimiser, or resume
@@ -230,9 +234,14 @@ def run(args):
            'blocks_per_level': args.blocks_per_level, 'groups': args.groups}
     state = {'epoch': 0, 'step': 0, 'best': {}}
     ckpt = None
+    init = None
     if args.resume and os.path.exists(ckpt_path):
         ckpt = torch.load(ckpt_path, map_location='cpu', weights_only=False)
         cfg, state = ckpt['config'], ckpt['state']
+    elif args.init:
+        module, meta = nn_model.load(args.init)
+        init = module.state_dict()
+        cfg = meta['config']
     elif args.out_scale:
         cfg['out_scale'] = args.out_scale
     else:   # output scale: the std of Δρ on a few training crops, so the net starts at O(1)
@@ -243,6 +252,8 @@ def run(args):
     if ckpt:
         model.load_state_dict(ckpt['model'])
         opt.load_state_dict(ckpt['optimizer'])
+    elif init is not None:
+        model.load_state_dict(init)
     net = torch.nn.parallel.DistributedDataParallel(model) if world > 1 else model
     log = open(os.path.join(args.out, 'metrics.jsonl'), 'a') if rank == 0 else None
 
