@@ -91,10 +91,14 @@ def test_tiled_equals_untiled(tiny):
     halo = tiny.receptive_radius
     with torch.no_grad():
         full = tiny(x)
-        tiled = model.run_tiled(tiny, x, tiny.factor, halo, tile=2 * halo + 16)
+        budget = (2 * halo + 16) ** 3
+        tiled = model.run_tiled(tiny, x, tiny.factor, halo, max_voxels=budget)
     assert tiled.shape == full.shape
     assert torch.allclose(tiled, full, atol=1e-5, rtol=1e-4)
     assert len(model.tile_slices(64, 16, halo, 4)) == 4
+    cores = model.tile_cores((40, 36, 64), halo, tiny.factor, budget)
+    assert np.prod([min(n, c + 2 * halo) for n, c in zip((40, 36, 64), cores)]) <= budget
+    assert model.tile_cores((400, 40, 40), 48, 4, 128 ** 3)[1:] == [40, 40]   # cut lengthwise
 
 
 def test_predictor_on_water(weights):
@@ -106,7 +110,7 @@ def test_predictor_on_water(weights):
     assert residual.shape == grid.shape and residual.dtype == np.float64
     assert all(n % 4 == 0 for n in grid.shape)
     assert np.isfinite(residual).all() and np.abs(residual).max() > 0
-    pred.tile = 2 * pred.halo + 16                   # forced tiling: same answer
+    pred.max_tile_voxels = (2 * pred.halo + 16) ** 3     # forced tiling: same answer
     assert np.allclose(pred.predict(mol)[1], residual, atol=1e-5)
 
 
@@ -119,7 +123,9 @@ def test_train_resume_export_evaluate(tmp_path):
     common = ['--data', folder, '--out', out, '--widths', '4', '8', '--groups', '2',
               '--blocks-per-level', '1', '--crop', '16', '--samples-per-structure', '1',
               '--val-every', '1', '--no-progress', '--threads', '1']
-    assert train.main(common + ['--epochs', '1']) == 0
+    # one DataLoader worker: PySCF has used OpenMP in this process (data.generate), which hung
+    # forked workers; the spawned ones must deliver
+    assert train.main(common + ['--epochs', '1', '--workers', '1']) == 0
     weights = str(tmp_path / 'w.pt')
     assert train.main(common + ['--epochs', '2', '--resume', '--export', weights]) == 0
     lines = [json.loads(line) for line in open(tmp_path / 'run' / 'metrics.jsonl')]

@@ -174,6 +174,9 @@ class DensityDataset(torch.utils.data.Dataset):
     def __len__(self):
         return len(self.records) * self.samples_per_structure
 
+    def __getstate__(self):            # to DataLoader workers: without the cached molecules
+        return {**self.__dict__, '_cache': collections.OrderedDict()}
+
     def set_epoch(self, epoch):
         self.epoch = int(epoch)
 

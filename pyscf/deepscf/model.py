@@ -155,21 +155,39 @@ def tile_slices(n, core, halo, factor):
     return out
 
 
-def run_tiled(module, x, factor, halo, tile=None):
-    """module(x) for x (1, C, *shape) with input blocks of at most ~``tile`` voxels a side.
+def tile_cores(shape, halo, factor, max_voxels):
+    """Output core edge per axis so that a tile (core + halo each side, within the box) has at
+    most ``max_voxels`` voxels: the longest core is halved until it fits.  A long molecule
+    is thereby cut across its length only, where the halo costs least."""
+    cores = [-(-n // factor) * factor for n in shape]
+
+    def tile_voxels(c):
+        return np.prod([min(n, ci + 2 * halo) for n, ci in zip(shape, c)])
+
+    while tile_voxels(cores) > max_voxels:
+        d = int(np.argmax(cores))
+        if cores[d] <= 4 * factor:
+            break
+        cores[d] = max(4 * factor, -(-cores[d] // (2 * factor)) * factor)
+    return cores
+
+
+def run_tiled(module, x, factor, halo, max_voxels=None):
+    """module(x) for x (1, C, *shape), in blocks of at most ~``max_voxels`` input voxels.
 
     Each block is an output core plus ``halo`` voxels of context on each side (the receptive
-    radius makes the result equal to the untiled one); memory scales as tile³, not the box.
+    radius makes the result equal to the untiled one); memory scales with ``max_voxels``, not
+    with the box.
     """
     shape = x.shape[2:]
-    if tile is None or all(n <= tile for n in shape):
+    if max_voxels is None or np.prod(shape) <= max_voxels:
         return module(x)
     halo = -(-halo // factor) * factor
-    tile = max(tile - 2 * halo, 4 * factor)
+    cx, cy, cz = tile_cores(shape, halo, factor, max_voxels)
     out = torch.empty((1, 1) + tuple(shape), dtype=x.dtype, device=x.device)
-    for ix, ox, gx in tile_slices(shape[0], tile, halo, factor):
-        for iy, oy, gy in tile_slices(shape[1], tile, halo, factor):
-            for iz, oz, gz in tile_slices(shape[2], tile, halo, factor):
+    for ix, ox, gx in tile_slices(shape[0], cx, halo, factor):
+        for iy, oy, gy in tile_slices(shape[1], cy, halo, factor):
+            for iz, oz, gz in tile_slices(shape[2], cz, halo, factor):
                 y = module(x[:, :, ix, iy, iz])
                 out[:, :, gx, gy, gz] = y[:, :, ox, oy, oz]
     return out
@@ -179,12 +197,12 @@ class NetworkPredictor:
     """The trained network as a predictor: ``predict(mol) -> (grid, residual)``.
 
     weights: TorchScript file (default the bundled ``weights/deepscf_default.pt``).
-    device: 'cuda', 'cpu', ... (default CUDA when available).  tile: largest box edge (in
-    voxels) evaluated in one pass; larger boxes go in overlapping tiles of that edge (the
-    output cores plus the receptive radius each side), bounding memory.
+    device: 'cuda', 'cpu', ... (default CUDA when available).  max_tile_voxels: the largest
+    box evaluated in one pass (default 128^3, ~0.6 GB of activations); larger boxes go in
+    overlapping tiles (output cores plus the receptive radius each side), bounding memory.
     """
 
-    def __init__(self, weights=None, device=None, tile=128):
+    def __init__(self, weights=None, device=None, max_tile_voxels=128 ** 3):
         self.weights = DEFAULT_WEIGHTS if weights is None else weights
         self.device = torch.device(device or ('cuda' if torch.cuda.is_available() else 'cpu'))
         self.module, self.metadata = load(self.weights, self.device)
@@ -193,7 +211,7 @@ class NetworkPredictor:
         self.margin_bohr = float(self.metadata['margin_bohr'])
         self.factor = int(self.metadata['factor'])
         self.halo = int(self.metadata['receptive_radius'])
-        self.tile = tile
+        self.max_tile_voxels = max_tile_voxels
 
     def __repr__(self):
         return f'NetworkPredictor({self.weights!r}, device={str(self.device)!r})'
@@ -204,5 +222,5 @@ class NetworkPredictor:
                                               mol.atom_coords()[atoms.real_atoms(mol)], grid)
         with torch.inference_mode():
             xt = torch.from_numpy(x)[None].to(self.device, torch.float32)
-            y = run_tiled(self.module, xt, self.factor, self.halo, self.tile)
+            y = run_tiled(self.module, xt, self.factor, self.halo, self.max_tile_voxels)
         return grid, y[0, 0].double().cpu().numpy().astype(np.float64)

@@ -224,9 +224,13 @@ def run(args):
     val_set = ds.DensityDataset(splits['val'][:args.val_structures], samples_per_structure=2,
                                 seed=12345, **common)
     sampler = DistributedSampler(train_set, seed=args.seed) if world > 1 else None
+    # Workers are spawned, not forked: a forked child that calls OpenMP (PySCF's integrals)
+    # after the parent has used it hangs in libgomp (seen: the first batch never came).  They
+    # are re-created each epoch, so they see set_epoch and --rescan.
     loader = DataLoader(train_set, batch_size=args.batch_size, shuffle=sampler is None,
                         sampler=sampler, num_workers=args.workers, drop_last=True,
-                        persistent_workers=False)   # workers re-created each epoch: they see set_epoch and --rescan
+                        persistent_workers=False,
+                        multiprocessing_context='spawn' if args.workers > 0 else None)
     val_loader = list(DataLoader(val_set, batch_size=args.batch_size))    # fixed, kept in memory
 
     # model and optimiser, or resume

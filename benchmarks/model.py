@@ -1,0 +1,215 @@
+"""Benchmark of the trained network (issue 4): density error, NonSCF, inference time, scaling.
+
+    python benchmarks/model.py dev [FILES_OR_FOLDER ...]   # dev set: NMAE and NonSCF
+    python benchmarks/model.py qm9 --data DIR [--n 40]     # NMAE on the QM9 test split
+    python benchmarks/model.py scaling [--sizes 50 100 200 400]
+
+dev: for each molecule, the density NMAE (DESIGN section 5: 100 * int |rho - rho_SCF| dr / N on
+PySCF's default DFT grid, against the B3LYP/def2-SVP SCF density, density-fitted as the
+training data) of the free atoms, of minao's density matrix and of the prediction; the NonSCF
+PBE/def2-SVP energy (e_tot and e_harris) against PySCF's PBE SCF from its default guess, and
+its wall time against the SCF's; the network's own time (fingerprints + CNN) and the fit's.
+qm9: the same NMAE on structures of the QM9 test split of a data folder (their stored SCF
+density is the reference).  scaling: network inference time and peak memory (max RSS of a
+fresh process) for linear alkane chains of about N atoms.  Cycles of the guess come from
+``deepscf bench`` (all guesses, same run).  Each prints a table and writes JSON lines and a
+PNG to --out.
+"""
+import argparse
+import json
+import os
+import platform
+import subprocess
+import sys
+import time
+
+import numpy as np
+from pyscf import dft, gto
+
+from pyscf import deepscf
+from pyscf.deepscf import atoms, bench, data, dataset, molio
+from pyscf.deepscf.model import NetworkPredictor
+
+DEV = os.path.join(os.path.dirname(__file__), '..', '..', 'shared', 'molecules', 'dev')
+
+
+def nmae_percent(mol, grids, rho_ref, rho):
+    """100 * int |rho - rho_ref| dr / N_electrons on ``grids``."""
+    return 100 * grids.weights @ np.abs(rho - rho_ref) / mol.nelectron
+
+
+def density_errors(mol, dm_ref, predictor=None):
+    """NMAE (%) of free atoms, minao and the prediction against the density of ``dm_ref``."""
+    grids = dft.gen_grid.Grids(mol).build()
+    ao = dft.numint.NumInt().eval_ao(mol, grids.coords)
+    rho_ref = dft.numint.eval_rho(mol, ao, dm_ref)
+    idx = atoms.real_atoms(mol)
+    rho_atoms = atoms.density_on_points(atoms.atom_symbols(mol), mol.atom_coords()[idx],
+                                        grids.coords)
+    dm_minao = dft.RKS(mol).init_guess_by_minao(mol)
+    t = time.perf_counter()
+    density = deepscf.predict_density(mol, predictor)
+    t_predict = time.perf_counter() - t
+    rho_pred = np.concatenate([density.eval_rho(grids.coords[i:i + 20000])
+                               for i in range(0, len(grids.weights), 20000)])
+    return {'nmae_atoms': nmae_percent(mol, grids, rho_ref, rho_atoms),
+            'nmae_minao': nmae_percent(mol, grids, rho_ref,
+                                       dft.numint.eval_rho(mol, ao, dm_minao)),
+            'nmae_model': nmae_percent(mol, grids, rho_ref, rho_pred),
+            'predict_s': t_predict}
+
+
+def network_seconds(mol, predictor):
+    """Seconds of the network alone (grid, fingerprints, CNN) on ``mol``."""
+    t = time.perf_counter()
+    predictor.predict(mol)
+    return time.perf_counter() - t
+
+
+def run_dev(paths, out, weights=None):
+    files = bench.molecule_files(paths or [DEV])
+    predictor = NetworkPredictor(weights)
+    rows = []
+    print(f'# dev set, weights {os.path.basename(predictor.weights)}, {platform.node()} '
+          f'({os.cpu_count()} cores), pyscf {__import__("pyscf").__version__}')
+    print(f'{"molecule":20s} {"atoms":>5s} {"NMAE% atoms":>11s} {"minao":>6s} {"model":>6s} '
+          f'{"net s":>6s} {"NonSCF mHa":>10s} {"Harris mHa":>10s} {"time/SCF":>8s}')
+    for path in files:
+        name = os.path.splitext(os.path.basename(path))[0]
+        mol = molio.load_molecule(path, basis='def2-svp')
+        ref = dft.RKS(mol, xc='b3lyp').density_fit().run()      # the training data's level
+        row = {'molecule': name, 'natm': mol.natm,
+               **density_errors(mol, ref.make_rdm1(), predictor),
+               'network_s': network_seconds(mol, predictor)}
+        scf_pbe = dft.RKS(mol, xc='pbe')
+        t = time.perf_counter(); scf_pbe.kernel(); row['scf_pbe_s'] = time.perf_counter() - t
+        ns = deepscf.NonSCF(mol, xc='pbe', predictor=predictor)
+        t = time.perf_counter(); ns.kernel(); row['nonscf_s'] = time.perf_counter() - t
+        row.update(nonscf_mHa=1e3 * (ns.e_tot - scf_pbe.e_tot),
+                   harris_mHa=1e3 * (ns.e_harris - scf_pbe.e_tot), scf_pbe_cycles=scf_pbe.cycles)
+        rows.append(row)
+        print(f'{name:20s} {mol.natm:5d} {row["nmae_atoms"]:11.2f} {row["nmae_minao"]:6.2f} '
+              f'{row["nmae_model"]:6.2f} {row["network_s"]:6.2f} {row["nonscf_mHa"]:10.2f} '
+              f'{row["harris_mHa"]:10.2f} {row["nonscf_s"] / row["scf_pbe_s"]:8.2f}',
+              flush=True)
+    mean = {k: np.mean([r[k] for r in rows]) for k in ('nmae_atoms', 'nmae_minao', 'nmae_model')}
+    print(f'mean NMAE %: atoms {mean["nmae_atoms"]:.2f}, minao {mean["nmae_minao"]:.2f}, '
+          f'model {mean["nmae_model"]:.2f}; NonSCF |error| max '
+          f'{max(abs(r["nonscf_mHa"]) for r in rows):.2f} mHa, median '
+          f'{np.median([abs(r["nonscf_mHa"]) for r in rows]):.2f} mHa; NonSCF/SCF time max '
+          f'{max(r["nonscf_s"] / r["scf_pbe_s"] for r in rows):.2f}, summed '
+          f'{sum(r["nonscf_s"] for r in rows) / sum(r["scf_pbe_s"] for r in rows):.2f}')
+    write(rows, out, 'model_dev', ('nmae_atoms', 'nmae_minao', 'nmae_model'), 'NMAE %')
+    return rows
+
+
+def run_qm9(folder, n, out, weights=None):
+    predictor = NetworkPredictor(weights)
+    seed = predictor.metadata.get('dataset', {}).get('split_seed', 0)
+    records = dataset.split_records(folder, seed=seed)['test'][:n]
+    rows = []
+    print(f'# QM9 test split of {folder}: {len(records)} structures')
+    for path, sid in records:
+        rec = data.load_record(path, sid)
+        mol = data.record_mole(rec)
+        rows.append({'molecule': sid, 'natm': mol.natm,
+                     **density_errors(mol, rec['dm'], predictor)})
+    mean = {k: np.mean([r[k] for r in rows]) for k in ('nmae_atoms', 'nmae_minao', 'nmae_model')}
+    print(f'mean NMAE % over {len(rows)}: atoms {mean["nmae_atoms"]:.2f}, '
+          f'minao {mean["nmae_minao"]:.2f}, model {mean["nmae_model"]:.2f}')
+    write(rows, out, 'model_qm9test', ('nmae_atoms', 'nmae_minao', 'nmae_model'), 'NMAE %')
+    return rows
+
+
+def alkane(n_carbon):
+    """Linear all-trans alkane C_nH_(2n+2) as a gto.Mole (sto-3g; only atoms matter here)."""
+    cc, ch, half = 1.53, 1.09, np.radians(109.47) / 2
+    atom = []
+    for i in range(n_carbon):
+        c = np.array([i * cc * np.sin(half), (i % 2) * cc * np.cos(half), 0.0])
+        atom.append(('C', c))
+        up = 1 if i % 2 else -1
+        for z in (1, -1):
+            atom.append(('H', c + ch * np.array([0, up * 0.5, z * 0.866])))
+    ends = [np.array([-ch, 0, 0]), np.array([ch, 0, 0])]
+    atom.append(('H', atom[0][1] + ends[0]))
+    atom.append(('H', atom[-3][1] + ends[1]))
+    return gto.M(atom=atom, basis='sto-3g', verbose=0)
+
+
+def _scaling_child(natm_target, weights):
+    """Run in a fresh process: time and peak memory of one prediction."""
+    import resource
+    mol = alkane(max(1, round((natm_target - 2) / 3)))
+    predictor = NetworkPredictor(weights)
+    t = time.perf_counter()
+    grid, _ = predictor.predict(mol)
+    sec = time.perf_counter() - t
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(json.dumps({'natm': mol.natm, 'grid_points': grid.size, 'grid_shape': grid.shape,
+                      'network_s': sec, 'peak_rss_MB': peak}))
+
+
+def run_scaling(sizes, out, weights=None):
+    rows = []
+    print(f'{"atoms":>6s} {"grid points":>12s} {"network s":>10s} {"peak MB":>8s}')
+    for n in sizes:
+        cmd = [sys.executable, __file__, '_child', str(n)] + (['--weights', weights] if weights
+                                                              else [])
+        row = json.loads(subprocess.run(cmd, capture_output=True, text=True,
+                                        check=True).stdout.splitlines()[-1])
+        rows.append(row)
+        print(f'{row["natm"]:6d} {row["grid_points"]:12d} {row["network_s"]:10.2f} '
+              f'{row["peak_rss_MB"]:8.0f}', flush=True)
+    write(rows, out, 'model_scaling', ('network_s',), 'seconds', x='natm')
+    return rows
+
+
+def write(rows, out, stem, keys, ylabel, x='molecule'):
+    os.makedirs(out, exist_ok=True)
+    path = os.path.join(out, stem)
+    with open(path + '.jsonl', 'w') as f:
+        for r in rows:
+            f.write(json.dumps(dict(r, machine=platform.node())) + '\n')
+    import matplotlib
+    matplotlib.use('Agg')
+    import matplotlib.pyplot as plt
+    fig, ax = plt.subplots(figsize=(max(6, 0.45 * len(rows) + 2), 4))
+    pos = np.arange(len(rows))
+    width = 0.8 / len(keys)
+    for i, k in enumerate(keys):
+        ax.bar(pos + (i - (len(keys) - 1) / 2) * width, [r[k] for r in rows], width, label=k)
+    ax.set_xticks(pos, [str(r[x]) for r in rows], rotation=40, ha='right', fontsize=8)
+    ax.set_ylabel(ylabel)
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path + '.png', dpi=100)
+    plt.close(fig)
+    print(f'wrote {path}.jsonl and .png')
+
+
+def main(argv=None):
+    p = argparse.ArgumentParser(description=__doc__,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument('what', choices=('dev', 'qm9', 'scaling', '_child'))
+    p.add_argument('paths', nargs='*')
+    p.add_argument('--data', help='data folder (qm9)')
+    p.add_argument('--n', type=int, default=40, help='test structures (qm9)')
+    p.add_argument('--sizes', type=int, nargs='+', default=[30, 50, 100, 200, 400])
+    p.add_argument('--weights', help='weights file (default: bundled)')
+    p.add_argument('--out', default=os.path.join(os.path.dirname(__file__), 'results'))
+    args = p.parse_args(argv)
+    if args.what == 'dev':
+        run_dev(args.paths, args.out, args.weights)
+    elif args.what == 'qm9':
+        if not args.data:
+            p.error('qm9 needs --data DIR')
+        run_qm9(args.data, args.n, args.out, args.weights)
+    elif args.what == 'scaling':
+        run_scaling(args.sizes, args.out, args.weights)
+    else:
+        _scaling_child(int(args.paths[0]), args.weights)
+
+
+if __name__ == '__main__':
+    main()
