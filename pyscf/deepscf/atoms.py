@@ -49,38 +49,55 @@ def unsupported_elements(mol):
     return sorted({s for s in atom_symbols(mol) if s not in known})
 
 
+RADIAL_STEP_BOHR = 0.001
+
+
 @functools.lru_cache(maxsize=None)
 def _radial_table(symbol):
-    """(r, rho(r)) of a free atom on 6000 geometric radii up to where rho < 1e-15 (bohr)."""
+    """The radial derivatives 0..2 of a free atom's density (e/bohr^3, /bohr^4, /bohr^5) at
+    r = 0, h, 2h ... (h = RADIAL_STEP_BOHR) up to where rho < 1e-15."""
     exps, coefs = element_params(symbol)
-    r = np.concatenate([[0.], np.geomspace(1e-4, np.sqrt(36. / exps.min()), 6000)])
-    return r, np.exp(-np.outer(r * r, exps)) @ coefs
+    r = np.arange(0., np.sqrt(36. / exps.min()) + RADIAL_STEP_BOHR, RADIAL_STEP_BOHR)
+    g = np.exp(-np.outer(r * r, exps))
+    return (g @ coefs, -2 * r * (g @ (exps * coefs)),
+            (g * (4 * np.outer(r * r, exps ** 2) - 2 * exps)) @ coefs)
 
 
-def density_on_points(symbols, coords_bohr, points_bohr, deriv=0, blksize=32768):
+def _hermite(x, f, df):
+    """Cubic Hermite interpolation at radii x of a table f, df on r = 0, h, 2h ...; 0 beyond."""
+    h = RADIAL_STEP_BOHR
+    t = x / h
+    i = t.astype(np.int64)
+    beyond = i >= len(f) - 1
+    i[beyond] = 0
+    t -= i
+    t2 = t * t
+    t3 = t2 * t
+    out = ((2 * t3 - 3 * t2 + 1) * f[i] + (t3 - 2 * t2 + t) * h * df[i]
+           + (3 * t2 - 2 * t3) * f[i + 1] + (t3 - t2) * h * df[i + 1])
+    out[beyond] = 0.
+    return out
+
+
+def density_on_points(symbols, coords_bohr, points_bohr, deriv=0):
     """Superposition of free-atom densities at ``points_bohr`` (N, 3), in e/bohr^3.
 
-    Returns rho (N,) for deriv=0, or (4, N) with the gradient for deriv=1.  The density alone
-    is interpolated from a radial table (relative error < 1e-6 of the nuclear peak, measured;
-    10x faster than the Gaussian sum, whose ~40 exponents per atom dominated the fingerprints
-    and the training crops); the gradient is the analytic sum (libcint).
+    Returns rho (N,) for deriv=0, or (4, N) with the gradient for deriv=1.  Cubic Hermite
+    interpolation of radial tables (measured error < 4e-7 of the nuclear peak for the
+    density, < 6e-6 for the gradient, Cl the worst): 2x faster than libcint's Gaussian sum,
+    whose ~40 exponents per atom dominated the fingerprints, the training crops and V_xc of
+    the prediction.
     """
     points = np.asarray(points_bohr, dtype=float).reshape(-1, 3)
-    coords_bohr = np.asarray(coords_bohr, dtype=float).reshape(-1, 3)
-    if not deriv:
-        out = np.zeros(len(points))
-        for sym, center in zip(symbols, coords_bohr):
-            r, rho = _radial_table(sym)
-            d = points - center
-            out += np.interp(np.sqrt(np.einsum('gx,gx->g', d, d)), r, rho, right=0.)
-        return out
-    out = np.zeros((4, len(points)))
-    if len(symbols):
-        auxmol, coeff = free_atoms_auxmol(symbols, coords_bohr)
-        for start in range(0, len(points), blksize):
-            chi = auxmol.eval_gto('GTOval_sph_deriv1', points[start:start + blksize])
-            out[:, start:start + blksize] = chi @ coeff
-    return out
+    out = np.zeros((4 if deriv else 1, len(points)))
+    for sym, center in zip(symbols, np.asarray(coords_bohr, dtype=float).reshape(-1, 3)):
+        rho, drho, d2rho = _radial_table(sym)
+        d = points - center
+        dist = np.sqrt(np.einsum('gx,gx->g', d, d))
+        out[0] += _hermite(dist, rho, drho)
+        if deriv:
+            out[1:] += d.T * (_hermite(dist, drho, d2rho) / np.maximum(dist, 1e-12))
+    return out if deriv else out[0]
 
 
 def free_atoms_auxmol(symbols, coords_bohr):

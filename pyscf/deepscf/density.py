@@ -5,6 +5,8 @@ atom-centred auxiliary Gaussian basis with the electron count fixed, so that the
 rho_pred = sum_A rho_A + sum_P c_P chi_P is analytic: its value and gradient anywhere, its
 Coulomb potential from three-centre integrals.
 """
+import functools
+
 import numpy as np
 import scipy.linalg
 from pyscf import df, gto, lib
@@ -58,27 +60,32 @@ def _monomials(l):
     return [(lx, ly, l - lx - ly) for lx in range(l, -1, -1) for ly in range(l - lx, -1, -1)]
 
 
+@functools.lru_cache(maxsize=None)
+def _cartesian_block(l, exponent):
+    """(2l+1, n_monomials) coefficients of PySCF's normalised real solid harmonics of one
+    uncontracted shell in Cartesian Gaussians; read off PySCF's own evaluation, so its
+    normalisation conventions are respected exactly."""
+    shell = gto.M(atom=[['X', (0., 0., 0.)]], basis={'X': [[l, [exponent, 1.0]]]}, unit='Bohr',
+                  spin=None, verbose=0)
+    pts = np.random.default_rng(7).normal(scale=0.5 / np.sqrt(exponent), size=(12, 3))
+    values = shell.eval_gto('GTOval_sph', pts)                                   # (12, 2l+1)
+    basis = np.stack([pts[:, 0]**i * pts[:, 1]**j * pts[:, 2]**k
+                      for i, j, k in _monomials(l)], 1)
+    basis *= np.exp(-exponent * np.einsum('gx,gx->g', pts, pts))[:, None]
+    return np.linalg.lstsq(basis, values, rcond=None)[0].T
+
+
 def _cartesian_map(auxmol):
     """Each aux function as a combination of Cartesian Gaussians (x-X)^i (y-Y)^j (z-Z)^k e^{-a r^2}.
 
     Returns (terms, transform): terms is a list of (atom, exponent, (i, j, k)) and
-    transform (nao, nterms) with chi_P = sum_t transform[P, t] * term_t.  The coefficients are
-    read off PySCF's own evaluation, so its normalisation conventions are respected exactly.
+    transform (nao, nterms) with chi_P = sum_t transform[P, t] * term_t.
     """
-    rng = np.random.default_rng(7)
     terms, blocks = [], []
     for ib in range(auxmol.nbas):
-        l, a = auxmol.bas_angular(ib), auxmol.bas_exp(ib)[0]
-        ia = auxmol.bas_atom(ib)
-        center = auxmol.atom_coord(ia)
-        pts = center + rng.normal(scale=0.5 / np.sqrt(a), size=(12, 3))
-        d = pts - center
-        values = auxmol.eval_gto('GTOval_sph', pts, shls_slice=(ib, ib + 1))   # (12, 2l+1)
-        monos = _monomials(l)
-        basis = np.stack([d[:, 0]**i * d[:, 1]**j * d[:, 2]**k for i, j, k in monos], 1)
-        basis *= np.exp(-a * np.einsum('gx,gx->g', d, d))[:, None]
-        blocks.append(np.linalg.lstsq(basis, values, rcond=None)[0].T)        # (2l+1, nmono)
-        terms.extend((ia, a, m) for m in monos)
+        l, a = auxmol.bas_angular(ib), float(auxmol.bas_exp(ib)[0])
+        blocks.append(_cartesian_block(l, a))
+        terms.extend((auxmol.bas_atom(ib), a, m) for m in _monomials(l))
     return terms, scipy.linalg.block_diag(*blocks)
 
 
@@ -174,12 +181,14 @@ class PredictedDensity:
         grid : UniformGrid of the residual, or None
         residual_density : ndarray of grid.shape (e/bohr^3), the residual as predicted
         auxmol, coeff : the combined auxiliary basis (free atoms first) and coefficients
+        residual_auxmol, residual_coeff : the residual's part of them (None: no residual)
     """
 
     def __init__(self, mol, grid=None, residual_density=None, spacing_bohr=None):
         self.mol = mol
         self.grid = grid
         self.residual_density = residual_density
+        self.residual_auxmol = self.residual_coeff = None
         atom_aux, atom_coeff = atoms_mod.atoms_auxmol(mol)
         self.n_atom_functions = atom_aux.nao
         # electrons the residual must supply: the molecule's count minus the neutral atoms'
@@ -193,19 +202,29 @@ class PredictedDensity:
             res_coeff = fit_residual(res_aux, grid, residual_density, residual_charge)
             self.auxmol = gto.mole.conc_mol(atom_aux, res_aux)
             self.coeff = np.concatenate([atom_coeff, res_coeff])
+            self.residual_auxmol, self.residual_coeff = res_aux, res_coeff
 
     @property
     def nelectron(self):
         return float(self.coeff @ atoms_mod.s_function_integrals(self.auxmol))
 
     def eval_rho(self, coords_bohr, deriv=0):
-        """Density (N,) at points in bohr, or (4, N) with its gradient for deriv=1."""
+        """Density (N,) at points in bohr, or (4, N) with its gradient for deriv=1.
+
+        The free atoms come from their radial tables (atoms.density_on_points), the residual
+        from its Gaussians: a free atom's ~40 primitives made up half the cost of V_xc.
+        """
         coords_bohr = np.asarray(coords_bohr, dtype=float)
-        # shell screening per block of points (most Gaussians vanish far from their atom)
-        mask = numint.make_mask(self.auxmol, coords_bohr)
-        name = 'GTOval_sph' if deriv == 0 else 'GTOval_sph_deriv1'
-        chi = self.auxmol.eval_gto(name, coords_bohr, non0tab=mask)
-        return chi @ self.coeff
+        idx = atoms_mod.real_atoms(self.mol)
+        rho = atoms_mod.density_on_points(atoms_mod.atom_symbols(self.mol),
+                                          self.mol.atom_coords()[idx], coords_bohr, deriv)
+        if self.residual_auxmol is not None:
+            # shell screening per block of points (most Gaussians vanish far from their atom)
+            mask = numint.make_mask(self.residual_auxmol, coords_bohr)
+            name = 'GTOval_sph' if deriv == 0 else 'GTOval_sph_deriv1'
+            chi = self.residual_auxmol.eval_gto(name, coords_bohr, non0tab=mask)
+            rho = rho + chi @ self.residual_coeff
+        return rho
 
     def coulomb_matrix(self, mol, aux_per_block=64):
         """J_{mu nu} = (mu nu | rho_pred) in the basis of ``mol`` (Hartree)."""
