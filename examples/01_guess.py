@@ -1,6 +1,6 @@
 """The deepscf initial guess with the bundled model: SCF cycles against PySCF's default (minao).
 
-    python examples/01_guess.py [MOLECULE.xyz]
+    python examples/01_guess.py [MOLECULE.xyz] [BASIS]
 """
 import os
 import sys
@@ -11,7 +11,8 @@ import pyscf.deepscf  # noqa: F401  registers init_guess='deepscf'
 
 here = os.path.dirname(os.path.abspath(__file__))
 path = sys.argv[1] if len(sys.argv) > 1 else os.path.join(here, 'molecules', 'glycine.xyz')
-mol = gto.M(atom=path, basis='def2-svp', verbose=0)
+basis = sys.argv[2] if len(sys.argv) > 2 else 'def2-svp'
+mol = gto.M(atom=path, basis=basis, verbose=0)
 
 for key in ('minao', 'deepscf'):
     mf = dft.RKS(mol, xc='b3lyp')

@@ -1,6 +1,6 @@
 """NonSCF with the bundled model: energy, dipole and polarizability from one Fock build.
 
-    python examples/02_nonscf.py [MOLECULE.xyz]
+    python examples/02_nonscf.py [MOLECULE.xyz] [BASIS]
 """
 import os
 import sys
@@ -12,7 +12,8 @@ from pyscf import deepscf
 
 here = os.path.dirname(os.path.abspath(__file__))
 path = sys.argv[1] if len(sys.argv) > 1 else os.path.join(here, 'molecules', 'glycine.xyz')
-mol = gto.M(atom=path, basis='def2-svp', verbose=0)
+basis = sys.argv[2] if len(sys.argv) > 2 else 'def2-svp'
+mol = gto.M(atom=path, basis=basis, verbose=0)
 
 t = time.perf_counter()
 mf = deepscf.NonSCF(mol, xc='pbe').run()

@@ -210,6 +210,7 @@ def run(args):
         evaluate(args)
         return 0
     rank, world, device = setup_distributed(args.device)
+    options = {k: v for k, v in vars(args).items() if k != 'func'}   # cli.py adds its handler
     torch.manual_seed(args.seed)
     os.makedirs(args.out, exist_ok=True)
 
@@ -269,7 +270,7 @@ def run(args):
     def save(path):
         if rank == 0:
             torch.save({'model': model.state_dict(), 'optimizer': opt.state_dict(), 'config': cfg,
-                        'state': state, 'args': vars(args),
+                        'state': state, 'args': options,
                         'metadata': make_metadata(cfg, args, splits, val_set.records,
                                                           state['best'])}, path + '.tmp')
             os.replace(path + '.tmp', path)
@@ -284,7 +285,7 @@ def run(args):
             save(best_path)
         save(ckpt_path)
 
-    record(event='start', args=vars(args), config=cfg, world=world,
+    record(event='start', args=options, config=cfg, world=world,
            structures={k: len(v) for k, v in splits.items()})
     if rank == 0:
         print(f'train {len(splits["train"])} structures, val {len(val_set.records)}, '

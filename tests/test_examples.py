@@ -1,0 +1,53 @@
+"""Every example runs (smoke tests, with small molecules and bases so that CI stays short)."""
+import os
+import subprocess
+import sys
+
+import pytest
+
+EXAMPLES = os.path.join(os.path.dirname(__file__), '..', 'examples')
+WATER = '3\nwater\nO 0 0 0.1173\nH 0 0.7572 -0.4692\nH 0 -0.7572 -0.4692\n'
+
+
+def run_example(name, *args):
+    result = subprocess.run([sys.executable, os.path.join(EXAMPLES, name), *args],
+                            capture_output=True, text=True, timeout=600)
+    assert result.returncode == 0, result.stderr[-3000:]
+    return result.stdout
+
+
+@pytest.fixture
+def water_xyz(tmp_path):
+    path = tmp_path / 'water.xyz'
+    path.write_text(WATER)
+    return str(path)
+
+
+def test_guess_example(water_xyz):
+    out = run_example('01_guess.py', water_xyz, 'sto-3g')
+    energies = [float(line.split('E =')[1].split()[0]) for line in out.splitlines()]
+    assert len(energies) == 2 and abs(energies[0] - energies[1]) < 1e-6
+
+
+def test_nonscf_example(water_xyz):
+    out = run_example('02_nonscf.py', water_xyz, 'sto-3g')
+    assert 'NonSCF' in out and 'polarizability' in out
+
+
+def test_larger_molecule_example(tmp_path):
+    """The example's code path on glycine, minimal basis (its default, the 41-atom penicillin G
+    in def2-SVP, takes minutes on two cores)."""
+    out = run_example('03_larger_molecule.py', os.path.join(EXAMPLES, 'molecules',
+                                                            'glycine.xyz'),
+                      'sto-3g', str(tmp_path))
+    assert '10 atoms' in out and os.path.exists(tmp_path / 'glycine_residual.png')
+    assert os.path.exists(tmp_path / 'glycine_residual.cube')
+    energies = [float(line.split('E =')[1].split()[0]) for line in out.splitlines()
+                if 'E =' in line]
+    assert len(energies) == 2 and abs(energies[0] - energies[1]) < 1e-6
+
+
+def test_train_small_example(tmp_path):
+    out = run_example('04_train_small.py', '--molecules', '3', '--minutes', '0.1', '--basis',
+                      'sto-3g', '--out', str(tmp_path))
+    assert os.path.exists(tmp_path / 'small.pt') and 'water with' in out
