@@ -144,3 +144,10 @@ def test_train_resume_export_evaluate(tmp_path):
     x = torch.randn(1, N_CHANNELS, 16, 16, 16)
     with torch.no_grad():
         assert torch.equal(tuned_module(x), module(x))
+
+
+def test_package_exports_the_predictor_lazily():
+    from pyscf import deepscf
+    assert deepscf.NetworkPredictor is model.NetworkPredictor
+    with pytest.raises(AttributeError):
+        deepscf.no_such_thing

@@ -18,3 +18,11 @@ from pyscf.deepscf.atoms import supported_elements
 __version__ = '0.1.0'
 
 _register()
+
+
+def __getattr__(name):
+    # the network (and torch) load on first use, not on import
+    if name == 'NetworkPredictor':
+        from pyscf.deepscf.model import NetworkPredictor
+        return NetworkPredictor
+    raise AttributeError(f'module {__name__!r} has no attribute {name!r}')
