@@ -243,11 +243,6 @@ def run_molecule(args, parser):
         ns.kernel()
         rows.append(('deepscf NonSCF', ns.e_tot, None, time.perf_counter() - t))
         print(f'  E(Harris) = {ns.e_harris:.8f} Ha of the predicted density')
-        if args.compare:
-            ref = _method(args, mol)
-            t = time.perf_counter()
-            ref.kernel()
-            rows.append(('SCF (minao guess)', ref.e_tot, ref.cycles, time.perf_counter() - t))
     else:
         with predict.using_predictor(predictor):
             t = time.perf_counter()
@@ -256,11 +251,11 @@ def run_molecule(args, parser):
             rows.append(('SCF, deepscf guess', mf.e_tot, mf.cycles, time.perf_counter() - t))
             if not mf.converged:
                 print('  warning: the SCF did not converge', file=sys.stderr)
-        if args.compare:
-            ref = _method(args, mol)
-            t = time.perf_counter()
-            ref.kernel()
-            rows.append(('SCF, minao guess', ref.e_tot, ref.cycles, time.perf_counter() - t))
+    if args.compare:                   # PySCF as it is: the SCF from its default guess
+        ref = _method(args, mol)
+        t = time.perf_counter()
+        ref.kernel()
+        rows.append(('SCF, minao guess', ref.e_tot, ref.cycles, time.perf_counter() - t))
     for label, energy, cycles, seconds in rows:
         cyc = f'{cycles:4d} cycles' if cycles is not None else ' no SCF    '
         print(f'  {label:20s} E = {energy:16.8f} Ha  {cyc}  {seconds:7.1f} s')
