@@ -88,6 +88,8 @@ def run(paths, xc='b3lyp', basis='def2-svp', guesses=GUESSES, out=None, density_
         cells = [f'{results[g]["cycles"]:8d}' if results[g] else f'{"-":>8s}' for g in guesses]
         stdout.write(f'{name:20s} {mol.natm:5d} ' + ' '.join(cells) + '\n')
         stdout.flush()
+        if out:                  # after every molecule: an interrupted run keeps what it did
+            write_jsonl(rows, out, xc, basis)
     if bar is not None:
         bar.close()
     summary(rows, guesses, stdout)
@@ -113,12 +115,18 @@ def summary(rows, guesses, stdout):
                      f'{err:14.1f} {de:18.1e}\n')
 
 
-def write_outputs(rows, guesses, out, xc, basis):
+def write_jsonl(rows, out, xc, basis):
+    """Write the rows to OUT/bench_<xc>_<basis>.jsonl; returns the path without extension."""
     os.makedirs(out, exist_ok=True)
     stem = os.path.join(out, f'bench_{xc}_{basis}')
     with open(stem + '.jsonl', 'w') as f:
         for r in rows:
             f.write(json.dumps(r) + '\n')
+    return stem
+
+
+def write_outputs(rows, guesses, out, xc, basis):
+    stem = write_jsonl(rows, out, xc, basis)
     import matplotlib
     matplotlib.use('Agg')
     import matplotlib.pyplot as plt
