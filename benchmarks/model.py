@@ -43,9 +43,7 @@ def density_errors(mol, dm_ref, predictor=None):
     grids = dft.gen_grid.Grids(mol).build()
     ao = dft.numint.NumInt().eval_ao(mol, grids.coords)
     rho_ref = dft.numint.eval_rho(mol, ao, dm_ref)
-    idx = atoms.real_atoms(mol)
-    rho_atoms = atoms.density_on_points(atoms.atom_symbols(mol), mol.atom_coords()[idx],
-                                        grids.coords)
+    rho_atoms = atoms.molecule_density_on_points(mol, grids.coords)
     dm_minao = dft.RKS(mol).init_guess_by_minao(mol)
     t = time.perf_counter()
     density = deepscf.predict_density(mol, predictor)

@@ -100,6 +100,12 @@ def density_on_points(symbols, coords_bohr, points_bohr, deriv=0):
     return out if deriv else out[0]
 
 
+def molecule_density_on_points(mol, points_bohr, deriv=0):
+    """density_on_points of the real atoms of ``mol`` (ghosts carry no density)."""
+    return density_on_points(atom_symbols(mol), mol.atom_coords()[real_atoms(mol)],
+                             points_bohr, deriv)
+
+
 def free_atoms_auxmol(symbols, coords_bohr):
     """A Mole with one contracted s function per atom (element ``symbols``, positions in bohr).
 

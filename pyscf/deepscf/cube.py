@@ -23,8 +23,7 @@ def density_cube(mol, density, path, residual=False, resolution_bohr=None, margi
     for i in range(0, len(coords), 65536):
         values[i:i + 65536] = density.eval_rho(coords[i:i + 65536])
     if residual:
-        sym, idx = atoms_mod.atom_symbols(mol), atoms_mod.real_atoms(mol)
-        values -= atoms_mod.density_on_points(sym, mol.atom_coords()[idx], coords)
+        values -= atoms_mod.molecule_density_on_points(mol, coords)
     values = values.reshape(cube.nx, cube.ny, cube.nz)
     kind = 'residual density (rho_pred - free atoms)' if residual else 'predicted density'
     cube.write(values, path, comment=f'deepscf {kind}, e/bohr^3')

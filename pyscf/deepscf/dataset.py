@@ -85,9 +85,7 @@ def residual_density_on_points(mol, dm, points_bohr, blksize=16384, free_atom_de
         pts = points[start:start + blksize]
         rho[start:start + blksize] = numint.eval_rho(mol, numint.eval_ao(mol, pts), dm)
     if free_atom_density is None:
-        idx = atoms.real_atoms(mol)
-        free_atom_density = atoms.density_on_points(atoms.atom_symbols(mol),
-                                                    mol.atom_coords()[idx], points)
+        free_atom_density = atoms.molecule_density_on_points(mol, points)
     return rho - free_atom_density
 
 

@@ -215,9 +215,7 @@ class PredictedDensity:
         from its Gaussians: a free atom's ~40 primitives made up half the cost of V_xc.
         """
         coords_bohr = np.asarray(coords_bohr, dtype=float)
-        idx = atoms_mod.real_atoms(self.mol)
-        rho = atoms_mod.density_on_points(atoms_mod.atom_symbols(self.mol),
-                                          self.mol.atom_coords()[idx], coords_bohr, deriv)
+        rho = atoms_mod.molecule_density_on_points(self.mol, coords_bohr, deriv)
         if self.residual_auxmol is not None:
             # shell screening per block of points (most Gaussians vanish far from their atom)
             mask = numint.make_mask(self.residual_auxmol, coords_bohr)

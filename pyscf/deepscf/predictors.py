@@ -18,8 +18,7 @@ DEFAULT_MARGIN_BOHR = 5.0
 
 def free_atom_density_on_grid(mol, grid):
     """Superposition of free atoms sampled on ``grid`` (e/bohr^3)."""
-    symbols, coords = atoms.atom_symbols(mol), mol.atom_coords()[atoms.real_atoms(mol)]
-    return sample_on_grid(lambda c: atoms.density_on_points(symbols, coords, c), grid)
+    return sample_on_grid(lambda c: atoms.molecule_density_on_points(mol, c), grid)
 
 
 def dm_density_on_grid(mol, dm, grid):
