@@ -31,13 +31,17 @@ def even_tempered_shells(max_exponent, min_exponent=0.12, ratio=2.0, lmax=2):
     return shells
 
 
-def residual_auxmol(mol, max_exponent=50., ratio=2.0, lmax=2):
+def residual_auxmol(mol, max_exponent=50., ratio=2.0, lmax=3):
     """Auxiliary basis for the residual density on the real atoms of ``mol``.
 
-    Heavy atoms get s, p, d shells up to ``max_exponent`` (bohr^-2): tight functions absorb the
-    near-nucleus part of the residual that the grid samples only at a few points (measured on
-    glycine at 0.3 bohr: 8 SCF cycles with them, 10 without).  Hydrogen gets the same set:
-    a leaner one (s, p up to 8) cost 2 cycles and 1.3 mHa of NonSCF error on glycine.
+    Every atom gets s, p, d and f shells up to ``max_exponent`` (bohr^-2).  The f shells carry
+    the angular shape of the bonding density (a tetrahedral atom's bonds have an xyz
+    component): measured on glycine, the exact residual sampled on the 0.3 bohr grid and
+    fitted without them is 3.1 % NMAE from the SCF density, with them 0.6 %, and the network's
+    prediction 4.5 % against 3.2 %.  Tight functions absorb the near-nucleus part of the
+    residual that the grid samples only at a few points (glycine at 0.3 bohr: 8 SCF cycles
+    with them, 10 without).  Hydrogen gets the same set: a leaner one (s, p up to 8) cost 2
+    cycles and 1.3 mHa of NonSCF error on glycine.
     """
     idx = atoms_mod.real_atoms(mol)
     symbols = atoms_mod.atom_symbols(mol)
@@ -116,6 +120,18 @@ def _points_near_nuclei(grid, centers, radius_bohr):
     return np.unique(np.concatenate(found)) if found else np.zeros(0, int)
 
 
+def _solve_positive(gram, rhs, rel_cutoff=1e-10):
+    """gram^-1 rhs for a symmetric positive semi-definite Gram matrix: Cholesky, or, where
+    rounding makes it indefinite (nearly dependent functions), the eigenvectors above
+    ``rel_cutoff`` of the largest eigenvalue."""
+    try:
+        return scipy.linalg.cho_solve(scipy.linalg.cho_factor(gram), rhs)
+    except np.linalg.LinAlgError:
+        w, v = scipy.linalg.eigh(gram)
+        keep = w > rel_cutoff * w[-1]
+        return v[:, keep] @ ((v[:, keep].T @ rhs) / w[keep, None])
+
+
 def fit_residual(auxmol, grid, residual_density, charge=0.0, core_radius_bohr=0.2):
     """Coefficients c with sum_P c_P chi_P closest to the grid residual, integral = ``charge``.
 
@@ -168,8 +184,7 @@ def fit_residual(auxmol, grid, residual_density, charge=0.0, core_radius_bohr=0.
     # Ridge (1e-7 of the largest diagonal) against near-linear dependencies of the sampled
     # basis; a Cholesky solve is ~40x cheaper than an eigen-decomposition of the same matrix.
     gram[np.diag_indices_from(gram)] += 1e-7 * gram.diagonal().max()
-    factor = scipy.linalg.cho_factor(gram)
-    c0, gq = scipy.linalg.cho_solve(factor, np.stack([rhs, q], axis=1)).T
+    c0, gq = _solve_positive(gram, np.stack([rhs, q], axis=1)).T
     lam = (q @ c0 - charge / grid.voxel_volume) / (q @ gq)
     return c0 - lam * gq
 
