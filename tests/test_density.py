@@ -63,3 +63,21 @@ def test_separable_fit_equals_dense_weighted_least_squares(water):
     fast = dens.fit_residual(aux, grid, values, charge=0.01)
     fit = lambda c: chi @ c
     assert np.allclose(fit(fast), fit(dense), atol=1e-6 * abs(fit(dense)).max() + 1e-9)
+
+
+def test_solve_positive_handles_dependent_functions():
+    """A Gram matrix made singular by a repeated function (Cholesky fails) still gives the
+    least-squares solution: the fitted combination reproduces the target."""
+    rng = np.random.default_rng(3)
+    basis = rng.normal(size=(200, 5))
+    basis = np.hstack([basis, basis[:, :1]])            # function 0 twice: rank 5 of 6
+    target = basis[:, :5] @ rng.normal(size=5)
+    gram = basis.T @ basis
+    coeff = dens._solve_positive(gram, (basis.T @ target)[:, None])[:, 0]
+    assert np.allclose(basis @ coeff, target, atol=1e-8)
+
+
+def test_residual_basis_has_f_shells(water):
+    """f shells carry the bonding density's angular shape (README: oracle NMAE 3.1 -> 0.6 %)."""
+    auxmol = dens.residual_auxmol(water)
+    assert max(auxmol.bas_angular(i) for i in range(auxmol.nbas)) == 3
