@@ -17,3 +17,12 @@ def dev_molecule(name, basis='def2-svp', **kwargs):
 @pytest.fixture(scope='session')
 def water():
     return gto.M(atom=WATER, basis='def2-svp', verbose=0)
+
+
+@pytest.fixture
+def water_xyz(tmp_path):
+    """The water molecule as an xyz file (Angstrom), for the command line and the examples."""
+    path = tmp_path / 'water.xyz'
+    lines = [a.split() for a in WATER.split(';')]
+    path.write_text(f'{len(lines)}\nwater\n' + ''.join(' '.join(a) + '\n' for a in lines))
+    return str(path)

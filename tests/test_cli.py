@@ -11,20 +11,6 @@ from pyscf.tools import cubegen
 
 from pyscf.deepscf.cli import main
 
-WATER_XYZ = """3
-water
-O 0.0 0.0 0.1173
-H 0.0 0.7572 -0.4692
-H 0.0 -0.7572 -0.4692
-"""
-
-
-@pytest.fixture
-def water_xyz(tmp_path):
-    path = tmp_path / 'water.xyz'
-    path.write_text(WATER_XYZ)
-    return str(path)
-
 
 def exit_code(argv, capsys):
     with pytest.raises(SystemExit) as exc:

@@ -3,10 +3,8 @@ import os
 import subprocess
 import sys
 
-import pytest
 
 EXAMPLES = os.path.join(os.path.dirname(__file__), '..', 'examples')
-WATER = '3\nwater\nO 0 0 0.1173\nH 0 0.7572 -0.4692\nH 0 -0.7572 -0.4692\n'
 
 
 def run_example(name, *args):
@@ -14,13 +12,6 @@ def run_example(name, *args):
                             capture_output=True, text=True, timeout=600)
     assert result.returncode == 0, result.stderr[-3000:]
     return result.stdout
-
-
-@pytest.fixture
-def water_xyz(tmp_path):
-    path = tmp_path / 'water.xyz'
-    path.write_text(WATER)
-    return str(path)
 
 
 def test_guess_example(water_xyz):
