@@ -102,7 +102,7 @@ def run_dev(paths, out, weights=None):
               f'{row["nonscf_mHa"]:10.2f} '
               f'{row["harris_mHa"]:10.2f} {row["nonscf_s"] / row["scf_pbe_s"]:8.2f}',
               flush=True)
-        write(rows, out, 'model_dev', NMAE_KEYS, 'NMAE %', quiet=True)   # a stop keeps the rows
+        write_jsonl(rows, out, 'model_dev')       # after each molecule: a stop keeps the rows
     mean = {k: np.mean([r[k] for r in rows]) for k in NMAE_KEYS}
     print(f'mean NMAE %: atoms {mean["nmae_atoms"]:.2f}, minao {mean["nmae_minao"]:.2f}, '
           f'model {mean["nmae_model"]:.2f}, oracle {mean["nmae_oracle"]:.2f}; NonSCF |error| max '
@@ -110,6 +110,7 @@ def run_dev(paths, out, weights=None):
           f'{np.median([abs(r["nonscf_mHa"]) for r in rows]):.2f} mHa; NonSCF/SCF time max '
           f'{max(r["nonscf_s"] / r["scf_pbe_s"] for r in rows):.2f}, summed '
           f'{sum(r["nonscf_s"] for r in rows) / sum(r["scf_pbe_s"] for r in rows):.2f}')
+    write(rows, out, 'model_dev', NMAE_KEYS, 'NMAE %')
     return rows
 
 
@@ -124,11 +125,12 @@ def run_qm9(folder, n, out, weights=None):
         mol = data.record_mole(rec)
         rows.append({'molecule': sid, 'natm': mol.natm,
                      **density_errors(mol, rec['dm'], predictor)})
-        write(rows, out, 'model_qm9test', NMAE_KEYS, 'NMAE %', quiet=True)
+        write_jsonl(rows, out, 'model_qm9test')
     mean = {k: np.mean([r[k] for r in rows]) for k in NMAE_KEYS}
     print(f'mean NMAE % over {len(rows)}: atoms {mean["nmae_atoms"]:.2f}, '
           f'minao {mean["nmae_minao"]:.2f}, model {mean["nmae_model"]:.2f}, '
           f'oracle {mean["nmae_oracle"]:.2f}')
+    write(rows, out, 'model_qm9test', NMAE_KEYS, 'NMAE %')
     return rows
 
 
@@ -176,12 +178,19 @@ def run_scaling(sizes, out, weights=None):
     return rows
 
 
-def write(rows, out, stem, keys, ylabel, x='molecule', quiet=False):
+def write_jsonl(rows, out, stem):
+    """Write the rows to OUT/STEM.jsonl (each with the machine's name); returns OUT/STEM."""
     os.makedirs(out, exist_ok=True)
     path = os.path.join(out, stem)
     with open(path + '.jsonl', 'w') as f:
         for r in rows:
             f.write(json.dumps(dict(r, machine=platform.node())) + '\n')
+    return path
+
+
+def write(rows, out, stem, keys, ylabel, x='molecule'):
+    """JSON lines and a bar chart of ``keys`` per row."""
+    path = write_jsonl(rows, out, stem)
     import matplotlib
     matplotlib.use('Agg')
     import matplotlib.pyplot as plt
@@ -196,8 +205,7 @@ def write(rows, out, stem, keys, ylabel, x='molecule', quiet=False):
     fig.tight_layout()
     fig.savefig(path + '.png', dpi=100)
     plt.close(fig)
-    if not quiet:
-        print(f'wrote {path}.jsonl and .png')
+    print(f'wrote {path}.jsonl and .png')
 
 
 def main(argv=None):
