@@ -81,3 +81,16 @@ def test_residual_basis_has_f_shells(water):
     """f shells carry the bonding density's angular shape (README: oracle NMAE 3.1 -> 0.6 %)."""
     auxmol = dens.residual_auxmol(water)
     assert max(auxmol.bas_angular(i) for i in range(auxmol.nbas)) == 3
+
+
+def test_cartesian_gaussian_sum_equals_pyscf_evaluation(water):
+    """The grouped evaluation of the residual (value and gradient) is PySCF's eval_gto @ c."""
+    aux = dens.residual_auxmol(water)
+    coeff = np.random.default_rng(5).normal(size=aux.nao)
+    pts = np.random.default_rng(6).normal(scale=2.5, size=(3000, 3))
+    pts[:3] = water.atom_coords() + 1e-3          # next to the nuclei, where tight shells peak
+    pts[3] = (40, 0, 0)                            # far away: screened, must be ~0
+    fast = dens.CartesianGaussianSum(aux, coeff)
+    ref = aux.eval_gto('GTOval_sph_deriv1', pts) @ coeff
+    assert np.allclose(fast(pts, deriv=1), ref, atol=1e-11 * abs(ref).max())
+    assert np.allclose(fast(pts), ref[0], atol=1e-11 * abs(ref).max())

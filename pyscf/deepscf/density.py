@@ -10,7 +10,6 @@ import functools
 import numpy as np
 import scipy.linalg
 from pyscf import df, gto, lib
-from pyscf.dft import numint
 
 from pyscf.deepscf import atoms as atoms_mod
 
@@ -91,6 +90,58 @@ def _cartesian_map(auxmol):
         blocks.append(_cartesian_block(l, a))
         terms.extend((auxmol.bas_atom(ib), a, m) for m in _monomials(l))
     return terms, scipy.linalg.block_diag(*blocks)
+
+
+class CartesianGaussianSum:
+    """f(r) = sum_A sum_a sum_m C[A, a, m] (r - R_A)^m exp(-a |r - R_A|^2), fast to evaluate.
+
+    The fitted residual is ~100 Gaussians per atom, but they share their atom's centre and a
+    few exponents: grouped by (atom, exponent) it is one polynomial of degree <= lmax per
+    exponent, so a point costs a few exponentials and two small matrix products per atom,
+    instead of every function and its derivatives (acetanilide, 2090 functions on a level-1
+    DFT grid: 3.3 s with eval_gto).
+    """
+
+    def __init__(self, auxmol, coeff):
+        terms, transform = _cartesian_map(auxmol)
+        term_coeff = np.asarray(coeff) @ transform
+        self.centers = auxmol.atom_coords()
+        self.exponents = np.array(sorted({a for _, a, _ in terms}))
+        self.powers = np.array(sorted({m for _, _, m in terms}, key=lambda m: (sum(m), m[::-1])))
+        e_index = {a: n for n, a in enumerate(self.exponents)}
+        m_index = {tuple(m): n for n, m in enumerate(self.powers)}
+        self.coeff = np.zeros((len(self.centers), len(self.exponents), len(self.powers)))
+        for (ia, a, m), c in zip(terms, term_coeff):
+            self.coeff[ia, e_index[a], m_index[m]] += c
+
+    def __call__(self, coords_bohr, deriv=0):
+        """Values (N,) at points in bohr, or (4, N) with the gradient for deriv=1."""
+        coords_bohr = np.asarray(coords_bohr, dtype=float)
+        out = np.zeros((4 if deriv else 1, len(coords_bohr)))
+        powers = self.powers.T                                          # (3, nm)
+        # d/dx [x^i y^j z^k e^{-a r^2}] = i x^(i-1) y^j z^k e^{-a r^2} - 2 a x (x^i y^j z^k e^{-a r^2})
+        lowered = [np.maximum(powers - np.eye(3, dtype=int)[:, k, None], 0) for k in range(3)]
+        for center, coeff in zip(self.centers, self.coeff):
+            d = coords_bohr - center
+            r2 = np.einsum('gx,gx->g', d, d)
+            near = np.nonzero(r2 * self.exponents[0] < 40.)[0]    # beyond: below 1e-17 * r^3
+            d, r2 = d[near], r2[near]
+            gauss = np.exp(-r2[:, None] * self.exponents)                            # (N, ne)
+            radial = gauss @ coeff                                                   # (N, nm)
+            # x^0..x^lmax per axis by products (cheaper than **), then the monomials
+            xyz = np.ones((3, len(d), powers.max() + 1))
+            for n in range(1, xyz.shape[2]):
+                xyz[:, :, n] = xyz[:, :, n - 1] * d.T
+            def monomials(p):
+                return xyz[0][:, p[0]] * xyz[1][:, p[1]] * xyz[2][:, p[2]]
+            mono = monomials(powers)
+            out[0, near] += np.einsum('gm,gm->g', mono, radial)
+            if deriv:
+                slope = np.einsum('gm,gm->g', mono, gauss @ (self.exponents[:, None] * coeff))
+                for k in range(3):
+                    dmono = powers[k] * monomials(lowered[k])
+                    out[1 + k, near] += np.einsum('gm,gm->g', dmono, radial) - 2 * d[:, k] * slope
+        return out if deriv else out[0]
 
 
 def core_weight(coords_bohr, atom_coords_bohr, core_radius_bohr):
@@ -218,6 +269,7 @@ class PredictedDensity:
             self.auxmol = gto.mole.conc_mol(atom_aux, res_aux)
             self.coeff = np.concatenate([atom_coeff, res_coeff])
             self.residual_auxmol, self.residual_coeff = res_aux, res_coeff
+            self._residual = CartesianGaussianSum(res_aux, res_coeff)
 
     @property
     def nelectron(self):
@@ -232,11 +284,7 @@ class PredictedDensity:
         coords_bohr = np.asarray(coords_bohr, dtype=float)
         rho = atoms_mod.molecule_density_on_points(self.mol, coords_bohr, deriv)
         if self.residual_auxmol is not None:
-            # shell screening per block of points (most Gaussians vanish far from their atom)
-            mask = numint.make_mask(self.residual_auxmol, coords_bohr)
-            name = 'GTOval_sph' if deriv == 0 else 'GTOval_sph_deriv1'
-            chi = self.residual_auxmol.eval_gto(name, coords_bohr, non0tab=mask)
-            rho = rho + chi @ self.residual_coeff
+            rho = rho + self._residual(coords_bohr, deriv)
         return rho
 
     def coulomb_matrix(self, mol, aux_per_block=64):
