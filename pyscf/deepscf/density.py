@@ -9,6 +9,7 @@ import functools
 
 import numpy as np
 import scipy.linalg
+import scipy.sparse
 from pyscf import df, gto, lib
 
 from pyscf.deepscf import atoms as atoms_mod
@@ -82,14 +83,15 @@ def _cartesian_map(auxmol):
     """Each aux function as a combination of Cartesian Gaussians (x-X)^i (y-Y)^j (z-Z)^k e^{-a r^2}.
 
     Returns (terms, transform): terms is a list of (atom, exponent, (i, j, k)) and
-    transform (nao, nterms) with chi_P = sum_t transform[P, t] * term_t.
+    transform (nao, nterms), sparse (CSR; a shell's functions use only its own terms), with
+    chi_P = sum_t transform[P, t] * term_t.
     """
     terms, blocks = [], []
     for ib in range(auxmol.nbas):
         l, a = auxmol.bas_angular(ib), float(auxmol.bas_exp(ib)[0])
         blocks.append(_cartesian_block(l, a))
         terms.extend((auxmol.bas_atom(ib), a, m) for m in _monomials(l))
-    return terms, scipy.linalg.block_diag(*blocks)
+    return terms, scipy.sparse.block_diag(blocks, format='csr')
 
 
 class CartesianGaussianSum:
@@ -104,7 +106,7 @@ class CartesianGaussianSum:
 
     def __init__(self, auxmol, coeff):
         terms, transform = _cartesian_map(auxmol)
-        term_coeff = np.asarray(coeff) @ transform
+        term_coeff = transform.T @ np.asarray(coeff)
         self.centers = auxmol.atom_coords()
         self.exponents = np.array(sorted({a for _, a, _ in terms}))
         self.powers = np.array(sorted({m for _, _, m in terms}, key=lambda m: (sum(m), m[::-1])))
@@ -221,7 +223,7 @@ def fit_residual(auxmol, grid, residual_density, charge=0.0, core_radius_bohr=0.
         rhs[ts] = ryz @ fx[:, ix[ts]]
     sx, sy, sz = (f.T @ f for f in factors)
     gram_terms = sx[np.ix_(ix, ix)] * sy[np.ix_(iy, iy)] * sz[np.ix_(iz, iz)]
-    gram = transform @ gram_terms @ transform.T
+    gram = transform @ (transform @ gram_terms).T      # gram_terms is symmetric
     rhs = transform @ rhs
     # the weights differ from 1 only at the few points next to a nucleus: correct for those
     near = _points_near_nuclei(grid, centers, 2 * core_radius_bohr)

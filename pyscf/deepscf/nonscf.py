@@ -108,7 +108,7 @@ def NonSCF(mol_or_mf, xc=None, predictor=None, exchange='two-step'):
     """
     if isinstance(mol_or_mf, gto.MoleBase):
         mol = mol_or_mf
-        if getattr(mol, 'a', None) is not None and hasattr(mol, 'lattice_vectors'):
+        if solver.is_periodic(mol):
             raise ValueError('deepscf NonSCF works for molecules, not periodic cells')
         if xc is None:
             raise ValueError("NonSCF(mol) needs a functional, e.g. NonSCF(mol, xc='pbe'), "

@@ -98,12 +98,18 @@ def solve(mf, density, exchange='two-step', h1e=None, s1e=None, grids_level=1):
                 terms=terms)
 
 
+def is_periodic(mol):
+    """True for a pbc.gto.Cell.  Asked of the class: an unknown attribute of a Mole instance
+    makes PySCF import all its modules (~0.1 s)."""
+    return hasattr(type(mol), 'lattice_vectors')
+
+
 def check_molecule(mol):
     """Errors for inputs the method cannot handle; returns the unsupported elements (maybe empty).
 
     Raises ValueError for a periodic cell or a molecule without atoms.
     """
-    if getattr(mol, 'a', None) is not None and hasattr(mol, 'lattice_vectors'):
+    if is_periodic(mol):
         raise ValueError('deepscf works for molecules (gto.Mole); periodic cells '
                          '(pbc.gto.Cell) are not supported')
     if not atoms.real_atoms(mol):
