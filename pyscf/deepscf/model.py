@@ -35,8 +35,10 @@ class VoxelGroupNorm(nn.Module):
     def forward(self, x):
         b, c, d, h, w = x.shape
         g = x.reshape(b, self.groups, c // self.groups, d, h, w)
-        g = (g - g.mean(2, keepdim=True)) * torch.rsqrt(g.var(2, unbiased=False, keepdim=True)
-                                                        + 1e-5)
+        g = g - g.mean(2, keepdim=True)
+        # the variance as a mean of squares: torch.var over this short strided axis took 80 %
+        # of a CPU forward pass (29-atom box: 1.9 of 2.4 s), this takes a few percent
+        g = g * torch.rsqrt((g * g).mean(2, keepdim=True) + 1e-5)
         return g.reshape(b, c, d, h, w) * self.weight + self.bias
 
 
