@@ -50,3 +50,12 @@ def test_ghosts_and_unsupported_elements():
     mol = gto.M(atom='ghost-O 0 0 0; H 0 0 1; Br 0 0 -1.5', basis='def2-svp', spin=0, verbose=0)
     assert atoms.atom_symbols(mol) == ['H', 'Br']
     assert atoms.unsupported_elements(mol) == ['Br']
+
+
+def test_density_on_grid_equals_pointwise(water):
+    from pyscf.deepscf.predictors import molecule_grid
+    grid = molecule_grid(water, 0.25, 3.0)
+    symbols, xyz = atoms.atom_symbols(water), water.atom_coords()
+    on_grid = atoms.density_on_grid(symbols, xyz, grid)
+    pointwise = atoms.density_on_points(symbols, xyz, grid.coords()).reshape(grid.shape)
+    assert np.allclose(on_grid, pointwise, rtol=1e-5, atol=1e-6 * pointwise.max())

@@ -163,10 +163,12 @@ def core_weight(coords_bohr, atom_coords_bohr, core_radius_bohr):
 def _points_near_nuclei(grid, centers, radius_bohr):
     """Flat indices of grid points within ``radius_bohr`` of any of ``centers``."""
     found = []
-    axes = grid.axes()
     for c in centers:
-        ranges = [np.nonzero(abs(axes[d] - c[d]) <= radius_bohr)[0] for d in range(3)]
-        ijk = np.stack(np.meshgrid(*ranges, indexing='ij'), -1).reshape(-1, 3)
+        box = grid.sub_box(c, radius_bohr)
+        if box is None:
+            continue
+        ijk = np.stack(np.meshgrid(*[np.arange(b.start, b.stop) for b in box], indexing='ij'),
+                       -1).reshape(-1, 3)
         pts = grid.origin_bohr + grid.spacing_bohr * ijk
         keep = np.einsum('gx,gx->g', pts - c, pts - c) <= radius_bohr ** 2
         found.append(np.ravel_multi_index(ijk[keep].T, grid.shape))

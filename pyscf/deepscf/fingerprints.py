@@ -34,9 +34,20 @@ def fingerprints_on_points(symbols, coords_bohr, points_bohr, sigma_bohr=SIGMA_B
     return out
 
 
-def fingerprints_on_grid(symbols, coords_bohr, grid, blksize=65536):
-    """Fingerprint channels (N_CHANNELS, *grid.shape) as float32."""
-    out = np.empty((N_CHANNELS, grid.size), dtype=np.float32)
-    for start, stop, pts in grid.chunks(blksize):
-        out[:, start:stop] = fingerprints_on_points(symbols, coords_bohr, pts)
-    return out.reshape((N_CHANNELS,) + grid.shape)
+def fingerprints_on_grid(symbols, coords_bohr, grid):
+    """Fingerprint channels (N_CHANNELS, *grid.shape) as float32.
+
+    The same values as fingerprints_on_points at every grid point, built atom by atom on the
+    part of the grid each atom reaches (a long chain's atoms each see a small part of its box:
+    101-atom alkane 3.5 -> 0.3 s).
+    """
+    out = np.zeros((N_CHANNELS,) + grid.shape, dtype=np.float32)
+    out[0] = np.cbrt(atoms.density_on_grid(symbols, coords_bohr, grid))
+    for sym, center in zip(symbols, np.asarray(coords_bohr, dtype=float).reshape(-1, 3)):
+        box = grid.sub_box(center, 6 * SIGMA_BOHR)
+        if box is not None:
+            x2, y2, z2 = ((axis - c) ** 2 for axis, c in zip(grid.sub_axes(box), center))
+            d2 = x2[:, None, None] + y2[None, :, None] + z2[None, None, :]
+            g = np.where(d2 < (6 * SIGMA_BOHR) ** 2, np.exp(-d2 / (2 * SIGMA_BOHR ** 2)), 0.)
+            out[1 + ELEMENT_CHANNELS.index(sym)][box] += g
+    return out

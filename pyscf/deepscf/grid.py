@@ -41,6 +41,22 @@ class UniformGrid:
             stop = min(start + blksize, self.size)
             yield start, stop, self.coords(start, stop)
 
+    def sub_box(self, center_bohr, radius_bohr):
+        """Slices (three, into arrays of ``shape``) of the grid's part within the cube of
+        half-edge ``radius_bohr`` around a point; None when they do not overlap."""
+        lo = np.ceil((np.asarray(center_bohr) - radius_bohr - self.origin_bohr) / self.spacing_bohr)
+        hi = np.floor((np.asarray(center_bohr) + radius_bohr - self.origin_bohr) / self.spacing_bohr)
+        lo = np.maximum(lo.astype(int), 0)
+        hi = np.minimum(hi.astype(int) + 1, self.shape)
+        if np.any(hi <= lo):
+            return None
+        return tuple(slice(a, b) for a, b in zip(lo, hi))
+
+    def sub_axes(self, box):
+        """The coordinates (bohr) along x, y, z of a sub_box."""
+        return [self.origin_bohr[d] + self.spacing_bohr * np.arange(box[d].start, box[d].stop)
+                for d in range(3)]
+
     def __repr__(self):
         return (f'UniformGrid(origin_bohr={self.origin_bohr.round(4).tolist()}, '
                 f'spacing_bohr={self.spacing_bohr}, shape={self.shape})')
