@@ -86,6 +86,9 @@ def add_arguments(p):
     g.add_argument('--max-minutes', type=float, default=None, help='stop after this long')
     g.add_argument('--batch-size', type=int, default=2)
     g.add_argument('--lr', type=float, default=2e-3)
+    g.add_argument('--lr-final', type=float, default=None,
+                   help='cosine decay of the learning rate from --lr to this over --epochs '
+                        '(default: constant --lr)')
     g.add_argument('--weight-decay', type=float, default=1e-4)
     g.add_argument('--loss-weight', choices=('none', 'valence'), default='none',
                    help="'valence': weight 1/(1+ρ0) de-emphasises the cores")
@@ -191,6 +194,15 @@ def evaluate(args):
 
 
 # ------------------------------------------------------------------------------- main
+
+def learning_rate(args, step, total_steps):
+    """--lr, or with --lr-final a cosine from --lr at step 0 to --lr-final at ``total_steps``.
+    A function of the step alone, so a resumed run continues the same schedule."""
+    if args.lr_final is None:
+        return args.lr
+    t = min(step / max(total_steps, 1), 1.0)
+    return args.lr_final + 0.5 * (args.lr - args.lr_final) * (1 + np.cos(np.pi * t))
+
 
 def main(argv=None):
     return run(build_parser().parse_args(argv))
@@ -302,6 +314,8 @@ def run(args):
         bar = tqdm(loader, desc=f'epoch {state["epoch"]}', disable=args.no_progress or rank > 0)
         for x, y, mask in bar:
             x, y, mask = x.to(device), y.to(device), mask.to(device)
+            for group in opt.param_groups:
+                group['lr'] = learning_rate(args, state['step'], args.epochs * len(loader))
             loss = masked_loss(net(x), y, mask, x, args.loss_weight)
             opt.zero_grad(set_to_none=True)
             loss.backward()
@@ -309,7 +323,8 @@ def run(args):
             state['step'] += 1
             bar.set_postfix(loss=f'{loss.item():.3g}')
             if state['step'] % 10 == 0:
-                record(step=state['step'], epoch=state['epoch'], loss=loss.item())
+                record(step=state['step'], epoch=state['epoch'], loss=loss.item(),
+                       lr=opt.param_groups[0]['lr'])
             if state['step'] % args.val_every == 0:
                 validate_and_save()
             if args.max_minutes and time.time() - t_start > 60 * args.max_minutes:
