@@ -31,21 +31,26 @@ def even_tempered_shells(max_exponent, min_exponent=0.12, ratio=2.0, lmax=2):
     return shells
 
 
-def residual_auxmol(mol, max_exponent=50., ratio=2.0, lmax=3):
+def residual_auxmol(mol, max_exponent=50., ratio=2.0, lmax=3, hydrogen_max_exponent=12.5,
+                    hydrogen_lmax=2):
     """Auxiliary basis for the residual density on the real atoms of ``mol``.
 
-    Every atom gets s, p, d and f shells up to ``max_exponent`` (bohr^-2).  The f shells carry
+    Heavy atoms get s, p, d and f shells up to ``max_exponent`` (bohr^-2).  The f shells carry
     the angular shape of the bonding density (a tetrahedral atom's bonds have an xyz
     component): measured on glycine, the exact residual sampled on the 0.3 bohr grid and
     fitted without them is 3.1 % NMAE from the SCF density, with them 0.6 %, and the network's
     prediction 4.5 % against 3.2 %.  Tight functions absorb the near-nucleus part of the
     residual that the grid samples only at a few points (glycine at 0.3 bohr: 8 SCF cycles
-    with them, 10 without).  Hydrogen gets the same set: a leaner one (s, p up to 8) cost 2
-    cycles and 1.3 mHa of NonSCF error on glycine.
+    with them, 10 without).  Hydrogen, which has no core, gets s, p, d up to
+    ``hydrogen_max_exponent`` (50 functions instead of 110): the same SCF cycles from the
+    guess on methanol, glycine, pyridine and urea (oracle and network) and NonSCF energies
+    within 0.1 mHa; leaner still (s, p up to 8) cost 2 cycles and 1.3 mHa on glycine.
     """
     idx = atoms_mod.real_atoms(mol)
     symbols = atoms_mod.atom_symbols(mol)
     basis = {s: even_tempered_shells(max_exponent, ratio=ratio, lmax=lmax) for s in set(symbols)}
+    if 'H' in basis:
+        basis['H'] = even_tempered_shells(hydrogen_max_exponent, ratio=ratio, lmax=hydrogen_lmax)
     auxmol = gto.Mole(atom=[[s, mol.atom_coord(i)] for i, s in zip(idx, symbols)],
                       basis=basis, unit='Bohr', spin=None, verbose=0)
     auxmol.build(False, False)
