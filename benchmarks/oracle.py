@@ -72,26 +72,32 @@ def main(argv=None):
     p.add_argument('--out', default='benchmarks/results')
     args = p.parse_args(argv)
     paths = args.molecules or [os.path.join(DEV, m + '.xyz') for m in DEFAULT_MOLECULES]
-    rows = []
+    rows, lines = [], []
+
+    def emit(line):                      # printed as it comes, and kept for the .txt
+        print(line, flush=True)
+        lines.append(line)
     hdr = (f'{"molecule":18s} {"atoms":>5s} {"minao":>5s} {"oracle":>6s} {"zero":>4s} '
            f'{"KS mHa":>8s} {"Harris mHa":>10s} {"guess s":>7s} {"s/cycle":>7s} {"NonSCF/SCF":>10s} '
            f'{"dE final":>9s}')
-    print(f'# {args.xc}/{args.basis}, spacing {args.spacing} bohr, {platform.node()} '
-          f'({os.cpu_count()} cores), pyscf {__import__("pyscf").__version__}')
-    print(hdr)
+    emit(f'# {args.xc}/{args.basis}, spacing {args.spacing} bohr, {platform.node()} '
+         f'({os.cpu_count()} cores), pyscf {__import__("pyscf").__version__}')
+    emit(hdr)
     for path in paths:
         r = run_one(path, args.xc, args.basis, args.spacing)
         rows.append(r)
-        print(f'{r["molecule"]:18s} {r["natm"]:5d} {r["minao"]:5d} {r["oracle"]:6d} {r["zero"]:4d} '
-              f'{r["oracle_ks_mHa"]:8.3f} {r["oracle_harris_mHa"]:10.3f} {r["oracle_guess_s"]:7.2f} '
-              f'{r["scf_s_per_cycle"]:7.2f} {r["oracle_nonscf_s"] / r["scf_s"]:10.2f} {max(abs(r["oracle_dE_final"]), abs(r["zero_dE_final"])):9.1e}',
-              flush=True)
+        emit(f'{r["molecule"]:18s} {r["natm"]:5d} {r["minao"]:5d} {r["oracle"]:6d} {r["zero"]:4d} '
+             f'{r["oracle_ks_mHa"]:8.3f} {r["oracle_harris_mHa"]:10.3f} {r["oracle_guess_s"]:7.2f} '
+             f'{r["scf_s_per_cycle"]:7.2f} {r["oracle_nonscf_s"] / r["scf_s"]:10.2f} '
+             f'{max(abs(r["oracle_dE_final"]), abs(r["zero_dE_final"])):9.1e}')
     tot = {k: sum(r[k] for r in rows) for k in ('minao', 'oracle', 'zero')}
-    print(f'summed cycles: minao {tot["minao"]}, oracle {tot["oracle"]} '
-          f'(ratio {tot["oracle"] / tot["minao"]:.3f}), zero {tot["zero"]} '
-          f'(ratio {tot["zero"] / tot["minao"]:.3f})')
+    emit(f'summed cycles: minao {tot["minao"]}, oracle {tot["oracle"]} '
+         f'(ratio {tot["oracle"] / tot["minao"]:.3f}), zero {tot["zero"]} '
+         f'(ratio {tot["zero"] / tot["minao"]:.3f})')
     os.makedirs(args.out, exist_ok=True)
     stem = os.path.join(args.out, f'oracle_{args.xc}_{args.basis}_{args.spacing}')
+    with open(stem + '.txt', 'w') as f:
+        f.write('\n'.join(lines) + '\n')
     with open(stem + '.jsonl', 'w') as f:
         for r in rows:
             f.write(json.dumps(dict(r, xc=args.xc, basis=args.basis, spacing_bohr=args.spacing,
