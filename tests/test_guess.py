@@ -118,3 +118,4 @@ def test_periodic_cell_is_refused():
     cell = pbcgto.M(atom='He 0 0 0', a=np.eye(3) * 4, basis='sto-3g', verbose=0)
     with pytest.raises(ValueError, match='periodic'):
         deepscf.init_guess_by_deepscf(scf.RHF(cell), predictor=deepscf.ZeroPredictor())
+

