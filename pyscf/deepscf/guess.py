@@ -12,7 +12,8 @@ from pyscf.deepscf.predict import predict_density
 GUESS_KEY = 'deepscf'
 
 
-def init_guess_by_deepscf(mf, mol=None, predictor=None, exchange='two-step', strict=False):
+def init_guess_by_deepscf(mf, mol=None, predictor=None, exchange='two-step', strict=False,
+                          s1e=None):
     """Initial density matrix from the predicted density, in the format of ``mf``.
 
     Args:
@@ -20,6 +21,7 @@ def init_guess_by_deepscf(mf, mol=None, predictor=None, exchange='two-step', str
         predictor : object with predict(mol) -> (grid, residual); None for the default model
         exchange : 'two-step' (default) or 'minao', where exact exchange takes its density matrix
         strict : raise instead of falling back to minao for elements the model does not know
+        s1e : the overlap matrix, when the caller has it (PySCF's SCF kernel passes it)
 
     Returns:
         density matrix tagged with mo_coeff and mo_occ (as PySCF's own guesses)
@@ -36,7 +38,7 @@ def init_guess_by_deepscf(mf, mol=None, predictor=None, exchange='two-step', str
         return mf.init_guess_by_minao(mol)
     t0 = (logger.process_clock(), logger.perf_counter())
     density = predict_density(mol, predictor=predictor, verbose=mf.verbose, stdout=mf.stdout)
-    result = solver.solve(mf, density, exchange=exchange)
+    result = solver.solve(mf, density, exchange=exchange, s1e=s1e)
     logger.timer(mf, 'deepscf initial guess', *t0)
     return result['dm']
 
@@ -51,7 +53,7 @@ def get_init_guess(mf, mol=None, key='minao', **kwargs):
             mol = mf.mol
         if getattr(mol, 'natm', 0) == 0:
             return _pyscf_get_init_guess(mf, mol, key, **kwargs)   # PySCF's "no atoms" path
-        return init_guess_by_deepscf(mf, mol)
+        return init_guess_by_deepscf(mf, mol, s1e=kwargs.get('s1e'))
     return _pyscf_get_init_guess(mf, mol, key, **kwargs)
 
 
