@@ -14,6 +14,13 @@ SIGMA_BOHR = 0.7
 N_CHANNELS = 1 + len(ELEMENT_CHANNELS)
 
 
+def element_gaussian(d2_bohr2, sigma_bohr=SIGMA_BOHR):
+    """An atom's element-channel value at squared distances ``d2_bohr2``: exp(-d2 / 2 sigma^2),
+    zero beyond 6 sigma (shared by the pointwise and the grid construction)."""
+    d2 = np.asarray(d2_bohr2)
+    return np.where(d2 < (6 * sigma_bohr) ** 2, np.exp(-d2 / (2 * sigma_bohr ** 2)), 0.)
+
+
 def fingerprints_on_points(symbols, coords_bohr, points_bohr, sigma_bohr=SIGMA_BOHR,
                            free_atom_density=None):
     """Fingerprint channels (N_CHANNELS, N) at points (N, 3); symbols/coords of the real atoms.
@@ -26,11 +33,9 @@ def fingerprints_on_points(symbols, coords_bohr, points_bohr, sigma_bohr=SIGMA_B
     if free_atom_density is None:
         free_atom_density = atoms.density_on_points(symbols, coords_bohr, points)
     out[0] = np.cbrt(free_atom_density)
-    cutoff2 = (6 * sigma_bohr) ** 2
     for sym, center in zip(symbols, np.asarray(coords_bohr, dtype=float)):
         d2 = np.einsum('gx,gx->g', points - center, points - center)
-        near = d2 < cutoff2
-        out[1 + ELEMENT_CHANNELS.index(sym), near] += np.exp(-d2[near] / (2 * sigma_bohr ** 2))
+        out[1 + ELEMENT_CHANNELS.index(sym)] += element_gaussian(d2, sigma_bohr)
     return out
 
 
@@ -48,6 +53,5 @@ def fingerprints_on_grid(symbols, coords_bohr, grid):
         if box is not None:
             x2, y2, z2 = ((axis - c) ** 2 for axis, c in zip(grid.sub_axes(box), center))
             d2 = x2[:, None, None] + y2[None, :, None] + z2[None, None, :]
-            g = np.where(d2 < (6 * SIGMA_BOHR) ** 2, np.exp(-d2 / (2 * SIGMA_BOHR ** 2)), 0.)
-            out[1 + ELEMENT_CHANNELS.index(sym)][box] += g
+            out[1 + ELEMENT_CHANNELS.index(sym)][box] += element_gaussian(d2, SIGMA_BOHR)
     return out
