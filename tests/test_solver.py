@@ -1,5 +1,6 @@
 import numpy as np
-from pyscf import dft
+import pytest
+from pyscf import dft, scf
 
 from pyscf.deepscf import solver
 
@@ -8,6 +9,27 @@ def test_exchange_density_matrix_tagged_with_natural_orbitals(water):
     """The tags that make density-fitted K fast describe the same matrix and the same K."""
     mf = dft.RKS(water, xc='b3lyp').density_fit()
     dm = mf.init_guess_by_minao()
-    tagged = solver.with_natural_orbitals(dm, mf.get_ovlp())
+    tagged = solver.with_natural_orbitals(dm, solver.orthogonalizer(mf.get_ovlp()))
     assert np.allclose((tagged.mo_coeff * tagged.mo_occ) @ tagged.mo_coeff.T, dm, atol=1e-10)
     assert np.allclose(mf.get_k(water, tagged), mf.get_k(water, np.asarray(dm)), atol=1e-10)
+
+
+@pytest.mark.parametrize('method', [scf.RHF, scf.UHF, scf.ROHF, scf.GHF])
+def test_diagonalize_matches_pyscf_eig(water, method):
+    """The NumPy path (RHF, UHF) and PySCF's own (ROHF, GHF) give PySCF's orbital energies and
+    the same density matrix as mf.eig on the same Fock matrix."""
+    mf = method(water)
+    s1e = mf.get_ovlp()
+    fock = mf.get_hcore()[:water.nao, :water.nao] + 0.1 * s1e[:water.nao, :water.nao]
+    e, c, occ = solver.diagonalize(mf, fock, s1e, solver.orthogonalizer(s1e[:water.nao, :water.nao]))
+    e_ref, c_ref = mf.eig(solver._spin_fock(mf, fock), s1e)
+    assert np.allclose(e, e_ref, atol=1e-10)
+    dm, dm_ref = mf.make_rdm1(c, occ), mf.make_rdm1(c_ref, mf.get_occ(e_ref, c_ref))
+    assert np.allclose(dm, dm_ref, atol=1e-8)
+
+
+def test_orthogonalizer_declines_near_linear_dependence():
+    s1e = np.array([[1.0, 1 - 1e-12], [1 - 1e-12, 1.0]])
+    assert solver.orthogonalizer(s1e) is None
+    s_half, s_inv_half = solver.orthogonalizer(np.diag([4.0, 1.0]))
+    assert np.allclose(s_half, np.diag([2.0, 1.0])) and np.allclose(s_inv_half, np.diag([0.5, 1.0]))
