@@ -40,3 +40,33 @@ def test_exchange_needs_a_density_matrix(water):
     mf = dft.RKS(water, xc='b3lyp')
     with pytest.raises(ValueError, match='density matrix'):
         fock_mod.exchange_fock(mf, None)
+
+
+@pytest.mark.parametrize('xc, expected', [('b3lyp', '0.2*B88'), ('pbe0', '0.25*B88'),
+                                          ('camb3lyp', '0.19*B88'), ('pbe', None),
+                                          ('tpssh', None), ('hf', None)])
+def test_semilocal_exchange_substitute(water, xc, expected):
+    """Hybrids' exact exchange (its short-range fraction) as B88; none for pure functionals,
+    meta-GGAs and HF."""
+    mf = scf.RHF(water) if xc == 'hf' else dft.RKS(water, xc=xc)
+    got = fock_mod.semilocal_exchange_substitute(mf)
+    if expected is None:
+        assert got is None
+    else:
+        fraction, name = got.split('*')
+        assert name == expected.split('*')[1] and abs(float(fraction) - float(expected.split('*')[0])) < 1e-12
+
+
+@pytest.mark.parametrize('xc, extra', [('b3lyp', '0.2*B88'), ('lda,vwn', '0.5*SLATER'),
+                                       ('tpss', 'B88')])
+def test_extra_xc_matrix_equals_its_own_pass(water, xc, extra):
+    """The extra functional's matrix from the shared grid pass equals a pass of its own."""
+    mf = dft.RKS(water, xc=xc).run()
+    dm = mf.make_rdm1()
+    density = ExactDensity(mf, dm)
+    *_, v_extra = fock_mod.xc_from_density(mf, density, dm_tau=dm, extra_xc=extra)
+    alone = dft.RKS(water, xc=extra)
+    alone.grids = mf.grids
+    v_alone = fock_mod.xc_from_density(alone, density)[3]
+    assert np.abs(v_extra).max() > 1e-2
+    assert np.allclose(v_extra, v_alone, atol=1e-10)

@@ -33,3 +33,20 @@ def test_orthogonalizer_declines_near_linear_dependence():
     assert solver.orthogonalizer(s1e) is None
     s_half, s_inv_half = solver.orthogonalizer(np.diag([4.0, 1.0]))
     assert np.allclose(s_half, np.diag([2.0, 1.0])) and np.allclose(s_inv_half, np.diag([0.5, 1.0]))
+
+
+@pytest.mark.parametrize('exchange, k_builds', [('semilocal', 1), ('two-step', 2), ('minao', 1)])
+def test_exchange_schemes_build_k(water, exchange, k_builds, monkeypatch):
+    """'semilocal' replaces the first step's K by a semilocal stand-in: one K build for a
+    hybrid instead of two, and the same SCF solution from the guess."""
+    from pyscf.deepscf.predictors import ZeroPredictor
+    from pyscf.deepscf.predict import predict_density
+    mf = dft.RKS(water, xc='b3lyp')
+    calls = []
+    get_k = mf.get_k
+    monkeypatch.setattr(mf, 'get_k', lambda *a, **k: calls.append(1) or get_k(*a, **k))
+    result = solver.solve(mf, predict_density(water, predictor=ZeroPredictor()), exchange=exchange)
+    assert len(calls) == k_builds
+    ref = dft.RKS(water, xc='b3lyp').run()
+    mf2 = dft.RKS(water, xc='b3lyp').run(dm0=result['dm'])
+    assert abs(mf2.e_tot - ref.e_tot) < 1e-6

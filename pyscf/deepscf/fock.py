@@ -4,7 +4,7 @@ F = h + J[rho] + V_xc[rho] - 1/2 K_eff[D_x]
 
 J and V_xc come from the analytic predicted density (see density.PredictedDensity); exact
 exchange needs a density matrix D_x and is taken from the one the caller passes (the guess
-uses a two-step scheme: see guess.py).  Meta-GGAs need the kinetic energy density tau, which a
+see solver.solve for the schemes).  Meta-GGAs need the kinetic energy density tau, which a
 density alone does not give: it is taken from D_x as well.
 """
 import numpy as np
@@ -22,6 +22,21 @@ def exchange_coefficients(mf):
     if not is_kohn_sham(mf):
         return 0.0, 0.0, 1.0
     return mf._numint.rsh_and_hybrid_coeff(mf.xc, spin=mf.mol.spin)
+
+
+def semilocal_exchange_substitute(mf):
+    """A semilocal stand-in for the exact exchange of a hybrid, as an xc string for PySCF, or
+    None (HF, a pure functional, a meta-GGA): B88 exchange (Slater for an LDA hybrid) scaled
+    by the exact-exchange fraction (the short-range one of a range-separated hybrid, the
+    long-range one of a purely long-range one).  Used for the first diagonalization only."""
+    if not is_kohn_sham(mf):
+        return None
+    xctype = mf._numint._xc_type(mf.xc)
+    omega, alpha, hyb = exchange_coefficients(mf)
+    fraction = hyb if hyb != 0 else alpha
+    if fraction == 0 or xctype not in ('LDA', 'GGA'):
+        return None
+    return f'{fraction!r}*{"SLATER" if xctype == "LDA" else "B88"}'
 
 
 def get_k(mf, dm):
@@ -67,14 +82,30 @@ def fock_grids(mol, level):
     return grids.build(with_non0tab=True)
 
 
-def xc_from_density(mf, density, dm_tau=None, grids=None, max_points=8192):
+def _xc_matrix(ao, wv, xctype):
+    """The V_xc matrix of one block of grid points: ao from eval_ao (deriv 0 for LDA, else 1),
+    wv the weighted derivatives of the functional from eval_xc_eff."""
+    if xctype == 'LDA':
+        return ao.T @ (wv.reshape(-1)[:, None] * ao)
+    half = ao[0] * (0.5 * wv[0])[:, None] + np.einsum('xgi,xg->gi', ao[1:4], wv[1:4])
+    v = ao[0].T @ half
+    v = v + v.T
+    if xctype == 'MGGA':
+        for x in (1, 2, 3):     # tau = 1/2 sum_i |grad phi_i|^2
+            v += 0.5 * ao[x].T @ (wv[4][:, None] * ao[x])
+    return v
+
+
+def xc_from_density(mf, density, dm_tau=None, grids=None, max_points=8192, extra_xc=None):
     """Exchange-correlation energy and matrix of the predicted density on ``grids``
     (default ``mf.grids``).
 
     Returns (nelec, exc, int_vrho, vxc): electrons by quadrature, E_xc[rho], the integral
     int v_xc rho (the double-counting term of the Harris functional; for meta-GGAs it
     includes int v_tau tau) and the V_xc matrix (nao, nao).  Spin-restricted: the guess
-    and the Harris energy use the total density.
+    and the Harris energy use the total density.  With ``extra_xc`` (an LDA or GGA xc string,
+    not beyond the method's own type) a fifth item: the matrix of that functional too, from
+    the same pass over the grid.
     """
     mol, ni = mf.mol, mf._numint
     if grids is None:
@@ -88,16 +119,17 @@ def xc_from_density(mf, density, dm_tau=None, grids=None, max_points=8192):
             grids.prune_by_density_(rho, mf.small_rho_cutoff)
     nao = mol.nao
     vmat = np.zeros((nao, nao))
+    v_extra = np.zeros((nao, nao)) if extra_xc else None
     nelec = exc = int_vrho = 0.0
     if xctype in ('HF', None) or mf.xc.strip().upper() in ('HF', ''):
-        return nelec, exc, int_vrho, vmat
+        return (nelec, exc, int_vrho, vmat) + ((v_extra,) if extra_xc else ())
+    extra_type = ni._xc_type(extra_xc) if extra_xc else None
     deriv = 0 if xctype == 'LDA' else 1
-    ao_deriv = 0 if xctype == 'LDA' else 1
     for p0 in range(0, len(grids.weights), max_points):
         p1 = min(p0 + max_points, len(grids.weights))
         coords, weight = grids.coords[p0:p1], grids.weights[p0:p1]
         rho = density.eval_rho(coords, deriv=deriv)
-        ao = ni.eval_ao(mol, coords, deriv=ao_deriv)
+        ao = ni.eval_ao(mol, coords, deriv=deriv)
         if xctype == 'MGGA':
             tau = 0.5 * sum(np.einsum('gi,ij,gj->g', ao[x], dm_tau, ao[x], optimize=True)
                             for x in (1, 2, 3)) if dm_tau is not None else 0 * rho[0]
@@ -107,26 +139,22 @@ def xc_from_density(mf, density, dm_tau=None, grids=None, max_points=8192):
         nelec += weight @ rho0
         exc += weight @ (rho0 * exc_g)
         wv = weight * vxc
-        if xctype == 'LDA':
-            vmat += ao.T @ (wv[0][:, None] * ao) if wv.ndim == 2 else ao.T @ (wv[:, None] * ao)
-            int_vrho += (wv.ravel() @ rho0)
-            continue
-        int_vrho += np.einsum('xg,xg->', wv[:4], rho[:4])
-        half = ao[0] * (0.5 * wv[0])[:, None] + np.einsum('xgi,xg->gi', ao[1:4], wv[1:4])
-        v = ao[0].T @ half
-        vmat += v + v.T
-        if xctype == 'MGGA':
-            int_vrho += wv[4] @ rho[4]
-            for x in (1, 2, 3):     # tau = 1/2 sum_i |grad phi_i|^2
-                vmat += 0.5 * ao[x].T @ (wv[4][:, None] * ao[x])
-    return nelec, exc, int_vrho, vmat
+        int_vrho += wv.ravel() @ rho0 if xctype == 'LDA' else np.einsum('xg,xg->', wv, rho)
+        vmat += _xc_matrix(ao, wv, xctype)
+        if extra_xc:
+            extra_rho = rho0 if extra_type == 'LDA' else rho[:4]
+            extra_ao = ao if xctype == 'LDA' else (ao[0] if extra_type == 'LDA' else ao[:4])
+            v = ni.eval_xc_eff(extra_xc, extra_rho, deriv=1, xctype=extra_type)[1]
+            v_extra += _xc_matrix(extra_ao, weight * v, extra_type)
+    return (nelec, exc, int_vrho, vmat) + ((v_extra,) if extra_xc else ())
 
 
-def local_fock(mf, density, dm_tau=None, h1e=None, grids=None):
+def local_fock(mf, density, dm_tau=None, h1e=None, grids=None, extra_xc=None):
     """h + J[rho] + V_xc[rho] (nao, nao) and the energy terms for the Harris functional.
 
     terms = dict(e_coul, exc, int_vrho, e_k, nelec_grid); ``dm_tau`` (total density matrix)
-    supplies the kinetic energy density of meta-GGAs.
+    supplies the kinetic energy density of meta-GGAs.  With ``extra_xc`` (see xc_from_density)
+    terms['v_extra'] holds that functional's matrix.
     """
     mol = mf.mol
     log = logger.new_logger(mf)
@@ -138,8 +166,11 @@ def local_fock(mf, density, dm_tau=None, h1e=None, grids=None):
     terms = {'e_coul': density.coulomb_energy(), 'exc': 0.0, 'int_vrho': 0.0, 'e_k': 0.0,
              'nelec_grid': None}
     if is_kohn_sham(mf):
-        n, exc, int_vrho, vxc = xc_from_density(mf, density, dm_tau, grids)
+        n, exc, int_vrho, vxc, *extra = xc_from_density(mf, density, dm_tau, grids,
+                                                        extra_xc=extra_xc)
         terms.update(exc=exc, int_vrho=int_vrho, nelec_grid=n)
+        if extra:
+            terms['v_extra'] = extra[0]
         fock = fock + vxc
         log.timer_debug1('deepscf V_xc from the predicted density', *t0)
     return fock, terms

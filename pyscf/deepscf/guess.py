@@ -12,14 +12,15 @@ from pyscf.deepscf.predict import predict_density
 GUESS_KEY = 'deepscf'
 
 
-def init_guess_by_deepscf(mf, mol=None, predictor=None, exchange='two-step', strict=False,
+def init_guess_by_deepscf(mf, mol=None, predictor=None, exchange='semilocal', strict=False,
                           s1e=None):
     """Initial density matrix from the predicted density, in the format of ``mf``.
 
     Args:
         mf : any PySCF mean-field object (RHF/RKS/UHF/UKS/ROHF/ROKS/GHF, density-fitted or not)
         predictor : object with predict(mol) -> (grid, residual); None for the default model
-        exchange : 'two-step' (default) or 'minao', where exact exchange takes its density matrix
+        exchange : 'semilocal' (default), 'two-step' or 'minao': where exact exchange takes its
+            density matrix from (solver.solve)
         strict : raise instead of falling back to minao for elements the model does not know
         s1e : the overlap matrix, when the caller has it (PySCF's SCF kernel passes it)
 

@@ -27,7 +27,7 @@ class _NonSCF:
     __name_mixin__ = 'NonSCF'
     _keys = {'predictor', 'exchange', 'e_harris', 'e_ks', 'density', 'fock_grids_level'}
 
-    def __init__(self, mf, predictor=None, exchange='two-step'):
+    def __init__(self, mf, predictor=None, exchange='semilocal'):
         self.__dict__.update(mf.__dict__)
         self.predictor = predictor
         self.exchange = exchange
@@ -97,7 +97,7 @@ class _NonSCF:
     Gradients = nuc_grad_method
 
 
-def NonSCF(mol_or_mf, xc=None, predictor=None, exchange='two-step'):
+def NonSCF(mol_or_mf, xc=None, predictor=None, exchange='semilocal'):
     """Non-self-consistent mean-field object on the predicted density.
 
     Args:
@@ -105,7 +105,8 @@ def NonSCF(mol_or_mf, xc=None, predictor=None, exchange='two-step'):
             mean-field object (its class, grids, density fitting and settings are kept)
         xc : functional; required with a Mole, overrides mf.xc with a mean-field object
         predictor : density predictor (None: the bundled model)
-        exchange : 'two-step' or 'minao', the density matrix exact exchange is taken from
+        exchange : 'semilocal', 'two-step' or 'minao', the density matrix exact exchange is taken
+            from (solver.solve)
     """
     if isinstance(mol_or_mf, gto.MoleBase):
         mol = mol_or_mf
