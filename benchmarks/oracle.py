@@ -30,23 +30,26 @@ def make_mf(mol, xc):
 class FixedPrediction:
     """A predictor that returns one precomputed (grid, residual): times the engine alone."""
 
-    def __init__(self, grid, residual):
+    def __init__(self, grid, residual, smoothing_bohr=0.0):
         self.grid, self.residual = grid, residual
+        self.smoothing_bohr = smoothing_bohr
 
     def predict(self, mol):
         return self.grid, self.residual
 
 
-def run_one(path, xc, basis, spacing):
+def run_one(path, xc, basis, spacing, smoothing=0.0):
     mol = gto.M(atom=path, basis=basis, verbose=0)
     ref = make_mf(mol, xc)
     t = time.perf_counter(); ref.kernel(); t_scf = time.perf_counter() - t
     row = {'molecule': os.path.basename(path)[:-4], 'natm': mol.natm, 'minao': ref.cycles,
            'scf_s': t_scf, 'scf_s_per_cycle': t_scf / max(ref.cycles, 1)}
-    for name, predictor in [('oracle', deepscf.OraclePredictor(ref.make_rdm1(), spacing)),
+    for name, predictor in [('oracle', deepscf.OraclePredictor(ref.make_rdm1(), spacing,
+                                                                    smoothing_bohr=smoothing)),
                             ('zero', deepscf.ZeroPredictor(spacing))]:
         t = time.perf_counter()
-        fixed = FixedPrediction(*predictor.predict(mol))
+        fixed = FixedPrediction(*predictor.predict(mol),
+                                smoothing_bohr=getattr(predictor, 'smoothing_bohr', 0.))
         t_pred = time.perf_counter() - t
         mf = make_mf(mol, xc)
         t = time.perf_counter()
@@ -69,6 +72,9 @@ def main(argv=None):
     p.add_argument('--xc', default='pbe')
     p.add_argument('--basis', default='def2-svp')
     p.add_argument('--spacing', type=float, default=0.3, help='grid spacing in bohr')
+    p.add_argument('--smoothing', type=float, default=0.0,
+                   help='oracle residual smoothed by a Gaussian of this standard deviation '
+                        '(bohr); 0: point values')
     p.add_argument('--out', default='benchmarks/results')
     args = p.parse_args(argv)
     paths = args.molecules or [os.path.join(DEV, m + '.xyz') for m in DEFAULT_MOLECULES]
@@ -80,11 +86,12 @@ def main(argv=None):
     hdr = (f'{"molecule":18s} {"atoms":>5s} {"minao":>5s} {"oracle":>6s} {"zero":>4s} '
            f'{"KS mHa":>8s} {"Harris mHa":>10s} {"guess s":>7s} {"s/cycle":>7s} {"NonSCF/SCF":>10s} '
            f'{"dE final":>9s}')
-    emit(f'# {args.xc}/{args.basis}, spacing {args.spacing} bohr, {platform.node()} '
+    emit(f'# {args.xc}/{args.basis}, spacing {args.spacing} bohr, smoothing {args.smoothing} bohr, '
+         f'{platform.node()} '
          f'({os.cpu_count()} cores), pyscf {__import__("pyscf").__version__}')
     emit(hdr)
     for path in paths:
-        r = run_one(path, args.xc, args.basis, args.spacing)
+        r = run_one(path, args.xc, args.basis, args.spacing, args.smoothing)
         rows.append(r)
         emit(f'{r["molecule"]:18s} {r["natm"]:5d} {r["minao"]:5d} {r["oracle"]:6d} {r["zero"]:4d} '
              f'{r["oracle_ks_mHa"]:8.3f} {r["oracle_harris_mHa"]:10.3f} {r["oracle_guess_s"]:7.2f} '
@@ -95,12 +102,14 @@ def main(argv=None):
          f'(ratio {tot["oracle"] / tot["minao"]:.3f}), zero {tot["zero"]} '
          f'(ratio {tot["zero"] / tot["minao"]:.3f})')
     os.makedirs(args.out, exist_ok=True)
-    stem = os.path.join(args.out, f'oracle_{args.xc}_{args.basis}_{args.spacing}')
+    stem = os.path.join(args.out, f'oracle_{args.xc}_{args.basis}_{args.spacing}'
+                        + (f'_smooth{args.smoothing}' if args.smoothing else ''))
     with open(stem + '.txt', 'w') as f:
         f.write('\n'.join(lines) + '\n')
     with open(stem + '.jsonl', 'w') as f:
         for r in rows:
             f.write(json.dumps(dict(r, xc=args.xc, basis=args.basis, spacing_bohr=args.spacing,
+                                    smoothing_bohr=args.smoothing,
                                     machine=platform.node())) + '\n')
     try:
         import matplotlib
@@ -113,7 +122,7 @@ def main(argv=None):
             ax.bar(x + (i - 1) * 0.27, [r[key] for r in rows], 0.27, label=key)
         ax.set_xticks(x, names, rotation=30)
         ax.set_ylabel('SCF cycles')
-        ax.set_title(f'{args.xc}/{args.basis}, grid {args.spacing} bohr')
+        ax.set_title(f'{args.xc}/{args.basis}, grid {args.spacing} bohr, smoothing {args.smoothing}')
         ax.legend()
         fig.tight_layout()
         fig.savefig(stem + '.png', dpi=100)

