@@ -56,7 +56,8 @@ def density_errors(mol, dm_ref, predictor):
     density = deepscf.predict_density(mol, predictor)
     t_predict = time.perf_counter() - t
     oracle = deepscf.predict_density(mol, OraclePredictor(dm_ref, predictor.spacing_bohr,
-                                                           predictor.margin_bohr))
+                                                           predictor.margin_bohr,
+                                                           predictor.smoothing_bohr))
     rho_pred, rho_oracle = (np.concatenate([d.eval_rho(grids.coords[i:i + 20000])
                                             for i in range(0, len(grids.weights), 20000)])
                             for d in (density, oracle))

@@ -72,7 +72,7 @@ def main(argv=None):
     p.add_argument('--xc', default='pbe')
     p.add_argument('--basis', default='def2-svp')
     p.add_argument('--spacing', type=float, default=0.3, help='grid spacing in bohr')
-    p.add_argument('--smoothing', type=float, default=0.0,
+    p.add_argument('--smoothing', type=float, default=deepscf.predictors.DEFAULT_SMOOTHING_BOHR,
                    help='oracle residual smoothed by a Gaussian of this standard deviation '
                         '(bohr); 0: point values')
     p.add_argument('--out', default='benchmarks/results')

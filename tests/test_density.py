@@ -2,6 +2,7 @@ import numpy as np
 from pyscf import dft, gto
 
 from pyscf.deepscf import atoms, density as dens
+from pyscf.deepscf.grid import smoothed_point_charges
 from pyscf.deepscf.predictors import OraclePredictor, molecule_grid
 
 
@@ -94,3 +95,40 @@ def test_cartesian_gaussian_sum_equals_pyscf_evaluation(water):
     ref = aux.eval_gto('GTOval_sph_deriv1', pts) @ coeff
     assert np.allclose(fast(pts, deriv=1), ref, atol=1e-11 * abs(ref).max())
     assert np.allclose(fast(pts), ref[0], atol=1e-11 * abs(ref).max())
+
+
+def test_smoothed_functions_are_the_functions_spread_by_a_gaussian():
+    """smoothed_auxmol (analytic convolution) against a numerical one: each function's values
+    on a fine atom-centred quadrature, spread onto the box with grid.smoothed_point_charges."""
+    mol = gto.M(atom='O 0 0 0', basis={'O': [[0, [50., 1.]], [1, [8., 1.]], [3, [1.5, 1.]]]},
+                spin=None, verbose=0)
+    grid = molecule_grid(mol, 0.3, 3.0)
+    quadrature = dft.gen_grid.Grids(mol)
+    quadrature.level = 5
+    quadrature.build(with_non0tab=False)
+    chi = mol.eval_gto('GTOval_sph', quadrature.coords)
+    smoothed, scale = dens.smoothed_auxmol(mol, 0.2)
+    analytic = smoothed.eval_gto('GTOval_sph', grid.coords()) * scale
+    for p in (0, 1, 4):                       # s, p_x and one f function
+        numerical = smoothed_point_charges(grid, quadrature.coords,
+                                           chi[:, p] * quadrature.weights, 0.2).ravel()
+        assert np.allclose(numerical, analytic[:, p], atol=2e-3 * abs(analytic[:, p]).max())
+    # smoothing keeps the integral of the s function
+    assert np.isclose(atoms.s_function_integrals(smoothed)[0] * scale[0],
+                      atoms.s_function_integrals(mol)[0], rtol=1e-10)
+
+
+def test_smoothed_oracle_gives_a_better_coulomb_matrix(water):
+    """The exact residual on a 0.3 bohr grid, smoothed (sigma 0.2 bohr) against point values:
+    the Coulomb matrix of the fit in the occupied-virtual block (what rotates orbitals) is
+    closer to the exact one, since the smoothed grid keeps the charge near the nuclei."""
+    mf = dft.RKS(water, xc='pbe').run()
+    dm = mf.make_rdm1()
+    occ, vir = mf.mo_coeff[:, mf.mo_occ > 0], mf.mo_coeff[:, mf.mo_occ == 0]
+    j_exact = mf.get_j(water, dm)
+    err = {}
+    for sigma in (0.0, 0.2):
+        grid, residual = OraclePredictor(dm, 0.3, smoothing_bohr=sigma).predict(water)
+        d = dens.PredictedDensity(water, grid, residual, smoothing_bohr=sigma)
+        err[sigma] = np.linalg.norm(occ.T @ (d.coulomb_matrix(water) - j_exact) @ vir)
+    assert err[0.2] < 0.5 * err[0.0]          # measured 4.8e-4 against 2.1e-3

@@ -1,6 +1,6 @@
 import numpy as np
 
-from pyscf.deepscf.grid import UniformGrid, box_grid
+from pyscf.deepscf.grid import UniformGrid, box_grid, smoothed_point_charges
 
 
 def test_box_covers_atoms_with_margin_and_rounds_shape():
@@ -31,3 +31,18 @@ def test_sub_box_covers_exactly_the_points_within_the_cube():
     assert np.allclose(np.stack(np.meshgrid(*grid.sub_axes(box), indexing='ij'), -1).reshape(-1, 3),
                        grid.coords()[inside.ravel()])
     assert grid.sub_box([50., 0., 0.], radius) is None
+
+
+def test_smoothed_point_charges_are_normalized_gaussians():
+    grid = UniformGrid([-3.0, -3.1, -2.9], 0.3, (21, 22, 20))
+    points = np.array([[0.05, -0.13, 0.21], [0.7, 0.4, -0.3]])
+    q = np.array([1.0, -0.5])
+    field = smoothed_point_charges(grid, points, q, 0.2)
+    pts = grid.coords()
+    sigma = 0.2
+    dense = sum(qi * np.exp(-((pts - p) ** 2).sum(1) / (2 * sigma ** 2)) for p, qi in zip(points, q))
+    dense /= (2 * np.pi * sigma ** 2) ** 1.5
+    assert np.allclose(field.ravel(), dense, atol=1e-3 * abs(dense).max())   # cut at 4 sigma
+    assert abs(field.sum() * grid.voxel_volume - q.sum()) < 1e-3
+    outside = smoothed_point_charges(grid, np.array([[30., 0, 0]]), [1.0], 0.2)
+    assert not outside.any()

@@ -48,7 +48,7 @@ def test_same_final_state_as_minao(water, oracle, make):
 
 def test_oracle_pbe_saves_cycles(water, oracle):
     n_minao, n_deep, de = run_pair(dft.RKS(water, xc='pbe'), oracle)
-    assert n_deep <= n_minao - 2             # measured: 7 -> 5
+    assert n_deep <= n_minao - 3             # measured: 7 -> 4 (point values: 7 -> 5)
     assert abs(de) < 1e-6
 
 

@@ -138,9 +138,13 @@ def test_train_resume_export_evaluate(tmp_path):
     # fine-tuning from exported weights: their parameters and config are the starting point
     tuned = str(tmp_path / 'tuned.pt')
     fresh = [str(tmp_path / 'run2') if x == out else x for x in common]
-    assert train.main(fresh + ['--epochs', '0', '--init', weights, '--export', tuned]) == 0
+    assert train.main(fresh + ['--epochs', '0', '--init', weights, '--export', tuned,
+                               '--smoothing', '0.2']) == 0
     tuned_module, tuned_meta = model.load(tuned)
     assert tuned_meta['training']['init'] == 'w.pt' and tuned_meta['config'] == meta['config']
+    # the target kind travels with the weights: the predictor tells the fit
+    assert meta['smoothing_bohr'] == 0.0 and tuned_meta['smoothing_bohr'] == 0.2
+    assert model.NetworkPredictor(tuned, device='cpu').smoothing_bohr == 0.2
     x = torch.randn(1, N_CHANNELS, 16, 16, 16)
     with torch.no_grad():
         assert torch.equal(tuned_module(x), module(x))

@@ -21,8 +21,8 @@ import torch.utils.data
 
 from pyscf.deepscf import atoms, data
 from pyscf.deepscf.fingerprints import N_CHANNELS, fingerprints_on_points
-from pyscf.deepscf.grid import box_grid
-from pyscf.deepscf.predictors import residual_density_on_points
+from pyscf.deepscf.grid import UniformGrid, box_grid, smoothed_point_charges
+from pyscf.deepscf.predictors import residual_charges, residual_density_on_points
 
 DEFAULT_SPACING_BOHR = 0.3
 DEFAULT_MARGIN_BOHR = 5.0
@@ -71,13 +71,20 @@ def rotate(coords_bohr, rotation, center):
     return (np.asarray(coords_bohr) - center) @ rotation.T + center
 
 
-def sample_on_points(mol, dm, points_rot, rotation, center):
-    """(fingerprints (C, N), Δρ (N,)) at points of the rotated frame (rotation about center)."""
+def sample_on_grid(mol, dm, grid, rotation, center, smoothing_bohr=0.0, charges=None):
+    """(fingerprints (C, N), Δρ (N,)) on the points of ``grid`` in the rotated frame (rotation
+    about center).  ``smoothing_bohr`` > 0: Δρ smoothed by a Gaussian of that standard deviation,
+    spread from ``charges`` (predictors.residual_charges of the molecule's own frame)."""
     symbols = atoms.atom_symbols(mol)
     coords_rot = rotate(mol.atom_coords()[atoms.real_atoms(mol)], rotation, center)
+    points_rot = grid.coords()
     rho0 = atoms.density_on_points(symbols, coords_rot, points_rot)    # rotation invariant
     x = fingerprints_on_points(symbols, coords_rot, points_rot, free_atom_density=rho0)
-    points_orig = (np.asarray(points_rot) - center) @ rotation + center     # inverse rotation
+    if smoothing_bohr > 0:
+        points, q = charges if charges is not None else residual_charges(mol, dm)
+        y = smoothed_point_charges(grid, rotate(points, rotation, center), q, smoothing_bohr)
+        return x, y.ravel()
+    points_orig = (points_rot - center) @ rotation + center     # inverse rotation
     return x, residual_density_on_points(mol, dm, points_orig, free_atom_density=rho0)
 
 
@@ -89,21 +96,21 @@ def rotated_box(mol, rotation, spacing_bohr, margin_bohr, multiple=1):
 
 
 def crop_sample(mol, dm, rng, spacing_bohr=DEFAULT_SPACING_BOHR,
-                margin_bohr=DEFAULT_MARGIN_BOHR, crop=DEFAULT_CROP, rotation=None):
+                margin_bohr=DEFAULT_MARGIN_BOHR, crop=DEFAULT_CROP, rotation=None,
+                smoothing_bohr=0.0, charges=None):
     """A random crop in a random orientation (or ``rotation``; np.eye(3) for none).
 
     Returns float32 arrays x (C, n, n, n), y (1, n, n, n) and mask (1, n, n, n) with n = crop;
     where the box is smaller than the crop the box sits at the low corner and the rest is zero
-    with mask 0.
+    with mask 0.  ``smoothing_bohr``, ``charges``: as for sample_on_grid.
     """
     rotation = random_rotation(rng) if rotation is None else np.asarray(rotation, dtype=float)
     grid, center = rotated_box(mol, rotation, spacing_bohr, margin_bohr)
     start = [int(rng.integers(0, n - crop + 1)) if n > crop else 0 for n in grid.shape]
     size = [min(n, crop) for n in grid.shape]
-    axes = [grid.origin_bohr[d] + grid.spacing_bohr * (start[d] + np.arange(size[d]))
-            for d in range(3)]
-    points = np.stack(np.meshgrid(*axes, indexing='ij'), axis=-1).reshape(-1, 3)
-    x_pts, y_pts = sample_on_points(mol, dm, points, rotation, center)
+    crop_grid = UniformGrid(grid.origin_bohr + grid.spacing_bohr * np.array(start),
+                            grid.spacing_bohr, size)
+    x_pts, y_pts = sample_on_grid(mol, dm, crop_grid, rotation, center, smoothing_bohr, charges)
     x = np.zeros((N_CHANNELS, crop, crop, crop), dtype=np.float32)
     y = np.zeros((1, crop, crop, crop), dtype=np.float32)
     mask = np.zeros((1, crop, crop, crop), dtype=np.float32)
@@ -115,7 +122,8 @@ def crop_sample(mol, dm, rng, spacing_bohr=DEFAULT_SPACING_BOHR,
 
 
 def full_box_sample(mol, dm, spacing_bohr=DEFAULT_SPACING_BOHR,
-                    margin_bohr=DEFAULT_MARGIN_BOHR, rotation=None, multiple=1):
+                    margin_bohr=DEFAULT_MARGIN_BOHR, rotation=None, multiple=1,
+                    smoothing_bohr=0.0, charges=None):
     """The whole box (validation): x (C, *shape), y (1, *shape) float32 and the UniformGrid.
 
     ``rotation`` (3, 3) about the atoms' centroid, default none; ``multiple`` rounds the shape
@@ -123,11 +131,9 @@ def full_box_sample(mol, dm, spacing_bohr=DEFAULT_SPACING_BOHR,
     """
     rotation = np.eye(3) if rotation is None else np.asarray(rotation, dtype=float)
     grid, center = rotated_box(mol, rotation, spacing_bohr, margin_bohr, multiple)
-    x = np.empty((N_CHANNELS, grid.size), dtype=np.float32)
-    y = np.empty((1, grid.size), dtype=np.float32)
-    for start, stop, points in grid.chunks(32768):
-        x[:, start:stop], y[0, start:stop] = sample_on_points(mol, dm, points, rotation, center)
-    return x.reshape((N_CHANNELS,) + grid.shape), y.reshape((1,) + grid.shape), grid
+    x, y = sample_on_grid(mol, dm, grid, rotation, center, smoothing_bohr, charges)
+    return (x.reshape((N_CHANNELS,) + grid.shape).astype(np.float32),
+            y.reshape((1,) + grid.shape).astype(np.float32), grid)
 
 
 # ---------------------------------------------------------------------------- torch
@@ -144,11 +150,12 @@ class DensityDataset(torch.utils.data.Dataset):
 
     def __init__(self, records, spacing_bohr=DEFAULT_SPACING_BOHR,
                  margin_bohr=DEFAULT_MARGIN_BOHR, crop=DEFAULT_CROP, samples_per_structure=1,
-                 seed=0, rotate=True, cache_size=32):
+                 seed=0, rotate=True, cache_size=32, smoothing_bohr=0.0):
         self.records = data.list_records(records) if isinstance(records, str) else list(records)
         self.spacing_bohr, self.margin_bohr, self.crop = spacing_bohr, margin_bohr, crop
         self.samples_per_structure, self.seed, self.rotate = samples_per_structure, seed, rotate
         self.epoch, self.cache_size = 0, cache_size
+        self.smoothing_bohr = smoothing_bohr
         self._cache = collections.OrderedDict()
 
     def __len__(self):
@@ -161,11 +168,14 @@ class DensityDataset(torch.utils.data.Dataset):
         self.epoch = int(epoch)
 
     def structure(self, k):
-        """(mol, dm) of the k-th record (cached)."""
+        """(mol, dm, charges) of the k-th record (cached); charges: residual_charges for a
+        smoothed target, else None."""
         key = self.records[k]
         if key not in self._cache:
             rec = data.load_record(*key)
-            self._cache[key] = (data.record_mole(rec), rec['dm'])
+            mol = data.record_mole(rec)
+            charges = residual_charges(mol, rec['dm']) if self.smoothing_bohr > 0 else None
+            self._cache[key] = (mol, rec['dm'], charges)
             if len(self._cache) > self.cache_size:
                 self._cache.popitem(last=False)
         self._cache.move_to_end(key)
@@ -174,13 +184,15 @@ class DensityDataset(torch.utils.data.Dataset):
     def __getitem__(self, i):
         if not 0 <= i < len(self):
             raise IndexError(i)
-        mol, dm = self.structure(i // self.samples_per_structure)
+        mol, dm, charges = self.structure(i // self.samples_per_structure)
         rng = np.random.default_rng([self.seed, self.epoch, i])
         x, y, mask = crop_sample(mol, dm, rng, self.spacing_bohr, self.margin_bohr, self.crop,
-                                 rotation=None if self.rotate else np.eye(3))
+                                 rotation=None if self.rotate else np.eye(3),
+                                 smoothing_bohr=self.smoothing_bohr, charges=charges)
         return torch.from_numpy(x), torch.from_numpy(y), torch.from_numpy(mask)
 
     def full_box(self, k, rotation=None, multiple=1):
         """Whole-box (x, y, grid) of the k-th record, for validation."""
-        mol, dm = self.structure(k)
-        return full_box_sample(mol, dm, self.spacing_bohr, self.margin_bohr, rotation, multiple)
+        mol, dm, charges = self.structure(k)
+        return full_box_sample(mol, dm, self.spacing_bohr, self.margin_bohr, rotation, multiple,
+                               self.smoothing_bohr, charges)

@@ -211,6 +211,8 @@ class NetworkPredictor:
         self.module.eval()
         self.spacing_bohr = float(self.metadata['spacing_bohr'])
         self.margin_bohr = float(self.metadata['margin_bohr'])
+        # trained on point values (0) or on the residual smoothed by a Gaussian of this width
+        self.smoothing_bohr = float(self.metadata.get('smoothing_bohr', 0.0))
         self.factor = int(self.metadata['factor'])
         self.halo = int(self.metadata['receptive_radius'])
         self.max_tile_voxels = max_tile_voxels

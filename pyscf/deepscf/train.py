@@ -74,6 +74,9 @@ def add_arguments(p):
     g = p.add_argument_group('data')
     g.add_argument('--spacing', type=float, default=ds.DEFAULT_SPACING_BOHR, help='bohr')
     g.add_argument('--margin', type=float, default=ds.DEFAULT_MARGIN_BOHR, help='bohr')
+    g.add_argument('--smoothing', type=float, default=0.0,
+                   help='target: the residual smoothed by a Gaussian of this standard deviation '
+                        '(bohr; predictors.DEFAULT_SMOOTHING_BOHR for the oracle), 0 for point values')
     g.add_argument('--crop', type=int, default=32, help='crop edge (voxels)')
     g.add_argument('--samples-per-structure', type=int, default=4, help='crops per epoch')
     g.add_argument('--split-seed', type=int, default=0)
@@ -147,7 +150,7 @@ def setup_distributed(device_arg):
 
 def make_metadata(cfg, args, splits, val_records, best):
     return nn_model.make_metadata(
-        cfg, args.spacing, args.margin,
+        cfg, args.spacing, args.margin, smoothing_bohr=args.smoothing,
         reference=_settings(args.data), dataset={
             'folder': os.path.abspath(args.data), 'split_seed': args.split_seed,
             'split_fractions': [0.8, 0.1, 0.1],
@@ -182,6 +185,7 @@ def evaluate(args):
     records = ds.split_records(args.data, seed=meta['dataset']['split_seed'])[args.split]
     crops = ds.DensityDataset(records, spacing_bohr=meta['spacing_bohr'],
                               margin_bohr=meta['margin_bohr'], crop=args.crop,
+                              smoothing_bohr=meta.get('smoothing_bohr', 0.0),
                               samples_per_structure=2, seed=12345)
     val = validate(module, DataLoader(crops, batch_size=args.batch_size), torch.device('cpu'))
     result = {'weights': os.path.abspath(args.evaluate), 'data': os.path.abspath(args.data),
@@ -231,7 +235,8 @@ def run(args):
     if not splits['train'] or not splits['val']:
         sys.exit(f'{args.data}: need structures in both train and val splits, have '
                  f'{ {k: len(v) for k, v in splits.items()} }')
-    common = dict(spacing_bohr=args.spacing, margin_bohr=args.margin, crop=args.crop)
+    common = dict(spacing_bohr=args.spacing, margin_bohr=args.margin, crop=args.crop,
+                  smoothing_bohr=args.smoothing)
     train_set = ds.DensityDataset(splits['train'], samples_per_structure=args.samples_per_structure,
                                   seed=args.seed, **common)
     val_set = ds.DensityDataset(splits['val'][:args.val_structures], samples_per_structure=2,
