@@ -1,4 +1,6 @@
 """Training samples: rotation, charge balance, crops, splits."""
+import os
+
 import numpy as np
 import pytest
 import torch
@@ -6,7 +8,8 @@ from pyscf import dft, gto
 
 from pyscf.deepscf import data, dataset
 from pyscf.deepscf.fingerprints import N_CHANNELS, fingerprints_on_points
-from pyscf.deepscf.predictors import residual_charges, smoothed_residual_on_grid
+from pyscf.deepscf.predictors import (SMOOTHING_GRIDS_LEVEL, residual_charges,
+                                      smoothed_residual_on_grid)
 
 
 def tight_dm(mol):
@@ -121,6 +124,12 @@ def test_dataset_items(folder):
     smooth.set_epoch(1)
     xs, ys, ms = smooth[3]
     assert torch.equal(xs, ds[3][0]) and not torch.equal(ys, ds[3][1])   # same crop, new target
+    # the quadrature charges are kept beside the shards and read back (float32)
+    assert os.listdir(os.path.join(folder, f'charges_level{SMOOTHING_GRIDS_LEVEL}')) == ['qm9_3_d0.npz']
+    again = dataset.DensityDataset(folder, crop=24, samples_per_structure=2, seed=1,
+                                   smoothing_bohr=0.2)
+    again.set_epoch(1)
+    assert torch.allclose(again[3][1], ys, atol=1e-6 * float(ys.abs().max()))
 
 
 def test_split_by_molecule():

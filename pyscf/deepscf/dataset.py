@@ -14,6 +14,7 @@ molecule keeps its split when the data set grows.
 """
 import collections
 import hashlib
+import os
 
 import numpy as np
 import torch
@@ -22,7 +23,8 @@ import torch.utils.data
 from pyscf.deepscf import atoms, data
 from pyscf.deepscf.fingerprints import N_CHANNELS, fingerprints_on_points
 from pyscf.deepscf.grid import UniformGrid, box_grid, smoothed_point_charges
-from pyscf.deepscf.predictors import residual_charges, residual_density_on_points
+from pyscf.deepscf.predictors import (SMOOTHING_GRIDS_LEVEL, residual_charges,
+                                      residual_density_on_points)
 
 DEFAULT_SPACING_BOHR = 0.3
 DEFAULT_MARGIN_BOHR = 5.0
@@ -136,6 +138,26 @@ def full_box_sample(mol, dm, spacing_bohr=DEFAULT_SPACING_BOHR,
             y.reshape((1,) + grid.shape).astype(np.float32), grid)
 
 
+def stored_residual_charges(record, mol, dm):
+    """predictors.residual_charges of a record, kept beside its shard (float32, ~1.6 MB for a
+    QM9 molecule) in ``charges_level<L>/<id>.npz``: computing them (~0.5 s) is most of the cost
+    of a smoothed training crop, and each structure gives many crops."""
+    shard, structure_id = record
+    folder = os.path.join(os.path.dirname(os.path.abspath(shard)), f'charges_level{SMOOTHING_GRIDS_LEVEL}')
+    path = os.path.join(folder, structure_id + '.npz')
+    try:
+        with np.load(path) as f:
+            return f['points'].astype(float), f['charges'].astype(float)
+    except (OSError, KeyError, ValueError):
+        pass
+    points, charges = residual_charges(mol, dm)
+    os.makedirs(folder, exist_ok=True)
+    tmp = f'{path}.{os.getpid()}.tmp.npz'
+    np.savez(tmp, points=points.astype(np.float32), charges=charges.astype(np.float32))
+    os.replace(tmp, path)                 # atomic: several DataLoader workers may race
+    return points, charges
+
+
 # ---------------------------------------------------------------------------- torch
 
 class DensityDataset(torch.utils.data.Dataset):
@@ -174,9 +196,9 @@ class DensityDataset(torch.utils.data.Dataset):
         if key not in self._cache:
             rec = data.load_record(*key)
             mol = data.record_mole(rec)
-            charges = residual_charges(mol, rec['dm']) if self.smoothing_bohr > 0 else None
+            charges = stored_residual_charges(key, mol, rec['dm']) if self.smoothing_bohr > 0 else None
             self._cache[key] = (mol, rec['dm'], charges)
-            if len(self._cache) > self.cache_size:
+            if len(self._cache) > max(self.cache_size, 1):     # keep at least this one
                 self._cache.popitem(last=False)
         self._cache.move_to_end(key)
         return self._cache[key]

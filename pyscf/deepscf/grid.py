@@ -90,6 +90,11 @@ def smoothed_point_charges(grid, points_bohr, charges, smoothing_bohr, block=200
     charges = np.asarray(charges, dtype=float).ravel()
     h = grid.spacing_bohr
     reach = int(np.ceil(4 * smoothing_bohr / h))
+    # only the points whose stencil touches the grid (a training crop sees a part of the atoms)
+    lo = grid.origin_bohr - (reach + 1) * h
+    hi = grid.origin_bohr + (np.array(grid.shape) + reach) * h
+    near = np.all((points > lo) & (points < hi), axis=1)
+    points, charges = points[near], charges[near]
     offsets = np.arange(-reach, reach + 2)
     norm = 1. / (np.sqrt(2 * np.pi) * smoothing_bohr)
     out = np.zeros(grid.size)
