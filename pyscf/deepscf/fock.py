@@ -79,7 +79,9 @@ def fock_grids(mol, level):
     grids = gen_grid.Grids(mol)
     grids.level = level
     grids.verbose = 0
-    return grids.build(with_non0tab=True)
+    # unsorted, no screening mask: xc_from_density evaluates whole blocks (sorting took half of
+    # the build)
+    return grids.build(with_non0tab=False, sort_grids=False)
 
 
 def _xc_matrix(ao, wv, xctype):

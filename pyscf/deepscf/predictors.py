@@ -50,7 +50,7 @@ def residual_charges(mol, dm, grids_level=SMOOTHING_GRIDS_LEVEL):
     grid of ``mol`` (level ``grids_level``, which resolves the nuclei) times their weights."""
     quadrature = dft.gen_grid.Grids(mol)
     quadrature.level = grids_level
-    quadrature.build(with_non0tab=False)
+    quadrature.build(with_non0tab=False, sort_grids=False)
     return quadrature.coords, residual_density_on_points(mol, dm, quadrature.coords) * quadrature.weights
 
 
