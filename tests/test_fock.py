@@ -32,7 +32,7 @@ def test_fock_and_harris_at_scf_density_equal_pyscf(water, xc):
     dm = mf.make_rdm1()
     fock, terms = fock_mod.fock_from_density(mf, ExactDensity(mf, dm), dm)
     assert np.allclose(fock, mf.get_fock(dm=dm), atol=1e-7)
-    e_harris = fock_mod.harris_energy(mf, fock, terms, dm)
+    e_harris = fock_mod.harris_energy(mf, ExactDensity(mf, dm), fock, terms, dm)
     assert abs(e_harris - mf.e_tot) < 1e-7
 
 

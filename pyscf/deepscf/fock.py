@@ -154,7 +154,7 @@ def xc_from_density(mf, density, dm_tau=None, grids=None, max_points=8192, extra
 def local_fock(mf, density, dm_tau=None, h1e=None, grids=None, extra_xc=None):
     """h + J[rho] + V_xc[rho] (nao, nao) and the energy terms for the Harris functional.
 
-    terms = dict(e_coul, exc, int_vrho, e_k, nelec_grid); ``dm_tau`` (total density matrix)
+    terms = dict(exc, int_vrho, e_k, nelec_grid); ``dm_tau`` (total density matrix)
     supplies the kinetic energy density of meta-GGAs.  With ``extra_xc`` (see xc_from_density)
     terms['v_extra'] holds that functional's matrix.
     """
@@ -165,8 +165,7 @@ def local_fock(mf, density, dm_tau=None, h1e=None, grids=None, extra_xc=None):
         h1e = mf.get_hcore(mol)
     fock = h1e + density.coulomb_matrix(mol)
     t0 = log.timer_debug1('deepscf J from the predicted density', *t0)
-    terms = {'e_coul': density.coulomb_energy(), 'exc': 0.0, 'int_vrho': 0.0, 'e_k': 0.0,
-             'nelec_grid': None}
+    terms = {'exc': 0.0, 'int_vrho': 0.0, 'e_k': 0.0, 'nelec_grid': None}
     if is_kohn_sham(mf):
         n, exc, int_vrho, vxc, *extra = xc_from_density(mf, density, dm_tau, grids,
                                                         extra_xc=extra_xc)
@@ -200,14 +199,15 @@ def fock_from_density(mf, density, dm_exchange=None, h1e=None, grids=None):
     return fock + vk, terms
 
 
-def harris_energy(mf, fock, terms, dm_out, mol=None):
+def harris_energy(mf, density, fock, terms, dm_out):
     """Harris-Foulkes energy: band energy of the output dm in the input Fock minus double counting.
 
     E = Tr(D_out F_in) - E_J[rho_in] - int v_xc rho_in + E_xc[rho_in] - E_K[D_x] + E_nuc,
-    where the last exchange terms cancel the -1/2 K in F_in to first order.
+    where the last exchange terms cancel the -1/2 K in F_in to first order.  ``density``: the
+    input density (E_J[rho_in] is computed here: the guess alone does not need it).
     """
     from pyscf.deepscf.solver import total_dm
     dm_total = total_dm(dm_out, mf.mol.nao)
     e_band = np.einsum('ij,ji->', dm_total, fock).real
-    return (e_band - terms['e_coul'] - terms['int_vrho'] + terms['exc'] - terms['e_k']
+    return (e_band - density.coulomb_energy() - terms['int_vrho'] + terms['exc'] - terms['e_k']
             + mf.energy_nuc())

@@ -73,7 +73,8 @@ class _NonSCF:
         self.mo_coeff = result['mo_coeff']
         self.mo_occ = result['mo_occ']
         dm = result['dm']
-        self.e_harris = fock_mod.harris_energy(self, result['fock'], result['terms'], dm)
+        self.e_harris = fock_mod.harris_energy(self, self.density, result['fock'],
+                                               result['terms'], dm)
         vhf = self.get_veff(mol, dm)
         self.e_ks = self.energy_tot(dm, h1e, vhf)
         self.e_tot = self.e_ks
