@@ -143,7 +143,8 @@ def stored_residual_charges(record, mol, dm):
     QM9 molecule) in ``charges_level<L>/<id>.npz``: computing them (~0.5 s) is most of the cost
     of a smoothed training crop, and each structure gives many crops."""
     shard, structure_id = record
-    folder = os.path.join(os.path.dirname(os.path.abspath(shard)), f'charges_level{SMOOTHING_GRIDS_LEVEL}')
+    folder = os.path.join(os.path.dirname(os.path.abspath(shard)),
+                          f'charges_level{SMOOTHING_GRIDS_LEVEL}')
     path = os.path.join(folder, structure_id + '.npz')
     try:
         with np.load(path) as f:
