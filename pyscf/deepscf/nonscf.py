@@ -8,8 +8,8 @@ diagonalizes, and reports two energies:
 * ``e_harris``: the Harris-Foulkes functional of the predicted density;
 * ``e_ks``: the Kohn-Sham (or HF) energy of the output density matrix (one more Fock build).
 
-``e_tot`` is ``e_ks``.  Measured (PBE/def2-SVP, six dev molecules, exact residual on the
-0.3 bohr grid): e_ks within 0.17 mHa of the SCF energy, e_harris within 0.46 mHa.  With the
+``e_tot`` is ``e_ks``.  Measured (PBE/def2-SVP, six dev molecules, exact residual smoothed on
+the 0.3 bohr grid): e_ks within 0.001 mHa of the SCF energy, e_harris within 0.53 mHa.  With the
 bundled network e_ks is 0.3-21 mHa above (median 5.2 mHa over the dev set) and e_harris
 -8.7 to +2.0 mHa off (median |2.1|): the density error dominates; e_ks keeps the variational
 side.
