@@ -51,7 +51,7 @@ def test_rotating_the_molecule_rotates_the_residual(water):
     assert np.abs(y[0].ravel() - y_direct).max() < 1e-5 * scale  # measured 7e-7 / 0.27
     assert np.abs(x.reshape(N_CHANNELS, -1) - x_direct).max() < 1e-5
     # the inverse rotation (a wrong convention) does not match (measured 0.013)
-    _, y_wrong = dataset.sample_on_grid(mol, dm, grid, rotation.T, center)
+    _, y_wrong = dataset.features_and_target(mol, dm, grid, rotation.T, center)
     assert np.abs(y_wrong - y_direct).max() > 1e-3 * scale
     # the smoothed target rotates the same way: it equals the rotated molecule's own up to the
     # quadrature (PySCF's angular grids do not turn with the molecule; level 4: measured 0.6 %

@@ -73,7 +73,7 @@ def rotate(coords_bohr, rotation, center):
     return (np.asarray(coords_bohr) - center) @ rotation.T + center
 
 
-def sample_on_grid(mol, dm, grid, rotation, center, smoothing_bohr=0.0, charges=None):
+def features_and_target(mol, dm, grid, rotation, center, smoothing_bohr=0.0, charges=None):
     """(fingerprints (C, N), Δρ (N,)) on the points of ``grid`` in the rotated frame (rotation
     about center).  ``smoothing_bohr`` > 0: Δρ smoothed by a Gaussian of that standard deviation,
     spread from ``charges`` (predictors.residual_charges of the molecule's own frame)."""
@@ -104,7 +104,7 @@ def crop_sample(mol, dm, rng, spacing_bohr=DEFAULT_SPACING_BOHR,
 
     Returns float32 arrays x (C, n, n, n), y (1, n, n, n) and mask (1, n, n, n) with n = crop;
     where the box is smaller than the crop the box sits at the low corner and the rest is zero
-    with mask 0.  ``smoothing_bohr``, ``charges``: as for sample_on_grid.
+    with mask 0.  ``smoothing_bohr``, ``charges``: as for features_and_target.
     """
     rotation = random_rotation(rng) if rotation is None else np.asarray(rotation, dtype=float)
     grid, center = rotated_box(mol, rotation, spacing_bohr, margin_bohr)
@@ -112,7 +112,8 @@ def crop_sample(mol, dm, rng, spacing_bohr=DEFAULT_SPACING_BOHR,
     size = [min(n, crop) for n in grid.shape]
     crop_grid = UniformGrid(grid.origin_bohr + grid.spacing_bohr * np.array(start),
                             grid.spacing_bohr, size)
-    x_pts, y_pts = sample_on_grid(mol, dm, crop_grid, rotation, center, smoothing_bohr, charges)
+    x_pts, y_pts = features_and_target(mol, dm, crop_grid, rotation, center, smoothing_bohr,
+                                       charges)
     x = np.zeros((N_CHANNELS, crop, crop, crop), dtype=np.float32)
     y = np.zeros((1, crop, crop, crop), dtype=np.float32)
     mask = np.zeros((1, crop, crop, crop), dtype=np.float32)
@@ -133,7 +134,7 @@ def full_box_sample(mol, dm, spacing_bohr=DEFAULT_SPACING_BOHR,
     """
     rotation = np.eye(3) if rotation is None else np.asarray(rotation, dtype=float)
     grid, center = rotated_box(mol, rotation, spacing_bohr, margin_bohr, multiple)
-    x, y = sample_on_grid(mol, dm, grid, rotation, center, smoothing_bohr, charges)
+    x, y = features_and_target(mol, dm, grid, rotation, center, smoothing_bohr, charges)
     return (x.reshape((N_CHANNELS,) + grid.shape).astype(np.float32),
             y.reshape((1,) + grid.shape).astype(np.float32), grid)
 
