@@ -198,7 +198,8 @@ class DensityDataset(torch.utils.data.Dataset):
         if key not in self._cache:
             rec = data.load_record(*key)
             mol = data.record_mole(rec)
-            charges = stored_residual_charges(key, mol, rec['dm']) if self.smoothing_bohr > 0 else None
+            charges = (stored_residual_charges(key, mol, rec['dm']) if self.smoothing_bohr > 0
+                       else None)
             self._cache[key] = (mol, rec['dm'], charges)
             if len(self._cache) > max(self.cache_size, 1):     # keep at least this one
                 self._cache.popitem(last=False)

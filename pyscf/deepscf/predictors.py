@@ -51,7 +51,8 @@ def residual_charges(mol, dm, grids_level=SMOOTHING_GRIDS_LEVEL):
     quadrature = dft.gen_grid.Grids(mol)
     quadrature.level = grids_level
     quadrature.build(with_non0tab=False, sort_grids=False)
-    return quadrature.coords, residual_density_on_points(mol, dm, quadrature.coords) * quadrature.weights
+    residual = residual_density_on_points(mol, dm, quadrature.coords)
+    return quadrature.coords, residual * quadrature.weights
 
 
 def smoothed_residual_on_grid(mol, dm, grid, smoothing_bohr, grids_level=SMOOTHING_GRIDS_LEVEL):

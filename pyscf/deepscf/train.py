@@ -75,8 +75,8 @@ def add_arguments(p):
     g.add_argument('--spacing', type=float, default=ds.DEFAULT_SPACING_BOHR, help='bohr')
     g.add_argument('--margin', type=float, default=ds.DEFAULT_MARGIN_BOHR, help='bohr')
     g.add_argument('--smoothing', type=float, default=0.0,
-                   help='target: the residual smoothed by a Gaussian of this standard deviation '
-                        '(bohr; predictors.DEFAULT_SMOOTHING_BOHR for the oracle), 0 for point values')
+                   help='target: the residual smoothed by a Gaussian of this standard '
+                        'deviation (bohr; the oracle uses 0.2), 0 for point values')
     g.add_argument('--crop', type=int, default=32, help='crop edge (voxels)')
     g.add_argument('--samples-per-structure', type=int, default=4, help='crops per epoch')
     g.add_argument('--split-seed', type=int, default=0)
@@ -112,8 +112,8 @@ def coulomb_energy(err, spacing_bohr):
     ``spacing_bohr``: 1/2 sum_k 4 pi / k^2 |err(k)|^2, by FFT on a box of twice the crop (the
     crop's periodic images do not interact); the k = 0 term is taken at the doubled box's scale,
     so a net charge of the error counts too, approximately (a unit Gaussian charge of width 0.6
-    bohr in a 32^3 crop: 86 % of its energy; a neutral pair: within 0.3 %).  It weights an error by its long-range potential, what
-    the Coulomb matrix of the guess sees (README: J limits the SCF cycles)."""
+    bohr in a 32^3 crop: 86 % of its energy; a neutral pair: within 0.3 %).  It weights an
+    error by its long-range potential, what the Coulomb matrix of the guess sees."""
     h = spacing_bohr
     shape = [2 * n for n in err.shape[-3:]]
     f = torch.fft.rfftn(err[:, 0], s=shape, dim=(-3, -2, -1)) * h ** 3
