@@ -10,7 +10,7 @@ setup(
     packages=find_namespace_packages(include=['pyscf.deepscf', 'pyscf.deepscf.*']),
     package_data={'pyscf.deepscf': ['data/*.json', 'weights/*.pt', 'weights/*.json']},
     python_requires='>=3.9',
-    install_requires=['pyscf>=2.5', 'numpy', 'scipy', 'torch>=2.1'],
+    install_requires=['pyscf>=2.5', 'numpy', 'scipy', 'threadpoolctl', 'torch>=2.1'],
     extras_require={
         'data': ['h5py', 'dask[distributed]', 'tqdm', 'rdkit', 'qm9pack'],
         'train': ['h5py', 'tqdm'],

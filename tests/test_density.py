@@ -1,4 +1,5 @@
 import numpy as np
+import pytest
 from pyscf import dft, gto
 
 from pyscf.deepscf import atoms, density as dens
@@ -84,17 +85,35 @@ def test_residual_basis_has_f_shells(water):
     assert max(auxmol.bas_angular(i) for i in range(auxmol.nbas)) == 3
 
 
-def test_cartesian_gaussian_sum_equals_pyscf_evaluation(water):
-    """The grouped evaluation of the residual (value and gradient) is PySCF's eval_gto @ c."""
-    aux = dens.residual_auxmol(water)
+@pytest.mark.parametrize('basis', ['residual', 'mixed'])
+@pytest.mark.parametrize('spread_bohr', [2.5, 12.])
+def test_cartesian_gaussian_sum_equals_pyscf_evaluation(water, basis, spread_bohr):
+    """The grouped evaluation of the residual (value and gradient) is PySCF's eval_gto @ c:
+    for the residual basis (exponents doubling: Gaussians by squaring) and exponents that do
+    not double; near the atoms and spread out (most points beyond the screening radius)."""
+    if basis == 'residual':
+        aux = dens.residual_auxmol(water)
+    else:
+        shells = [[0, [0.3, 1.]], [0, [0.7, 1.]], [0, [1.4, 1.]], [1, [5., 1.]], [2, [0.9, 1.]],
+                  [3, [2.2, 1.]]]
+        aux = gto.M(atom=water.atom, basis={'O': shells, 'H': shells[:3]}, spin=None, verbose=0)
     coeff = np.random.default_rng(5).normal(size=aux.nao)
-    pts = np.random.default_rng(6).normal(scale=2.5, size=(3000, 3))
+    pts = np.random.default_rng(6).normal(scale=spread_bohr, size=(3000, 3))
     pts[:3] = water.atom_coords() + 1e-3          # next to the nuclei, where tight shells peak
     pts[3] = (40, 0, 0)                            # far away: screened, must be ~0
     fast = dens.CartesianGaussianSum(aux, coeff)
     ref = aux.eval_gto('GTOval_sph_deriv1', pts) @ coeff
     assert np.allclose(fast(pts, deriv=1), ref, atol=1e-11 * abs(ref).max())
     assert np.allclose(fast(pts), ref[0], atol=1e-11 * abs(ref).max())
+
+
+def test_coulomb_matrix_does_not_depend_on_the_blocks(water):
+    """J in blocks of auxiliary shells (a tiny memory bound) equals J in one block."""
+    grid = molecule_grid(water, 0.3, 4.0)
+    residual = np.random.default_rng(3).normal(scale=1e-3, size=grid.shape)
+    density = dens.PredictedDensity(water, grid, residual)
+    one_block = density.coulomb_matrix(water)
+    assert np.abs(density.coulomb_matrix(water, block_mb=0.05) - one_block).max() < 1e-12
 
 
 def test_smoothed_functions_are_the_functions_spread_by_a_gaussian():

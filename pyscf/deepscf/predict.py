@@ -7,7 +7,7 @@ import contextlib
 
 from pyscf.lib import logger
 
-from pyscf.deepscf import atoms
+from pyscf.deepscf import atoms, threads
 from pyscf.deepscf.density import PredictedDensity
 
 _default_predictor = None
@@ -59,7 +59,8 @@ def predict_density(mol, predictor=None, verbose=None, stdout=None):
     grid, residual = predictor.predict(mol)
     t0 = log.timer('deepscf residual density on %s grid' % (grid.shape,), *t0)
     # a predictor's grid holds point values unless it says it smoothed them
-    density = PredictedDensity(mol, grid, residual,
-                               smoothing_bohr=getattr(predictor, 'smoothing_bohr', 0.0))
+    with threads.engine_blas_threads():
+        density = PredictedDensity(mol, grid, residual,
+                                   smoothing_bohr=getattr(predictor, 'smoothing_bohr', 0.0))
     log.timer('deepscf fit of the residual (%d Gaussians)' % density.auxmol.nao, *t0)
     return density

@@ -7,7 +7,7 @@ import scipy.linalg
 from pyscf import lib, scf
 from pyscf.lib import logger
 
-from pyscf.deepscf import atoms, fock as fock_mod
+from pyscf.deepscf import atoms, fock as fock_mod, threads
 
 # Exact exchange needs a density matrix.  Measured (B3LYP/def2-SVP, oracle density at 0.3 bohr,
 # water/methanol/urea/glycine): K from the orbitals of a first diagonalization ('two-step')
@@ -114,6 +114,11 @@ def solve(mf, density, exchange='semilocal', h1e=None, s1e=None, grids_level=1):
     mo_coeff/mo_occ, fock the restricted Fock matrix whose eigenvectors these are, terms the
     energy pieces for the Harris functional (fock.harris_energy).
     """
+    with threads.engine_blas_threads():
+        return _solve(mf, density, exchange, h1e, s1e, grids_level)
+
+
+def _solve(mf, density, exchange, h1e, s1e, grids_level):
     if exchange not in EXCHANGE_SCHEMES:
         raise ValueError(f'exchange={exchange!r}; choose one of {EXCHANGE_SCHEMES}')
     log = logger.new_logger(mf)
@@ -136,7 +141,7 @@ def solve(mf, density, exchange='semilocal', h1e=None, s1e=None, grids_level=1):
     mgga = fock_mod.is_kohn_sham(mf) and mf._numint._xc_type(mf.xc) == 'MGGA'
     grids = None
     if fock_mod.is_kohn_sham(mf) and grids_level is not None:
-        grids = fock_mod.fock_grids(mol, grids_level)
+        grids = fock_mod.fock_grids(mol, grids_level, getattr(mf, 'small_rho_cutoff', 1e-7))
     steps = 2 if (needs_density_matrix(mf) and exchange != 'minao') else 1
     for step in range(steps):
         if step == 0 or mgga:        # J and V_xc change only through tau
