@@ -71,18 +71,23 @@ def _monomials(l):
 
 
 @functools.lru_cache(maxsize=None)
-def _cartesian_block(l, exponent):
+def _unit_cartesian_block(l):
     """(2l+1, n_monomials) coefficients of PySCF's normalised real solid harmonics of one
-    uncontracted shell in Cartesian Gaussians; read off PySCF's own evaluation, so its
-    normalisation conventions are respected exactly."""
-    shell = gto.M(atom=[['X', (0., 0., 0.)]], basis={'X': [[l, [exponent, 1.0]]]}, unit='Bohr',
+    uncontracted shell of exponent 1 in Cartesian Gaussians; read off PySCF's own evaluation,
+    so its normalisation conventions are respected exactly."""
+    shell = gto.M(atom=[['X', (0., 0., 0.)]], basis={'X': [[l, [1.0, 1.0]]]}, unit='Bohr',
                   spin=None, verbose=0)
-    pts = np.random.default_rng(7).normal(scale=0.5 / np.sqrt(exponent), size=(12, 3))
+    pts = np.random.default_rng(7).normal(scale=0.5, size=(12, 3))
     values = shell.eval_gto('GTOval_sph', pts)                                   # (12, 2l+1)
     basis = np.stack([pts[:, 0]**i * pts[:, 1]**j * pts[:, 2]**k
                       for i, j, k in _monomials(l)], 1)
-    basis *= np.exp(-exponent * np.einsum('gx,gx->g', pts, pts))[:, None]
+    basis *= np.exp(-np.einsum('gx,gx->g', pts, pts))[:, None]
     return np.linalg.lstsq(basis, values, rcond=None)[0].T
+
+
+def _cartesian_block(l, exponent):
+    """_unit_cartesian_block for any exponent: only the radial normalisation changes."""
+    return _unit_cartesian_block(l) * (_gto_norms(l, exponent) / _gto_norms(l, 1.0))
 
 
 @functools.lru_cache(maxsize=None)
