@@ -56,6 +56,19 @@ def test_export_load_round_trip(tiny, weights):
     assert meta['receptive_radius'] == tiny.receptive_radius
 
 
+def test_update_metadata_keeps_the_network(tiny, weights, tmp_path):
+    """A calibration written into the metadata: same outputs, the predictor reads it."""
+    out = str(tmp_path / 'calibrated.pt')
+    model.update_metadata(weights, {'nonscf': {'harris_weight': 0.6}}, out=out)
+    module, meta = model.load(out)
+    x = torch.randn(1, N_CHANNELS, 8, 8, 8)
+    with torch.no_grad():
+        assert torch.equal(module(x), tiny(x))
+    assert meta['nonscf']['harris_weight'] == 0.6 and meta['spacing_bohr'] == 0.5
+    assert model.NetworkPredictor(out, device='cpu').harris_weight == 0.6
+    assert model.NetworkPredictor(weights, device='cpu').harris_weight is None
+
+
 def test_missing_file_is_named(tmp_path):
     path = str(tmp_path / 'nope.pt')
     with pytest.raises(FileNotFoundError, match='nope.pt'):

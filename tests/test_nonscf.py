@@ -66,3 +66,25 @@ def test_bad_input():
     cell = pbcgto.M(atom='He 0 0 0', a=np.eye(3) * 4, basis='sto-3g', verbose=0)
     with pytest.raises(ValueError, match='periodic'):
         deepscf.NonSCF(cell, xc='pbe')
+
+
+class CalibratedZero(deepscf.ZeroPredictor):
+    harris_weight = 0.25
+
+
+def test_extrapolated_energy_mixes_ks_and_harris(water):
+    """e_extrapolated = (1 - w) e_ks + w e_harris with the predictor's w; e_tot follows
+    ``energy``; an uncalibrated predictor keeps e_tot = e_ks."""
+    mf = deepscf.NonSCF(water, xc='pbe', predictor=CalibratedZero()).run()
+    assert abs(mf.e_extrapolated - (0.75 * mf.e_ks + 0.25 * mf.e_harris)) < 1e-12
+    assert mf.e_tot == mf.e_extrapolated and abs(mf.e_ks - mf.e_harris) > 1e-4
+    for energy, attr in (('ks', 'e_ks'), ('harris', 'e_harris')):
+        mf.energy = energy
+        assert mf.kernel() == getattr(mf, attr)
+    plain = deepscf.NonSCF(water, xc='pbe', predictor=deepscf.ZeroPredictor()).run()
+    assert plain.e_extrapolated is None and plain.e_tot == plain.e_ks
+    plain.energy = 'extrapolated'
+    with pytest.raises(ValueError, match='harris_weight'):
+        plain.kernel()
+    with pytest.raises(ValueError, match='energy='):
+        deepscf.NonSCF(water, xc='pbe', predictor=CalibratedZero(), energy='best').kernel()

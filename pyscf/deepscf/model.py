@@ -116,6 +116,18 @@ def export(model, path, metadata):
                        _extra_files={'metadata.json': json.dumps(metadata, indent=1)})
 
 
+def update_metadata(path, updates, out=None):
+    """Write the weights file ``path`` again (to ``out``, default in place) with its metadata
+    updated by the dict ``updates``; the network is unchanged.  Returns the new metadata."""
+    module, meta = load(path)
+    meta = {**meta, **updates}
+    with warnings.catch_warnings():
+        warnings.simplefilter('ignore', DeprecationWarning)
+        torch.jit.save(module, out or path,
+                       _extra_files={'metadata.json': json.dumps(meta, indent=1)})
+    return meta
+
+
 def load(path, device='cpu'):
     """(TorchScript module, metadata) of a weights file; clear errors naming the file."""
     if not os.path.isfile(path):
@@ -213,6 +225,9 @@ class NetworkPredictor:
         self.margin_bohr = float(self.metadata['margin_bohr'])
         # trained on point values (0) or on the residual smoothed by a Gaussian of this width
         self.smoothing_bohr = float(self.metadata.get('smoothing_bohr', 0.0))
+        # NonSCF's e_tot mixes the Kohn-Sham and Harris energies with this weight of Harris,
+        # where the weights were calibrated (scripts/calibrate_nonscf.py); None: not calibrated
+        self.harris_weight = self.metadata.get('nonscf', {}).get('harris_weight')
         self.factor = int(self.metadata['factor'])
         self.halo = int(self.metadata['receptive_radius'])
         self.max_tile_voxels = max_tile_voxels
