@@ -242,7 +242,8 @@ def run_molecule(args, parser):
         ns = nonscf.NonSCF(mf, predictor=predictor)
         ns.kernel()
         rows.append(('deepscf NonSCF', ns.e_tot, None, time.perf_counter() - t))
-        print(f'  E(Harris) = {ns.e_harris:.8f} Ha of the predicted density')
+        print(f'  e_tot = {ns.energy} energy; E(KS of the output) = {ns.e_ks:.8f} Ha, '
+              f'E(Harris) = {ns.e_harris:.8f} Ha')
     else:
         with predict.using_predictor(predictor):
             t = time.perf_counter()
