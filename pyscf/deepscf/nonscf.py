@@ -85,6 +85,10 @@ class _NonSCF:
         if unsupported:
             raise ValueError(f'deepscf NonSCF: no model for element(s) {", ".join(unsupported)}')
         predictor = self.predictor if self.predictor is not None else default_predictor()
+        weight = getattr(predictor, 'harris_weight', None)
+        if self.energy == 'extrapolated' and weight is None:     # before the work, not after
+            raise ValueError("energy='extrapolated' needs a predictor with a harris_weight "
+                             '(calibrated weights; see scripts/calibrate_nonscf.py)')
         self.density = predict_density(mol, predictor, verbose=self.verbose, stdout=self.stdout)
         h1e = self.get_hcore(mol)
         s1e = self.get_ovlp(mol)
@@ -98,7 +102,6 @@ class _NonSCF:
                                                result['terms'], dm)
         vhf = self.get_veff(mol, dm)
         self.e_ks = self.energy_tot(dm, h1e, vhf)
-        weight = getattr(predictor, 'harris_weight', None)
         self.e_extrapolated = (None if weight is None
                                else (1 - weight) * self.e_ks + weight * self.e_harris)
         self.e_tot = self._chosen_energy()
@@ -118,9 +121,6 @@ class _NonSCF:
             return self.e_ks
         if self.energy == 'harris':
             return self.e_harris
-        if self.e_extrapolated is None:
-            raise ValueError("energy='extrapolated' needs a predictor with a harris_weight "
-                             '(calibrated weights; see scripts/calibrate_nonscf.py)')
         return self.e_extrapolated
 
     def _finalize(self):
