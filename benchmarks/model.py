@@ -76,9 +76,9 @@ def network_seconds(mol, predictor):
     return time.perf_counter() - t
 
 
-def run_dev(paths, out, weights=None):
+def run_dev(paths, out, weights=None, mirrors=1):
     files = bench.molecule_files(paths or [DEV])
-    predictor = NetworkPredictor(weights)
+    predictor = NetworkPredictor(weights, mirrors=mirrors)
     rows = []
     print(f'# dev set, weights {os.path.basename(predictor.weights)}, {platform.node()} '
           f'({os.cpu_count()} cores), pyscf {__import__("pyscf").__version__}')
@@ -124,8 +124,8 @@ def run_dev(paths, out, weights=None):
     return rows
 
 
-def run_qm9(folder, n, out, weights=None):
-    predictor = NetworkPredictor(weights)
+def run_qm9(folder, n, out, weights=None, mirrors=1):
+    predictor = NetworkPredictor(weights, mirrors=mirrors)
     seed = predictor.metadata.get('dataset', {}).get('split_seed', 0)
     records = dataset.split_records(folder, seed=seed)['test'][:n]
     rows = []
@@ -227,14 +227,16 @@ def main(argv=None):
     p.add_argument('--n', type=int, default=40, help='test structures (qm9)')
     p.add_argument('--sizes', type=int, nargs='+', default=[30, 50, 100, 200, 400])
     p.add_argument('--weights', help='weights file (default: bundled)')
+    p.add_argument('--mirrors', type=int, choices=(1, 2, 8), default=1,
+                   help='mirror images the network averages (dev, qm9)')
     p.add_argument('--out', default=os.path.join(os.path.dirname(__file__), 'results'))
     args = p.parse_args(argv)
     if args.what == 'dev':
-        run_dev(args.paths, args.out, args.weights)
+        run_dev(args.paths, args.out, args.weights, args.mirrors)
     elif args.what == 'qm9':
         if not args.data:
             p.error('qm9 needs --data DIR')
-        run_qm9(args.data, args.n, args.out, args.weights)
+        run_qm9(args.data, args.n, args.out, args.weights, args.mirrors)
     elif args.what == 'scaling':
         run_scaling(args.sizes, args.out, args.weights)
     else:

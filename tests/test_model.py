@@ -127,6 +127,42 @@ def test_predictor_on_water(weights):
     assert np.allclose(pred.predict(mol)[1], residual, atol=1e-5)
 
 
+def test_inference_module_matches_the_weights():
+    """The bundled network frozen for inference (MKL-DNN on CPU) gives its output to float32
+    precision.  (A random tiny network with two channels per norm group does not: its voxel
+    norm divides by near-zero spreads and amplifies rounding a thousandfold.)"""
+    module, _ = model.load(model.DEFAULT_WEIGHTS)
+    fast = model.inference_module(module, torch.device('cpu'))
+    torch.manual_seed(0)
+    x = torch.rand(1, N_CHANNELS, 20, 16, 24)
+    with torch.inference_mode():
+        fast_y, y = fast(x), module(x)
+    assert float(y.abs().max()) > 0.01
+    assert torch.allclose(fast_y, y, atol=2e-6, rtol=0)
+
+
+def test_mirror_average_is_inversion_symmetric(weights):
+    """mirrors=2 averages the molecule and its inversion through the box centre (same box),
+    so the molecule's inverted image gets exactly the inverted prediction."""
+    mol = gto.M(atom='O 0 0 0.1173; H 0 0.7572 -0.4692; H 0.3 -0.7572 -0.4692', basis='sto-3g',
+                verbose=0)
+    coords = mol.atom_coords()
+    centre = (coords.min(0) + coords.max(0)) / 2
+    inverted = mol.set_geom_(2 * centre - coords, unit='Bohr', inplace=False)
+    once = model.NetworkPredictor(weights, device='cpu')
+    twice = model.NetworkPredictor(weights, device='cpu', mirrors=2)
+    grid, r1 = once.predict(mol)
+    grid_inv, r1_inv = once.predict(inverted)
+    assert np.allclose(grid_inv.origin_bohr, grid.origin_bohr) and grid_inv.shape == grid.shape
+    _, r2 = twice.predict(mol)
+    _, r2_inv = twice.predict(inverted)
+    assert np.allclose(r2, (r1 + r1_inv[::-1, ::-1, ::-1]) / 2, atol=1e-6)
+    assert np.allclose(r2_inv[::-1, ::-1, ::-1], r2, atol=1e-6)
+    assert not np.allclose(r1_inv[::-1, ::-1, ::-1], r1, atol=1e-6)   # the network alone is not
+    with pytest.raises(ValueError, match='mirrors'):
+        model.NetworkPredictor(weights, device='cpu', mirrors=3)
+
+
 def test_train_resume_export_evaluate(tmp_path):
     """A few steps of train.main on three tiny structures, resume, export, load, evaluate."""
     from pyscf.deepscf import data, train

@@ -164,6 +164,9 @@ def add_molecule_arguments(p, basis=True):
                    help='TorchScript weights of the density network (default: bundled)')
     g.add_argument('--device', help="torch device of the network, e.g. 'cpu' or 'cuda' "
                                     "(default: CUDA when present)")
+    g.add_argument('--mirrors', type=int, choices=(1, 2, 8), default=1,
+                   help='average the network over this many mirror images of the box '
+                        '(2: and its inversion, twice the inference time; default 1)')
 
 
 def load_molecule(args, parser, path, basis='def2-svp', require_model=True):
@@ -185,7 +188,7 @@ def make_predictor(args, parser):
     """The network predictor the options ask for; a bad weights file exits with code 2."""
     from pyscf.deepscf.model import NetworkPredictor
     try:
-        return NetworkPredictor(args.weights, device=args.device)
+        return NetworkPredictor(args.weights, device=args.device, mirrors=args.mirrors)
     except (OSError, ValueError, RuntimeError) as err:
         parser.error(str(err))
 

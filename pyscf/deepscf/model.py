@@ -5,6 +5,7 @@ and down/up-sampling are stride-2 convolutions, so the output at a point depends
 input within the receptive field (``receptive_radius`` voxels) and a large box can be cut into
 overlapping tiles with the same result.  Weights ship as TorchScript with a metadata.json.
 """
+import itertools
 import json
 import os
 import warnings
@@ -202,9 +203,29 @@ def run_tiled(module, x, factor, halo, max_voxels=None):
     for ix, ox, gx in tile_slices(shape[0], cx, halo, factor):
         for iy, oy, gy in tile_slices(shape[1], cy, halo, factor):
             for iz, oz, gz in tile_slices(shape[2], cz, halo, factor):
-                y = module(x[:, :, ix, iy, iz])
+                y = module(x[:, :, ix, iy, iz].contiguous())
                 out[:, :, gx, gy, gz] = y[:, :, ox, oy, oz]
     return out
+
+
+# Mirror images of the box averaged at inference (`mirrors`): flips of the grid axes are exact
+# symmetries of the cubic grid, and reflection maps a molecule's density onto its mirror image's,
+# so averaging them removes part of the network's error without interpolation.  Measured on 8 dev
+# molecules (bundled weights): density NMAE 2.53 % alone, 2.41 with the inversion (2 passes),
+# 2.36 with all 8 axis flips.
+MIRROR_AXES = {n: [axes for r in range(4) for axes in itertools.combinations((2, 3, 4), r)
+                   if n == 8 or len(axes) in (0, 3)] for n in (2, 8)}
+MIRROR_AXES[1] = [()]
+
+
+def inference_module(module, device):
+    """``module`` frozen for inference; on CPU also converted to MKL-DNN convolutions, which
+    PyTorch's own heuristic skips for some box shapes (water's box: 0.24 -> 0.13 s, a methanol
+    box 0.49 -> 0.27 s, larger boxes unchanged; same output to float32 precision)."""
+    module = torch.jit.freeze(module.eval())
+    if device.type == 'cpu' and torch.backends.mkldnn.is_available():
+        module = torch.jit.optimize_for_inference(module)
+    return module
 
 
 class NetworkPredictor:
@@ -214,13 +235,18 @@ class NetworkPredictor:
     device: 'cuda', 'cpu', ... (default CUDA when available).  max_tile_voxels: the largest
     box evaluated in one pass (default 128^3, ~0.6 GB of activations); larger boxes go in
     overlapping tiles (output cores plus the receptive radius each side), bounding memory.
+    mirrors: how many mirror images of the box the prediction averages: 1 (the network once),
+    2 (and its inversion through the box centre; twice the inference time) or 8 (all flips
+    of the grid axes).
     """
 
-    def __init__(self, weights=None, device=None, max_tile_voxels=128 ** 3):
+    def __init__(self, weights=None, device=None, max_tile_voxels=128 ** 3, mirrors=1):
+        if mirrors not in MIRROR_AXES:
+            raise ValueError(f'mirrors={mirrors!r}; choose 1, 2 or 8')
         self.weights = DEFAULT_WEIGHTS if weights is None else weights
         self.device = torch.device(device or ('cuda' if torch.cuda.is_available() else 'cpu'))
-        self.module, self.metadata = load(self.weights, self.device)
-        self.module.eval()
+        module, self.metadata = load(self.weights, self.device)
+        self.module = inference_module(module, self.device)
         self.spacing_bohr = float(self.metadata['spacing_bohr'])
         self.margin_bohr = float(self.metadata['margin_bohr'])
         # trained on point values (0) or on the residual smoothed by a Gaussian of this width
@@ -231,9 +257,11 @@ class NetworkPredictor:
         self.factor = int(self.metadata['factor'])
         self.halo = int(self.metadata['receptive_radius'])
         self.max_tile_voxels = max_tile_voxels
+        self.mirrors = mirrors
 
     def __repr__(self):
-        return f'NetworkPredictor({self.weights!r}, device={str(self.device)!r})'
+        return (f'NetworkPredictor({self.weights!r}, device={str(self.device)!r}, '
+                f'mirrors={self.mirrors})')
 
     def predict(self, mol):
         grid = molecule_grid(mol, self.spacing_bohr, self.margin_bohr, self.factor)
@@ -241,5 +269,10 @@ class NetworkPredictor:
                                               mol.atom_coords()[atoms.real_atoms(mol)], grid)
         with torch.inference_mode():
             xt = torch.from_numpy(x)[None].to(self.device, torch.float32)
-            y = run_tiled(self.module, xt, self.factor, self.halo, self.max_tile_voxels)
+            y = 0
+            for axes in MIRROR_AXES[self.mirrors]:
+                xm = xt.flip(axes).contiguous() if axes else xt
+                ym = run_tiled(self.module, xm, self.factor, self.halo, self.max_tile_voxels)
+                y = y + (ym.flip(axes) if axes else ym)
+            y = y / len(MIRROR_AXES[self.mirrors])
         return grid, y[0, 0].double().cpu().numpy().astype(np.float64)
