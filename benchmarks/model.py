@@ -6,7 +6,8 @@
 
 dev: for each molecule, the density NMAE (DESIGN section 5: 100 * int |rho - rho_SCF| dr / N on
 PySCF's default DFT grid, against the B3LYP/def2-SVP SCF density, density-fitted as the
-training data) of the free atoms, of minao's density matrix and of the prediction; the NonSCF
+training data) of the free atoms, of minao's density matrix, of the prediction and of the
+deepscf guess's density matrix (one Fock build on the prediction at that level); the NonSCF
 PBE/def2-SVP energy (e_tot and e_harris) against PySCF's PBE SCF from its default guess, and
 its wall time against the SCF's; the network's own time (fingerprints + CNN) and the fit's.
 qm9: the same NMAE on structures of the QM9 test split of a data folder (their stored SCF
@@ -29,9 +30,10 @@ from pyscf import dft, gto
 from pyscf import deepscf
 from pyscf.deepscf import atoms, bench, data, dataset, molio
 from pyscf.deepscf.model import NetworkPredictor
+from pyscf.deepscf.predict import using_predictor
 from pyscf.deepscf.predictors import OraclePredictor
 
-NMAE_KEYS = ('nmae_atoms', 'nmae_minao', 'nmae_model', 'nmae_oracle')
+NMAE_KEYS = ('nmae_atoms', 'nmae_minao', 'nmae_model', 'nmae_guess', 'nmae_oracle')
 DEV = os.path.join(os.path.dirname(__file__), '..', '..', 'shared', 'molecules', 'dev')
 
 
@@ -41,11 +43,14 @@ def nmae_percent(mol, grids, rho_ref, rho):
 
 
 def density_errors(mol, dm_ref, predictor):
-    """NMAE (%) of free atoms, minao, the prediction and the oracle against the density of ``dm_ref``.
+    """NMAE (%) of free atoms, minao, the prediction, the deepscf guess and the oracle against
+    the density of ``dm_ref``.
 
-    The oracle is the exact residual of ``dm_ref`` sampled on the network's grid and fitted by
-    the same code as the prediction: the floor that the grid and the auxiliary basis leave to
-    a perfect network.
+    The guess is the density matrix init_guess='deepscf' hands the SCF at the reference level
+    of the predictor's training data (one Fock build on the prediction, diagonalized): the
+    counterpart of minao's density matrix.  The oracle is the exact residual of ``dm_ref``
+    sampled on the network's grid and fitted by the same code as the prediction: the floor
+    that the grid and the auxiliary basis leave to a perfect network.
     """
     grids = dft.gen_grid.Grids(mol).build()
     ao = dft.numint.NumInt().eval_ao(mol, grids.coords)
@@ -61,10 +66,18 @@ def density_errors(mol, dm_ref, predictor):
     rho_pred, rho_oracle = (np.concatenate([d.eval_rho(grids.coords[i:i + 20000])
                                             for i in range(0, len(grids.weights), 20000)])
                             for d in (density, oracle))
+    level = predictor.metadata.get('reference', {})
+    mf = dft.RKS(mol, xc=level.get('xc', 'b3lyp'))
+    if level.get('density_fit'):
+        mf = mf.density_fit()
+    with using_predictor(predictor):
+        dm_guess = mf.get_init_guess(mol, 'deepscf')
     return {'nmae_atoms': nmae_percent(mol, grids, rho_ref, rho_atoms),
             'nmae_minao': nmae_percent(mol, grids, rho_ref,
                                        dft.numint.eval_rho(mol, ao, dm_minao)),
             'nmae_model': nmae_percent(mol, grids, rho_ref, rho_pred),
+            'nmae_guess': nmae_percent(mol, grids, rho_ref,
+                                       dft.numint.eval_rho(mol, ao, dm_guess)),
             'nmae_oracle': nmae_percent(mol, grids, rho_ref, rho_oracle),
             'predict_s': t_predict}
 
@@ -83,7 +96,8 @@ def run_dev(paths, out, weights=None, mirrors=1):
     print(f'# dev set, weights {os.path.basename(predictor.weights)}, {platform.node()} '
           f'({os.cpu_count()} cores), pyscf {__import__("pyscf").__version__}')
     print(f'{"molecule":20s} {"atoms":>5s} {"NMAE% atoms":>11s} {"minao":>6s} {"model":>6s} '
-          f'{"oracle":>6s} {"net s":>6s} {"KS mHa":>8s} {"Harris mHa":>10s} {"extrap mHa":>10s} '
+          f'{"guess":>6s} {"oracle":>6s} {"net s":>6s} {"KS mHa":>8s} {"Harris mHa":>10s} '
+          f'{"extrap mHa":>10s} '
           f'{"time/SCF":>8s}')
     for path in files:
         name = os.path.splitext(os.path.basename(path))[0]
@@ -105,7 +119,8 @@ def run_dev(paths, out, weights=None, mirrors=1):
         rows.append(row)
         extrapolated = row['extrapolated_mHa']
         print(f'{name:20s} {mol.natm:5d} {row["nmae_atoms"]:11.2f} {row["nmae_minao"]:6.2f} '
-              f'{row["nmae_model"]:6.2f} {row["nmae_oracle"]:6.2f} {row["network_s"]:6.2f} '
+              f'{row["nmae_model"]:6.2f} {row["nmae_guess"]:6.2f} {row["nmae_oracle"]:6.2f} '
+              f'{row["network_s"]:6.2f} '
               f'{row["ks_mHa"]:8.2f} {row["harris_mHa"]:10.2f} '
               f'{float("nan") if extrapolated is None else extrapolated:10.2f} '
               f'{row["nonscf_s"] / row["scf_pbe_s"]:8.2f}',
@@ -113,7 +128,8 @@ def run_dev(paths, out, weights=None, mirrors=1):
         write_jsonl(rows, out, 'model_dev')       # after each molecule: a stop keeps the rows
     mean = {k: np.mean([r[k] for r in rows]) for k in NMAE_KEYS}
     print(f'mean NMAE %: atoms {mean["nmae_atoms"]:.2f}, minao {mean["nmae_minao"]:.2f}, '
-          f'model {mean["nmae_model"]:.2f}, oracle {mean["nmae_oracle"]:.2f}; NonSCF e_tot '
+          f'model {mean["nmae_model"]:.2f}, guess {mean["nmae_guess"]:.2f}, '
+          f'oracle {mean["nmae_oracle"]:.2f}; NonSCF e_tot '
           f'|error| max {max(abs(r["nonscf_mHa"]) for r in rows):.2f} mHa, median '
           f'{np.median([abs(r["nonscf_mHa"]) for r in rows]):.2f} mHa (KS median '
           f'{np.median([abs(r["ks_mHa"]) for r in rows]):.2f}, Harris median '
@@ -139,7 +155,7 @@ def run_qm9(folder, n, out, weights=None, mirrors=1):
     mean = {k: np.mean([r[k] for r in rows]) for k in NMAE_KEYS}
     print(f'mean NMAE % over {len(rows)}: atoms {mean["nmae_atoms"]:.2f}, '
           f'minao {mean["nmae_minao"]:.2f}, model {mean["nmae_model"]:.2f}, '
-          f'oracle {mean["nmae_oracle"]:.2f}')
+          f'guess {mean["nmae_guess"]:.2f}, oracle {mean["nmae_oracle"]:.2f}')
     write(rows, out, 'model_qm9test', NMAE_KEYS, 'NMAE %')
     return rows
 
