@@ -1,13 +1,14 @@
-"""Calibrate NonSCF's extrapolated energy for a weights file: the weight w of the Harris energy
-in e_extrapolated = (1 - w) e_ks + w e_harris (see pyscf/deepscf/nonscf.py).
+"""Calibrate NonSCF's extrapolated energy for a weights file: the weights a, b, c of
+e_extrapolated = a e_ks + b e_harris + c e_harris_output, a + b + c = 1 (pyscf/deepscf/nonscf.py).
 
 On structures of the *validation* split of a data folder (held out from training, and not the
-benchmark molecules): the SCF energy (PySCF's default guess) and NonSCF's e_ks and e_harris,
-at --xc/--basis; w minimizes the summed squared error of the mixture, w = sum ks (ks - h) /
-sum (ks - h)^2 with ks, h the two errors.  Prints a table with leave-one-out errors (each
-structure predicted with the w of the others), writes JSON lines to --out, and with --write
-stores w in the weights' metadata ({'nonscf': {'harris_weight': w, ...}}) and in the JSON
-copy of the metadata beside the file, if there is one.
+benchmark molecules): the SCF energy (PySCF's default guess) and NonSCF's three energies, at
+--xc/--basis; (b, c) minimize the summed squared error of the mixture (linear least squares in
+the differences from e_ks).  Prints a table with leave-one-out errors (each structure predicted
+with the weights fitted to the others), also for the two-term mixture of e_ks and e_harris
+alone, writes JSON lines to --out, and with --write stores the weights in the weights' metadata
+({'nonscf': {'energy_weights': {'ks': a, 'harris': b, 'harris_output': c}, ...}}) and in the
+JSON copy of the metadata beside the file, if there is one.
 
     python scripts/calibrate_nonscf.py --data DIR [--n 30] [--weights FILE] [--write]
 """
@@ -23,10 +24,33 @@ from pyscf import deepscf
 from pyscf.deepscf import data, dataset, model
 
 
-def harris_weight(ks, harris):
-    """The w minimizing sum ((1 - w) ks + w harris)^2 over the errors ks, harris."""
-    diff = ks - harris
-    return float(ks @ diff / (diff @ diff))
+def fit_weights(errors, terms=('ks', 'harris', 'harris_output')):
+    """{'ks': a, ...} (summing to 1) minimizing sum (a ks + b harris + c harris_output)^2 over
+    the rows of ``errors`` (dict of arrays, mHa); terms not named get weight 0."""
+    ks = errors['ks']
+    others = [t for t in terms if t != 'ks']
+    diffs = np.stack([errors[t] - ks for t in others], axis=1)
+    x = np.linalg.lstsq(diffs, -ks, rcond=None)[0]
+    weights = {'ks': 1.0, 'harris': 0.0, 'harris_output': 0.0}
+    for t, v in zip(others, x):
+        weights[t] = float(v)
+        weights['ks'] -= float(v)
+    return weights
+
+
+def mixed(errors, weights):
+    return sum(weights[t] * errors[t] for t in weights)
+
+
+def leave_one_out(errors, terms):
+    """|error| of each row with the weights fitted to the others."""
+    n = len(errors['ks'])
+    out = []
+    for i in range(n):
+        keep = np.arange(n) != i
+        w = fit_weights({k: v[keep] for k, v in errors.items()}, terms)
+        out.append(abs(mixed({k: v[i] for k, v in errors.items()}, w)))
+    return np.array(out)
 
 
 def run(folder, n, weights, xc, basis):
@@ -42,9 +66,11 @@ def run(folder, n, weights, xc, basis):
         nonscf.verbose = 0
         nonscf.kernel()
         rows.append({'id': sid, 'natm': mol.natm, 'ks_mHa': 1e3 * (nonscf.e_ks - ref.e_tot),
-                     'harris_mHa': 1e3 * (nonscf.e_harris - ref.e_tot)})
+                     'harris_mHa': 1e3 * (nonscf.e_harris - ref.e_tot),
+                     'harris_output_mHa': 1e3 * (nonscf.e_harris_output - ref.e_tot)})
         print(f'{sid:18s} {mol.natm:3d} atoms  KS {rows[-1]["ks_mHa"]:8.2f}  '
-              f'Harris {rows[-1]["harris_mHa"]:8.2f} mHa', flush=True)
+              f'Harris {rows[-1]["harris_mHa"]:8.2f}  output Harris '
+              f'{rows[-1]["harris_output_mHa"]:8.2f} mHa', flush=True)
     return rows
 
 
@@ -59,30 +85,28 @@ def main(argv=None):
     p.add_argument('--write', action='store_true', help='store w in the weights file')
     args = p.parse_args(argv)
     rows = run(args.data, args.n, args.weights, args.xc, args.basis)
-    ks = np.array([r['ks_mHa'] for r in rows])
-    harris = np.array([r['harris_mHa'] for r in rows])
-    w = harris_weight(ks, harris)
-    keep = np.ones(len(rows), bool)
-    loo = []
-    for i in range(len(rows)):              # each structure with the w of the others
-        keep[i] = False
-        wi = harris_weight(ks[keep], harris[keep])
-        keep[i] = True
-        loo.append((1 - wi) * ks[i] + wi * harris[i])
-    loo = np.abs(loo)
+    errors = {t: np.array([r[t + '_mHa'] for r in rows]) for t in ('ks', 'harris',
+                                                                     'harris_output')}
+    weights = fit_weights(errors)
+    loo = leave_one_out(errors, ('ks', 'harris', 'harris_output'))
+    loo_two = leave_one_out(errors, ('ks', 'harris'))
     print(f'# {args.xc}/{args.basis}, {len(rows)} validation structures of {args.data}, '
           f'{platform.node()}')
-    print(f'Harris weight w = {w:.4f} (r = w / (1 - w) = {w / (1 - w):.2f})')
-    for name, err in (('KS', np.abs(ks)), ('Harris', np.abs(harris)),
-                      ('extrapolated, leave-one-out', loo)):
+    print('weights: ' + ', '.join(f'{k} {v:.4f}' for k, v in weights.items())
+          + f'  (two-term: Harris weight {fit_weights(errors, ("ks", "harris"))["harris"]:.4f})')
+    for name, err in (('KS', np.abs(errors['ks'])), ('Harris', np.abs(errors['harris'])),
+                      ('output Harris', np.abs(errors['harris_output'])),
+                      ('KS + Harris, leave-one-out', loo_two),
+                      ('three-term, leave-one-out', loo)):
         print(f'{name:28s} median |error| {np.median(err):6.2f} mHa, max {err.max():6.2f} mHa')
     os.makedirs(args.out, exist_ok=True)
     with open(os.path.join(args.out, 'nonscf_calibration.jsonl'), 'w') as f:
-        for r, e in zip(rows, loo):
-            f.write(json.dumps(dict(r, loo_extrapolated_mHa=float(e), harris_weight=w,
+        for r, e, e2 in zip(rows, loo, loo_two):
+            f.write(json.dumps(dict(r, loo_extrapolated_mHa=float(e),
+                                    loo_two_term_mHa=float(e2), energy_weights=weights,
                                     xc=args.xc, basis=args.basis)) + '\n')
     if args.write:
-        calibration = {'harris_weight': w, 'xc': args.xc, 'basis': args.basis,
+        calibration = {'energy_weights': weights, 'xc': args.xc, 'basis': args.basis,
                        'structures': len(rows), 'split': 'val', 'data': args.data,
                        'median_abs_error_mHa_leave_one_out': float(np.median(loo))}
         meta = model.update_metadata(args.weights, {'nonscf': calibration})
@@ -90,7 +114,7 @@ def main(argv=None):
         if os.path.exists(sidecar):
             with open(sidecar, 'w') as f:
                 json.dump(meta, f, indent=1)
-        print(f'wrote harris_weight {w:.4f} into {args.weights}')
+        print(f'wrote energy_weights {weights} into {args.weights}')
 
 
 if __name__ == '__main__':

@@ -59,14 +59,18 @@ def test_export_load_round_trip(tiny, weights):
 def test_update_metadata_keeps_the_network(tiny, weights, tmp_path):
     """A calibration written into the metadata: same outputs, the predictor reads it."""
     out = str(tmp_path / 'calibrated.pt')
-    model.update_metadata(weights, {'nonscf': {'harris_weight': 0.6}}, out=out)
+    weights3 = {'ks': 0.4, 'harris': 0.5, 'harris_output': 0.1}
+    model.update_metadata(weights, {'nonscf': {'energy_weights': weights3}}, out=out)
     module, meta = model.load(out)
     x = torch.randn(1, N_CHANNELS, 8, 8, 8)
     with torch.no_grad():
         assert torch.equal(module(x), tiny(x))
-    assert meta['nonscf']['harris_weight'] == 0.6 and meta['spacing_bohr'] == 0.5
-    assert model.NetworkPredictor(out, device='cpu').harris_weight == 0.6
-    assert model.NetworkPredictor(weights, device='cpu').harris_weight is None
+    assert meta['nonscf']['energy_weights'] == weights3 and meta['spacing_bohr'] == 0.5
+    assert model.NetworkPredictor(out, device='cpu').energy_weights == weights3
+    assert model.NetworkPredictor(weights, device='cpu').energy_weights is None
+    # a calibration of the previous format: one Harris weight
+    assert model.nonscf_energy_weights({'nonscf': {'harris_weight': 0.6}}) == {
+        'ks': 0.4, 'harris': 0.6, 'harris_output': 0.0}
 
 
 def test_missing_file_is_named(tmp_path):

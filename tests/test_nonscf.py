@@ -69,14 +69,15 @@ def test_bad_input():
 
 
 class CalibratedZero(deepscf.ZeroPredictor):
-    harris_weight = 0.25
+    energy_weights = {'ks': 0.5, 'harris': 0.25, 'harris_output': 0.25}
 
 
 def test_extrapolated_energy_mixes_ks_and_harris(water):
-    """e_extrapolated = (1 - w) e_ks + w e_harris with the predictor's w; e_tot follows
-    ``energy``; an uncalibrated predictor keeps e_tot = e_ks."""
+    """e_extrapolated = a e_ks + b e_harris + c e_harris_output with the predictor's weights;
+    e_tot follows ``energy``; an uncalibrated predictor keeps e_tot = e_ks."""
     mf = deepscf.NonSCF(water, xc='pbe', predictor=CalibratedZero()).run()
-    assert abs(mf.e_extrapolated - (0.75 * mf.e_ks + 0.25 * mf.e_harris)) < 1e-12
+    assert abs(mf.e_extrapolated - (0.5 * mf.e_ks + 0.25 * mf.e_harris
+                                    + 0.25 * mf.e_harris_output)) < 1e-12
     assert mf.e_tot == mf.e_extrapolated and abs(mf.e_ks - mf.e_harris) > 1e-4
     for energy, attr in (('ks', 'e_ks'), ('harris', 'e_harris')):
         mf.energy = energy
@@ -84,7 +85,29 @@ def test_extrapolated_energy_mixes_ks_and_harris(water):
     plain = deepscf.NonSCF(water, xc='pbe', predictor=deepscf.ZeroPredictor()).run()
     assert plain.e_extrapolated is None and plain.e_tot == plain.e_ks
     plain.energy = 'extrapolated'
-    with pytest.raises(ValueError, match='harris_weight'):
+    with pytest.raises(ValueError, match='energy_weights'):
         plain.kernel()
     with pytest.raises(ValueError, match='energy='):
         deepscf.NonSCF(water, xc='pbe', predictor=CalibratedZero(), energy='best').kernel()
+
+
+@pytest.mark.parametrize('method', ['RKS', 'UKS', 'RHF'])
+def test_output_harris_energy_from_a_diagonalization(water, method):
+    """e_harris_output = E[D] + min over D' of Tr(F[D] (D' - D)), built here from PySCF's own
+    pieces: below e_ks (the output is not self-consistent), and equal to e_ks for the SCF
+    density itself."""
+    from pyscf.deepscf.nonscf import output_harris_energy
+    make = {'RKS': lambda: dft.RKS(water, xc='pbe'), 'UKS': lambda: dft.UKS(water, xc='pbe'),
+            'RHF': lambda: scf.RHF(water)}[method]
+    mf = deepscf.NonSCF(make(), predictor=deepscf.ZeroPredictor()).run()
+    ref = make().run(conv_tol=1e-11)
+    dm = mf.make_rdm1()
+    fock = ref.get_fock(dm=dm)
+    e, c = ref.eig(fock, ref.get_ovlp())
+    occ = ref.get_occ(e, c)
+    expected = mf.e_ks + np.sum(occ * e) - np.einsum('...ij,...ji', fock, dm).sum()
+    assert abs(mf.e_harris_output - expected) < 1e-9
+    assert mf.e_harris_output < mf.e_ks - 1e-5
+    h1e, s1e, dm_scf = ref.get_hcore(), ref.get_ovlp(), ref.make_rdm1()
+    vhf = ref.get_veff(dm=dm_scf)
+    assert abs(output_harris_energy(ref, h1e, s1e, vhf, dm_scf, ref.e_tot) - ref.e_tot) < 1e-7

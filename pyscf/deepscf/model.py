@@ -228,6 +228,19 @@ def inference_module(module, device):
     return module
 
 
+def nonscf_energy_weights(metadata):
+    """{'ks': a, 'harris': b, 'harris_output': c} of a weights file's NonSCF calibration, or
+    None; an older calibration's single Harris weight w reads as (1 - w, w, 0)."""
+    calibration = metadata.get('nonscf', {})
+    if 'energy_weights' in calibration:
+        return {k: float(calibration['energy_weights'][k])
+                for k in ('ks', 'harris', 'harris_output')}
+    if 'harris_weight' in calibration:
+        w = float(calibration['harris_weight'])
+        return {'ks': 1 - w, 'harris': w, 'harris_output': 0.0}
+    return None
+
+
 class NetworkPredictor:
     """The trained network as a predictor: ``predict(mol) -> (grid, residual)``.
 
@@ -251,9 +264,9 @@ class NetworkPredictor:
         self.margin_bohr = float(self.metadata['margin_bohr'])
         # trained on point values (0) or on the residual smoothed by a Gaussian of this width
         self.smoothing_bohr = float(self.metadata.get('smoothing_bohr', 0.0))
-        # NonSCF's e_tot mixes the Kohn-Sham and Harris energies with this weight of Harris,
-        # where the weights were calibrated (scripts/calibrate_nonscf.py); None: not calibrated
-        self.harris_weight = self.metadata.get('nonscf', {}).get('harris_weight')
+        # NonSCF's e_tot mixes its Kohn-Sham and Harris energies with these weights, where the
+        # weights file was calibrated (scripts/calibrate_nonscf.py); None: not calibrated
+        self.energy_weights = nonscf_energy_weights(self.metadata)
         self.factor = int(self.metadata['factor'])
         self.halo = int(self.metadata['receptive_radius'])
         self.max_tile_voxels = max_tile_voxels

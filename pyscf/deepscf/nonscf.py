@@ -3,17 +3,23 @@
 ``NonSCF(mol, xc='pbe')`` or ``NonSCF(mf)`` returns a real PySCF mean-field object (its class is
 the user's method class with the NonSCF mixin in front), so PySCF's analysis, properties and
 ``density_fit()`` work on it.  ``kernel()`` predicts the density, builds the Fock matrix from it,
-diagonalizes, and reports three energies:
+diagonalizes (the orbitals, mo_energy and the density matrix are that diagonalization's), and
+reports four energies:
 
 * ``e_harris``: the Harris-Foulkes functional of the predicted density;
 * ``e_ks``: the Kohn-Sham (or HF) energy of the output density matrix (one more Fock build);
-* ``e_extrapolated``: (1 - w) e_ks + w e_harris, w the predictor's ``harris_weight`` (None
-  where the predictor has none).
+* ``e_harris_output``: the Harris functional of the output density matrix, from the eigenvalues
+  of the Fock matrix that e_ks built (no further Fock build);
+* ``e_extrapolated``: a e_ks + b e_harris + c e_harris_output (a + b + c = 1), the weights the
+  predictor's ``energy_weights`` (None where the predictor has none).
 
-Both errors are second order in the density error, with opposite signs: for one response
-mode of the density, e_ks - E = -r (e_harris - E), r the ratio of the Hartree-xc kernel to the
-kinetic stiffness, and w = r / (1 + r) cancels them.  The bundled network's w comes from
-validation molecules of its data set (scripts/calibrate_nonscf.py), not from the benchmark set.
+All three errors are second order in a density error, e_ks above the SCF energy and the Harris
+energies mostly below: for one response mode of the density, e_ks - E = -r (e_harris - E), r the
+ratio of the Hartree-xc kernel to the kinetic stiffness.  The network's error has short- and
+long-wavelength parts with different r; the diagonalization filters the short ones, so the
+output's pair (e_ks, e_harris_output) sees mostly the long ones.  The bundled network's weights
+are fitted on validation molecules of its data set (scripts/calibrate_nonscf.py), not on the
+benchmark set.
 
 ``e_tot`` follows ``energy``: 'auto' (default) is e_extrapolated where the predictor is
 calibrated, else e_ks; or 'ks', 'harris', 'extrapolated'.  Measured (PBE/def2-SVP, six dev
@@ -34,8 +40,8 @@ ENERGIES = ('auto', 'ks', 'harris', 'extrapolated')
 
 class _NonSCF:
     __name_mixin__ = 'NonSCF'
-    _keys = {'predictor', 'exchange', 'e_harris', 'e_ks', 'e_extrapolated', 'density',
-             'fock_grids_level', 'energy'}
+    _keys = {'predictor', 'exchange', 'e_harris', 'e_ks', 'e_harris_output', 'e_extrapolated',
+             'density', 'fock_grids_level', 'energy'}
 
     def __init__(self, mf, predictor=None, exchange='semilocal', energy='auto'):
         self.__dict__.update(mf.__dict__)
@@ -47,6 +53,7 @@ class _NonSCF:
         self.fock_grids_level = 1
         self.e_harris = None
         self.e_ks = None
+        self.e_harris_output = None
         self.e_extrapolated = None
         self.density = None
 
@@ -85,9 +92,9 @@ class _NonSCF:
         if unsupported:
             raise ValueError(f'deepscf NonSCF: no model for element(s) {", ".join(unsupported)}')
         predictor = self.predictor if self.predictor is not None else default_predictor()
-        weight = getattr(predictor, 'harris_weight', None)
-        if self.energy == 'extrapolated' and weight is None:     # before the work, not after
-            raise ValueError("energy='extrapolated' needs a predictor with a harris_weight "
+        weights = getattr(predictor, 'energy_weights', None)
+        if self.energy == 'extrapolated' and weights is None:     # before the work, not after
+            raise ValueError("energy='extrapolated' needs a predictor with energy_weights "
                              '(calibrated weights; see scripts/calibrate_nonscf.py)')
         self.density = predict_density(mol, predictor, verbose=self.verbose, stdout=self.stdout)
         h1e = self.get_hcore(mol)
@@ -102,16 +109,20 @@ class _NonSCF:
                                                result['terms'], dm)
         vhf = self.get_veff(mol, dm)
         self.e_ks = self.energy_tot(dm, h1e, vhf)
-        self.e_extrapolated = (None if weight is None
-                               else (1 - weight) * self.e_ks + weight * self.e_harris)
+        self.e_harris_output = output_harris_energy(self, h1e, s1e, vhf, dm, self.e_ks)
+        self.e_extrapolated = (None if weights is None else
+                               weights['ks'] * self.e_ks + weights['harris'] * self.e_harris
+                               + weights['harris_output'] * self.e_harris_output)
         self.e_tot = self._chosen_energy()
         self.converged = False
         self.cycles = 0
-        log.note('deepscf NonSCF  E(Harris) = %.12g  E(KS of output density) = %.12g',
-                 self.e_harris, self.e_ks)
-        if weight is not None:
-            log.note('deepscf NonSCF  E(extrapolated, Harris weight %.3f) = %.12g', weight,
-                     self.e_extrapolated)
+        log.note('deepscf NonSCF  E(Harris) = %.12g  E(KS of output density) = %.12g  '
+                 'E(Harris of output density) = %.12g', self.e_harris, self.e_ks,
+                 self.e_harris_output)
+        if weights is not None:
+            log.note('deepscf NonSCF  E(extrapolated, weights KS %.3f Harris %.3f output '
+                     'Harris %.3f) = %.12g', weights['ks'], weights['harris'],
+                     weights['harris_output'], self.e_extrapolated)
         log.timer('deepscf NonSCF', *t0)
         self._finalize()
         return self.e_tot
@@ -133,6 +144,17 @@ class _NonSCF:
                                   'e.g. with init_guess="deepscf"')
 
     Gradients = nuc_grad_method
+
+
+def output_harris_energy(mf, h1e, s1e, vhf, dm, e_ks):
+    """Harris energy (Hartree) of the density matrix ``dm`` whose Fock matrix h1e + vhf and
+    energy ``e_ks`` are known: E_KS[D] + sum_i n_i eps_i - Tr(F[D] D), eps the eigenvalues of
+    F[D] occupied as the method does (a diagonalization, no Fock build)."""
+    fock = mf.get_fock(h1e, s1e, vhf, dm)          # no cycle, no DIIS: h1e + vhf
+    mo_energy, mo_coeff = mf.eig(fock, s1e)
+    mo_occ = mf.get_occ(mo_energy, mo_coeff)
+    e_fd = np.einsum('...ij,...ji', h1e + vhf, dm).sum().real     # both spins where dm has two
+    return float(e_ks + np.sum(mo_occ * mo_energy) - e_fd)
 
 
 def NonSCF(mol_or_mf, xc=None, predictor=None, exchange='semilocal', energy='auto'):
