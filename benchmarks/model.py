@@ -113,6 +113,7 @@ def run_dev(paths, out, weights=None, mirrors=1):
         row.update(nonscf_mHa=1e3 * (ns.e_tot - scf_pbe.e_tot),
                    ks_mHa=1e3 * (ns.e_ks - scf_pbe.e_tot),
                    harris_mHa=1e3 * (ns.e_harris - scf_pbe.e_tot),
+                   harris_output_mHa=1e3 * (ns.e_harris_output - scf_pbe.e_tot),
                    extrapolated_mHa=(None if ns.e_extrapolated is None
                                      else 1e3 * (ns.e_extrapolated - scf_pbe.e_tot)),
                    nonscf_energy=ns.energy, scf_pbe_cycles=scf_pbe.cycles)

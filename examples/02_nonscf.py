@@ -22,7 +22,7 @@ t = time.perf_counter()
 ref = dft.RKS(mol, xc='pbe').run()
 t_scf = time.perf_counter() - t
 print(f'NonSCF  E = {mf.e_tot:.8f} Ha (KS of the output {mf.e_ks:.8f}, Harris '
-      f'{mf.e_harris:.8f})  {t_nonscf:.1f} s')
+      f'{mf.e_harris:.8f}, Harris of the output {mf.e_harris_output:.8f})  {t_nonscf:.1f} s')
 print(f'SCF     E = {ref.e_tot:.8f} Ha  {ref.cycles} cycles  {t_scf:.1f} s')
 print(f'error   {1e3 * (mf.e_tot - ref.e_tot):.3f} mHa')
 print('dipole (Debye) NonSCF', mf.dip_moment(verbose=0).round(3), ' SCF', ref.dip_moment(verbose=0).round(3))
