@@ -4,7 +4,8 @@ from pyscf import dft, gto
 
 from pyscf.deepscf import atoms, density as dens
 from pyscf.deepscf.grid import smoothed_point_charges
-from pyscf.deepscf.predictors import OraclePredictor, molecule_grid
+from pyscf.deepscf.grid import molecule_grid
+from pyscf.deepscf.predictors import OraclePredictor
 
 
 def test_fit_recovers_a_resolved_gaussian_combination(water):

@@ -4,13 +4,15 @@ Each element's density is a sum of s-type Gaussians, rho_A(r) = sum_k c_k exp(-a
 (r in bohr, rho in electrons/bohr^3), fitted to the spherically averaged B3LYP/def2-SVP atom
 (``scripts/make_free_atoms.py`` regenerates the table).  They do not depend on the user's
 basis: the superposition of atoms is the baseline the residual density is measured from.
+
+PySCF is imported inside the functions that take a Mole: the tables and densities here serve the
+GPU training kit (scripts/gpu_train.py) on machines without PySCF.
 """
 import functools
 import json
 import os
 
 import numpy as np
-from pyscf import gto
 
 DATA_FILE = os.path.join(os.path.dirname(__file__), 'data', 'free_atoms.json')
 
@@ -40,6 +42,7 @@ def real_atoms(mol):
 
 def atom_symbols(mol):
     """Standard element symbols of the real atoms, e.g. 'C' for 'C1' or 'c'."""
+    from pyscf import gto
     return [gto.mole._std_symbol(mol.atom_pure_symbol(i)) for i in real_atoms(mol)]
 
 
@@ -138,6 +141,7 @@ def free_atoms_auxmol(symbols, coords_bohr):
     Returns (auxmol, coeff): the density sum_A coeff[A] * chi_A(r) equals the superposition of
     free atoms, so its Coulomb potential follows from three-centre integrals with ``auxmol``.
     """
+    from pyscf import gto
     coords_bohr = np.asarray(coords_bohr, dtype=float).reshape(-1, 3)
     basis = {}
     for sym in set(symbols):

@@ -1,6 +1,8 @@
 """The uniform box grid on which densities and fingerprints are sampled (bohr throughout)."""
 import numpy as np
 
+from pyscf.deepscf.atoms import real_atoms
+
 
 class UniformGrid:
     """Axis-aligned uniform grid: point (i, j, k) sits at ``origin + spacing * (i, j, k)``.
@@ -75,6 +77,11 @@ def box_grid(coords_bohr, spacing_bohr, margin_bohr, multiple=1):
     center = (lo + hi) / 2
     origin = center - spacing_bohr * (n - 1) / 2
     return UniformGrid(origin, spacing_bohr, n)
+
+
+def molecule_grid(mol, spacing_bohr, margin_bohr, multiple=1):
+    """box_grid around the real atoms of a Mole (ghost atoms and point charges left out)."""
+    return box_grid(mol.atom_coords()[real_atoms(mol)], spacing_bohr, margin_bohr, multiple)
 
 
 def smoothed_point_charges(grid, points_bohr, charges, smoothing_bohr, block=20000):

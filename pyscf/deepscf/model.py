@@ -4,6 +4,9 @@ Fully convolutional and local: normalisation is per voxel (over channel groups, 
 and down/up-sampling are stride-2 convolutions, so the output at a point depends only on the
 input within the receptive field (``receptive_radius`` voxels) and a large box can be cut into
 overlapping tiles with the same result.  Weights ship as TorchScript with a metadata.json.
+
+Needs torch and numpy, not PySCF (only ``NetworkPredictor.predict`` takes a Mole): the GPU
+training kit (scripts/gpu_train.py) trains, exports and times the network where PySCF is absent.
 """
 import itertools
 import json
@@ -16,7 +19,7 @@ import torch
 from torch import nn
 
 from pyscf.deepscf import atoms, fingerprints
-from pyscf.deepscf.predictors import molecule_grid
+from pyscf.deepscf.grid import box_grid
 
 FORMAT_VERSION = 1
 DEFAULT_WEIGHTS = os.path.join(os.path.dirname(__file__), 'weights', 'deepscf_default.pt')
@@ -35,12 +38,13 @@ class VoxelGroupNorm(nn.Module):
 
     def forward(self, x):
         b, c, d, h, w = x.shape
-        g = x.reshape(b, self.groups, c // self.groups, d, h, w)
+        # statistics in float32 also under bf16 autocast (GPU training); float32 input: no-op
+        g = x.float().reshape(b, self.groups, c // self.groups, d, h, w)
         g = g - g.mean(2, keepdim=True)
         # the variance as a mean of squares: torch.var over this short strided axis took 80 %
         # of a CPU forward pass (29-atom box: 1.9 of 2.4 s), this takes a few percent
         g = g * torch.rsqrt((g * g).mean(2, keepdim=True) + 1e-5)
-        return g.reshape(b, c, d, h, w) * self.weight + self.bias
+        return (g.reshape(b, c, d, h, w) * self.weight + self.bias).to(x.dtype)
 
 
 class ResBlock(nn.Module):
@@ -276,9 +280,14 @@ class NetworkPredictor:
                 f'mirrors={self.mirrors})')
 
     def predict(self, mol):
-        grid = molecule_grid(mol, self.spacing_bohr, self.margin_bohr, self.factor)
-        x = fingerprints.fingerprints_on_grid(atoms.atom_symbols(mol),
-                                              mol.atom_coords()[atoms.real_atoms(mol)], grid)
+        """(grid, residual) of a gto.Mole: predict_atoms of its real atoms."""
+        return self.predict_atoms(atoms.atom_symbols(mol), mol.atom_coords()[atoms.real_atoms(mol)])
+
+    def predict_atoms(self, symbols, coords_bohr):
+        """(UniformGrid, residual density (grid.shape) in e/bohr^3) of atoms given by element
+        symbols and coordinates (N, 3) in bohr; needs no PySCF."""
+        grid = box_grid(coords_bohr, self.spacing_bohr, self.margin_bohr, self.factor)
+        x = fingerprints.fingerprints_on_grid(symbols, coords_bohr, grid)
         with torch.inference_mode():
             xt = torch.from_numpy(x)[None].to(self.device, torch.float32)
             y = 0

@@ -10,7 +10,7 @@ from pyscf import dft
 from pyscf.dft import numint
 
 from pyscf.deepscf import atoms
-from pyscf.deepscf.grid import box_grid, smoothed_point_charges
+from pyscf.deepscf.grid import molecule_grid, smoothed_point_charges
 from pyscf.deepscf.density import sample_on_grid
 
 DEFAULT_SPACING_BOHR = 0.3
@@ -60,10 +60,6 @@ def smoothed_residual_on_grid(mol, dm, grid, smoothing_bohr, grids_level=SMOOTHI
     on ``grid`` (e/bohr^3): residual_charges spread onto the grid."""
     points, charges = residual_charges(mol, dm, grids_level)
     return smoothed_point_charges(grid, points, charges, smoothing_bohr)
-
-
-def molecule_grid(mol, spacing_bohr, margin_bohr, multiple=1):
-    return box_grid(mol.atom_coords()[atoms.real_atoms(mol)], spacing_bohr, margin_bohr, multiple)
 
 
 class ZeroPredictor:

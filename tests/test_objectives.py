@@ -5,15 +5,15 @@ import math
 import numpy as np
 import torch
 
-from pyscf.deepscf import train
+from pyscf.deepscf import objectives
 
 
 def test_cosine_learning_rate_schedule():
     args = argparse.Namespace(lr=1e-3, lr_final=1e-5)
-    rates = [train.learning_rate(args, step, 100) for step in (0, 50, 100, 150)]
+    rates = [objectives.learning_rate(args, step, 100) for step in (0, 50, 100, 150)]
     assert np.isclose(rates[0], 1e-3) and np.isclose(rates[1], (1e-3 + 1e-5) / 2)
     assert np.isclose(rates[2], 1e-5) and np.isclose(rates[3], 1e-5)     # held after the end
-    assert train.learning_rate(argparse.Namespace(lr=2e-3, lr_final=None), 70, 100) == 2e-3
+    assert objectives.learning_rate(argparse.Namespace(lr=2e-3, lr_final=None), 70, 100) == 2e-3
 
 
 def test_coulomb_energy_of_a_neutral_pair():
@@ -25,9 +25,9 @@ def test_coulomb_energy_of_a_neutral_pair():
     gauss = lambda x0: np.exp(-((x - x0) ** 2 + y ** 2 + z ** 2) / (2 * s * s)) / (2 * np.pi * s * s) ** 1.5
     err = torch.tensor(gauss(1.0) - gauss(-1.0))[None, None]
     exact = 1 / (np.sqrt(np.pi) * s) - math.erf(2 / (2 * s)) / 2
-    assert abs(train.coulomb_energy(err, h).item() - exact) < 0.01 * exact
+    assert abs(objectives.coulomb_energy(err, h).item() - exact) < 0.01 * exact
     # the loss adds it per valid voxel
     pred, zero, mask = err.float(), torch.zeros_like(err).float(), torch.ones_like(err).float()
-    plain = train.masked_loss(pred, zero, mask, None)
-    with_coulomb = train.masked_loss(pred, zero, mask, None, coulomb=2.0, spacing_bohr=h)
-    assert torch.isclose(with_coulomb - plain, 2 * train.coulomb_energy(pred, h).sum() / n ** 3)
+    plain = objectives.masked_loss(pred, zero, mask, None)
+    with_coulomb = objectives.masked_loss(pred, zero, mask, None, coulomb=2.0, spacing_bohr=h)
+    assert torch.isclose(with_coulomb - plain, 2 * objectives.coulomb_energy(pred, h).sum() / n ** 3)
