@@ -7,6 +7,7 @@ import torch
 from pyscf import dft, gto
 
 from pyscf.deepscf import data, dataset
+from pyscf.deepscf.grid import random_rotation, rotate
 from pyscf.deepscf.fingerprints import N_CHANNELS, fingerprints_on_points
 from pyscf.deepscf.predictors import (SMOOTHING_GRIDS_LEVEL, residual_charges,
                                       smoothed_residual_on_grid)
@@ -37,12 +38,12 @@ def folder(tmp_path_factory):
 def test_rotating_the_molecule_rotates_the_residual(water):
     """Δρ sampled through the rotation equals the SCF of the rotated molecule on its grid."""
     mol, dm = water
-    rotation = dataset.random_rotation(np.random.default_rng(7))
+    rotation = random_rotation(np.random.default_rng(7))
     assert np.allclose(rotation @ rotation.T, np.eye(3)) and np.isclose(np.linalg.det(rotation), 1)
     x, y, grid = dataset.full_box_sample(mol, dm, rotation=rotation)
     center = mol.atom_coords().mean(axis=0)
     rotated = gto.M(atom=[(s, c) for s, c in zip(['O', 'H', 'H'],
-                                                 dataset.rotate(mol.atom_coords(), rotation, center))],
+                                                 rotate(mol.atom_coords(), rotation, center))],
                     unit='Bohr', basis='def2-svp', verbose=0)
     points = grid.coords()
     y_direct = dataset.residual_density_on_points(rotated, tight_dm(rotated), points)

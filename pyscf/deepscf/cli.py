@@ -5,6 +5,7 @@
     deepscf bench FILES_OR_FOLDER --xc b3lyp --basis def2-svp --out DIR
     deepscf data generate --qm9 1200 --deformed 300 --amplitude 0.05 --smiles builtin --out DIR
     deepscf data info --out DIR
+    deepscf data compact --data DIR --out SET.npz
     deepscf train --data DIR --out RUN [--export WEIGHTS.pt]
 
 Each command group is added by one ``add_*_commands(subparsers)`` function listed in
@@ -97,6 +98,32 @@ def add_data_commands(subparsers):
     i.add_argument('--out', metavar='DIR', help='data folder (default as for generate)')
     i.add_argument('--json', action='store_true', help='print JSON')
     i.set_defaults(func=data_info)
+
+    c = sub.add_parser('compact', help='the compact training set of a data folder (GPU kit)',
+                       description='Write every structure of a data folder as one compact .npz '
+                                   '(density-matrix factors and the basis) that the GPU training '
+                                   'kit samples without PySCF.')
+    c.add_argument('--data', required=True, metavar='DIR', help='data folder (HDF5 shards)')
+    c.add_argument('--out', required=True, metavar='FILE.npz', help='the compact file')
+    c.add_argument('--dtype', choices=('float32', 'float16'), default='float32',
+                   help='storage of the factors (default float32: exact to 1e-7)')
+    c.add_argument('--split-seed', type=nonnegative_int, default=0,
+                   help="seed of the molecule-level split, as train's --split-seed (default 0)")
+    c.add_argument('--no-progress', action='store_true', help='no progress bar')
+    c.set_defaults(func=data_compact)
+
+
+def data_compact(args, parser):
+    from pyscf.deepscf import dataset
+    if not os.path.isdir(args.data):
+        parser.error(f'--data: no data folder {args.data}')
+    try:
+        summary = dataset.write_compact(args.data, args.out, args.dtype, args.split_seed,
+                                        progress=not args.no_progress)
+    except ValueError as err:
+        parser.error(str(err))
+    print(f"{summary['structures']} structures {summary['splits']} -> {summary['path']} "
+          f"({summary['bytes'] / 2**20:.1f} MiB, {summary['dtype']})")
 
 
 def data_generate(args, parser):

@@ -13,6 +13,7 @@ Splits are by molecule: the deformed copies ``qm9_{index}_d{k}`` of a QM9 molecu
 molecule keeps its split when the data set grows.
 """
 import collections
+import json
 import hashlib
 import os
 
@@ -22,7 +23,8 @@ import torch.utils.data
 
 from pyscf.deepscf import atoms, data
 from pyscf.deepscf.fingerprints import N_CHANNELS, fingerprints_on_points
-from pyscf.deepscf.grid import UniformGrid, box_grid, smoothed_point_charges
+from pyscf.deepscf.grid import (random_crop, random_rotation, rotate, rotated_box,
+                                smoothed_point_charges)
 from pyscf.deepscf.predictors import (SMOOTHING_GRIDS_LEVEL, residual_charges,
                                       residual_density_on_points)
 
@@ -59,20 +61,6 @@ def split_records(records, fractions=(0.8, 0.1, 0.1), seed=0):
 
 # ---------------------------------------------------------------------------- sampling
 
-def random_rotation(rng):
-    """A uniformly random proper rotation matrix (3, 3)."""
-    q = rng.standard_normal(4)
-    a, b, c, d = q / np.linalg.norm(q)
-    return np.array([[a*a + b*b - c*c - d*d, 2*(b*c - a*d), 2*(b*d + a*c)],
-                     [2*(b*c + a*d), a*a - b*b + c*c - d*d, 2*(c*d - a*b)],
-                     [2*(b*d - a*c), 2*(c*d + a*b), a*a - b*b - c*c + d*d]])
-
-
-def rotate(coords_bohr, rotation, center):
-    """Points rotated by ``rotation`` about ``center``: (p − c) Rᵀ + c."""
-    return (np.asarray(coords_bohr) - center) @ rotation.T + center
-
-
 def features_and_target(mol, dm, grid, rotation, center, smoothing_bohr=0.0, charges=None):
     """(fingerprints (C, N), Δρ (N,)) on the points of ``grid`` in the rotated frame (rotation
     about center).  ``smoothing_bohr`` > 0: Δρ smoothed by a Gaussian of that standard deviation,
@@ -90,11 +78,10 @@ def features_and_target(mol, dm, grid, rotation, center, smoothing_bohr=0.0, cha
     return x, residual_density_on_points(mol, dm, points_orig, free_atom_density=rho0)
 
 
-def rotated_box(mol, rotation, spacing_bohr, margin_bohr, multiple=1):
-    """(grid, center): the box grid around the atoms rotated about their centroid."""
-    coords = mol.atom_coords()[atoms.real_atoms(mol)]
-    center = coords.mean(axis=0)
-    return box_grid(rotate(coords, rotation, center), spacing_bohr, margin_bohr, multiple), center
+def molecule_rotated_box(mol, rotation, spacing_bohr, margin_bohr, multiple=1):
+    """(grid, center): grid.rotated_box of the real atoms of ``mol``."""
+    return rotated_box(mol.atom_coords()[atoms.real_atoms(mol)], rotation, spacing_bohr,
+                       margin_bohr, multiple)
 
 
 def crop_sample(mol, dm, rng, spacing_bohr=DEFAULT_SPACING_BOHR,
@@ -107,11 +94,9 @@ def crop_sample(mol, dm, rng, spacing_bohr=DEFAULT_SPACING_BOHR,
     with mask 0.  ``smoothing_bohr``, ``charges``: as for features_and_target.
     """
     rotation = random_rotation(rng) if rotation is None else np.asarray(rotation, dtype=float)
-    grid, center = rotated_box(mol, rotation, spacing_bohr, margin_bohr)
-    start = [int(rng.integers(0, n - crop + 1)) if n > crop else 0 for n in grid.shape]
-    size = [min(n, crop) for n in grid.shape]
-    crop_grid = UniformGrid(grid.origin_bohr + grid.spacing_bohr * np.array(start),
-                            grid.spacing_bohr, size)
+    grid, center = molecule_rotated_box(mol, rotation, spacing_bohr, margin_bohr)
+    crop_grid = random_crop(grid, crop, rng)
+    size = crop_grid.shape
     x_pts, y_pts = features_and_target(mol, dm, crop_grid, rotation, center, smoothing_bohr,
                                        charges)
     x = np.zeros((N_CHANNELS, crop, crop, crop), dtype=np.float32)
@@ -133,7 +118,7 @@ def full_box_sample(mol, dm, spacing_bohr=DEFAULT_SPACING_BOHR,
     up for the network's down-sampling.
     """
     rotation = np.eye(3) if rotation is None else np.asarray(rotation, dtype=float)
-    grid, center = rotated_box(mol, rotation, spacing_bohr, margin_bohr, multiple)
+    grid, center = molecule_rotated_box(mol, rotation, spacing_bohr, margin_bohr, multiple)
     x, y = features_and_target(mol, dm, grid, rotation, center, smoothing_bohr, charges)
     return (x.reshape((N_CHANNELS,) + grid.shape).astype(np.float32),
             y.reshape((1,) + grid.shape).astype(np.float32), grid)
@@ -221,3 +206,97 @@ class DensityDataset(torch.utils.data.Dataset):
         mol, dm, charges = self.structure(k)
         return full_box_sample(mol, dm, self.spacing_bohr, self.margin_bohr, rotation, multiple,
                                self.smoothing_bohr, charges)
+
+
+# ---------------------------------------------------------------------------- compact set
+
+# libcint's angular factors of s and p functions, which PySCF's Cartesian functions carry
+_CARTESIAN_FACTOR = {0: 0.5 / np.sqrt(np.pi), 1: np.sqrt(3 / (4 * np.pi))}
+
+
+def density_factor(mol, dm):
+    """L (nao_cart, rank) with D = L Lᵀ in the Cartesian functions of ``mol`` (the spin-summed
+    density matrix; rank = its number of nonzero eigenvalues, the occupied orbitals)."""
+    dm = np.asarray(dm)
+    if dm.ndim == 3:
+        dm = dm[0] + dm[1]
+    w, v = np.linalg.eigh(dm)
+    keep = w > 1e-12 * w.max()
+    if np.any(w < -1e-6 * w.max()):
+        raise ValueError(f'density matrix of {mol.natm} atoms is not positive semidefinite '
+                         f'(eigenvalue {w.min():.3g})')
+    c2s = np.eye(mol.nao) if mol.cart else mol.cart2sph_coeff()
+    return c2s @ (v[:, keep] * np.sqrt(w[keep]))
+
+
+def element_basis(mol, atom):
+    """[(l, exponents, coefficients)] of the shells of one atom of ``mol``, one per contraction,
+    with libcint's normalisation and s/p angular factors: χ = x^lx y^ly z^lz Σ c exp(−a r²)
+    is PySCF's Cartesian function."""
+    out = []
+    for ib in mol.atom_shell_ids(atom):
+        l = int(mol.bas_angular(ib))
+        coefs = mol._libcint_ctr_coeff(ib) * _CARTESIAN_FACTOR.get(l, 1.0)
+        out += [(l, mol.bas_exp(ib).copy(), coefs[:, j].copy()) for j in range(coefs.shape[1])]
+    return out
+
+
+def write_compact(folder, path, dtype='float32', split_seed=0, progress=True):
+    """The compact training set (compact.py) of every record of a data folder, written to
+    ``path`` (.npz); returns a summary dict.  float16 halves the size (measure before use)."""
+    from tqdm import tqdm
+    from pyscf.deepscf import compact
+    records = data.list_records(folder)
+    if not records:
+        raise ValueError(f'{folder}: no stored structures')
+    elements, shells = [], []            # shells: (element index, l, exps, coefs)
+    ids, splits, natm, numbers, coords, factors, cols = [], [], [], [], [], [], []
+    basis = None
+    for key in tqdm(records, disable=not progress, unit='struct', mininterval=5):
+        rec = data.load_record(*key)
+        if basis not in (None, rec['basis']):
+            raise ValueError(f'{key[1]}: basis {rec["basis"]} differs from {basis}')
+        basis = rec['basis']
+        mol = data.record_mole(rec)
+        for ia, sym in enumerate(rec['symbols']):
+            if sym not in elements:
+                elements.append(sym)
+                shells += [(len(elements) - 1, l, e, c) for l, e, c in element_basis(mol, ia)]
+        factor = density_factor(mol, rec['dm'])
+        ids.append(key[1])
+        splits.append(split_of(key[1], seed=split_seed))
+        natm.append(mol.natm)
+        numbers += [int(z) for z in rec['atomic_numbers']]
+        coords.append(mol.atom_coords())
+        factors.append(factor.astype(dtype).ravel())
+        cols.append(factor.shape[1])
+    nprim = [len(s[2]) for s in shells]
+    arrays = {
+        'format_version': np.int64(compact.FORMAT_VERSION),
+        'settings_json': np.str_(json.dumps({**data_settings(folder), 'split_seed': split_seed,
+                                             'factor_dtype': dtype})),
+        'elements': np.array(elements), 'shell_element': np.array([s[0] for s in shells]),
+        'shell_l': np.array([s[1] for s in shells]),
+        'shell_prim_start': np.concatenate([[0], np.cumsum(nprim)]),
+        'prim_exp': np.concatenate([s[2] for s in shells]),
+        'prim_coef': np.concatenate([s[3] for s in shells]),
+        'ids': np.array(ids), 'splits': np.array(splits),
+        'atom_start': np.concatenate([[0], np.cumsum(natm)]),
+        'atomic_numbers': np.array(numbers, dtype=np.int16),
+        'coords_bohr': np.concatenate(coords),
+        'factor_start': np.concatenate([[0], np.cumsum([len(f) for f in factors])]),
+        'factor_cols': np.array(cols), 'factor': np.concatenate(factors)}
+    tmp = path + '.tmp.npz'
+    np.savez(tmp, **arrays)
+    os.replace(tmp, path)
+    return {'path': path, 'structures': len(ids), 'bytes': os.path.getsize(path),
+            'splits': {s: splits.count(s) for s in SPLITS}, 'dtype': dtype}
+
+
+def data_settings(folder):
+    """The settings.json of a data folder ({} when it has none)."""
+    try:
+        with open(os.path.join(folder, data.SETTINGS_FILE)) as f:
+            return json.load(f)
+    except OSError:
+        return {}

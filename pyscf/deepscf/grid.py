@@ -79,6 +79,36 @@ def box_grid(coords_bohr, spacing_bohr, margin_bohr, multiple=1):
     return UniformGrid(origin, spacing_bohr, n)
 
 
+def random_rotation(rng):
+    """A uniformly random proper rotation matrix (3, 3) from a numpy Generator."""
+    q = rng.standard_normal(4)
+    a, b, c, d = q / np.linalg.norm(q)
+    return np.array([[a*a + b*b - c*c - d*d, 2*(b*c - a*d), 2*(b*d + a*c)],
+                     [2*(b*c + a*d), a*a - b*b + c*c - d*d, 2*(c*d - a*b)],
+                     [2*(b*d - a*c), 2*(c*d + a*b), a*a - b*b - c*c + d*d]])
+
+
+def rotate(coords_bohr, rotation, center):
+    """Points rotated by ``rotation`` about ``center``: (p − c) Rᵀ + c."""
+    return (np.asarray(coords_bohr) - center) @ rotation.T + center
+
+
+def rotated_box(coords_bohr, rotation, spacing_bohr, margin_bohr, multiple=1):
+    """(grid, center): the box grid around atoms rotated about their centroid."""
+    coords = np.asarray(coords_bohr, dtype=float).reshape(-1, 3)
+    center = coords.mean(axis=0)
+    return box_grid(rotate(coords, rotation, center), spacing_bohr, margin_bohr, multiple), center
+
+
+def random_crop(grid, crop, rng):
+    """A random sub-grid of ``grid`` of crop points per axis (the whole axis where the grid is
+    shorter), its start drawn from the numpy Generator ``rng``."""
+    start = [int(rng.integers(0, n - crop + 1)) if n > crop else 0 for n in grid.shape]
+    size = [min(n, crop) for n in grid.shape]
+    return UniformGrid(grid.origin_bohr + grid.spacing_bohr * np.array(start),
+                       grid.spacing_bohr, size)
+
+
 def molecule_grid(mol, spacing_bohr, margin_bohr, multiple=1):
     """box_grid around the real atoms of a Mole (ghost atoms and point charges left out)."""
     return box_grid(mol.atom_coords()[real_atoms(mol)], spacing_bohr, margin_bohr, multiple)

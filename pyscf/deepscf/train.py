@@ -124,7 +124,7 @@ def setup_distributed(device_arg):
 def make_metadata(cfg, args, splits, val_records, best):
     return nn_model.make_metadata(
         cfg, args.spacing, args.margin, smoothing_bohr=args.smoothing,
-        reference=_settings(args.data), dataset={
+        reference=ds.data_settings(args.data), dataset={
             'folder': os.path.abspath(args.data), 'split_seed': args.split_seed,
             'split_fractions': [0.8, 0.1, 0.1],
             'structures': {k: len(v) for k, v in splits.items()},
@@ -133,14 +133,6 @@ def make_metadata(cfg, args, splits, val_records, best):
                   'loss_weight': args.loss_weight, 'coulomb_loss': args.coulomb_loss,
                   'init': os.path.basename(args.init) if args.init else None},
         validation=best.get('val', {}))
-
-
-def _settings(folder):
-    try:
-        with open(os.path.join(folder, 'settings.json')) as f:
-            return json.load(f)
-    except OSError:
-        return {}
 
 
 def export_checkpoint(ckpt_path, out_path):
