@@ -163,18 +163,8 @@ def run_qm9(folder, n, out, weights=None, mirrors=1):
 
 def alkane(n_carbon):
     """Linear all-trans alkane C_nH_(2n+2) as a gto.Mole (sto-3g; only atoms matter here)."""
-    cc, ch, half = 1.53, 1.09, np.radians(109.47) / 2
-    atom = []
-    for i in range(n_carbon):
-        c = np.array([i * cc * np.sin(half), (i % 2) * cc * np.cos(half), 0.0])
-        atom.append(('C', c))
-        up = 1 if i % 2 else -1
-        for z in (1, -1):
-            atom.append(('H', c + ch * np.array([0, up * 0.5, z * 0.866])))
-    ends = [np.array([-ch, 0, 0]), np.array([ch, 0, 0])]
-    atom.append(('H', atom[0][1] + ends[0]))
-    atom.append(('H', atom[-3][1] + ends[1]))
-    return gto.M(atom=atom, basis='sto-3g', verbose=0)
+    symbols, coords = molio.alkane(n_carbon)
+    return gto.M(atom=list(zip(symbols, coords)), basis='sto-3g', verbose=0)
 
 
 def _scaling_child(natm_target, weights):

@@ -1,8 +1,13 @@
-"""Reading molecule files (xyz, Angstrom) into PySCF Moles, with errors that name the line."""
+"""Molecules in: xyz files (Angstrom) read into PySCF Moles with errors that name the line, and
+built test geometries (alkane chains).
+
+PySCF is imported where a Mole is made: ``alkane`` serves the GPU training kit without PySCF.
+"""
 import os
 
-from pyscf import gto
-from pyscf.data import elements
+import numpy as np
+
+ANGSTROM_PER_BOHR = 0.52917721092           # pyscf.lib.param.BOHR
 
 
 class MoleculeFileError(ValueError):
@@ -28,6 +33,8 @@ def read_xyz(path):
         if len(fields) < 4:
             raise MoleculeFileError(f'{path}: line {n}: expected "symbol x y z", found {line!r}')
         symbol = fields[0]
+        from pyscf import gto
+        from pyscf.data import elements
         if gto.mole._std_symbol(symbol).capitalize() not in elements.ELEMENTS_PROTON:
             raise MoleculeFileError(f'{path}: line {n}: unknown element {symbol!r}')
         try:
@@ -44,6 +51,7 @@ def read_xyz(path):
 
 def load_molecule(path, basis='def2-svp', charge=0, spin=None, verbose=0):
     """A built gto.Mole from an xyz file (Angstrom); spin None: 0 or 1 by electron parity."""
+    from pyscf import gto
     atoms = read_xyz(path)
     mol = gto.Mole(atom=atoms, basis=basis, charge=charge, unit='Angstrom', verbose=verbose)
     if spin is None:
@@ -54,3 +62,17 @@ def load_molecule(path, basis='def2-svp', charge=0, spin=None, verbose=0):
         return mol.build()
     except (RuntimeError, KeyError) as err:
         raise MoleculeFileError(f'{path}: {err}') from None
+
+
+def alkane(n_carbon):
+    """Linear all-trans alkane C_nH_(2n+2): (symbols, coordinates (3n+2, 3) in Angstrom)."""
+    cc, ch, half = 1.53, 1.09, np.radians(109.47) / 2
+    symbols, coords = [], []
+    for i in range(n_carbon):
+        c = np.array([i * cc * np.sin(half), (i % 2) * cc * np.cos(half), 0.0])
+        up = 1 if i % 2 else -1
+        symbols += ['C', 'H', 'H']
+        coords += [c] + [c + ch * np.array([0, up * 0.5, z * 0.866]) for z in (1, -1)]
+    symbols += ['H', 'H']
+    coords += [coords[0] + np.array([-ch, 0, 0]), coords[-3] + np.array([ch, 0, 0])]
+    return symbols, np.array(coords)

@@ -91,3 +91,28 @@ class OraclePredictor:
         if self.smoothing_bohr > 0:
             return grid, smoothed_residual_on_grid(mol, self.dm, grid, self.smoothing_bohr)
         return grid, sample_on_grid(lambda c: residual_density_on_points(mol, self.dm, c), grid)
+
+
+class GridPredictor:
+    """A residual density already on a grid, e.g. predicted by the network on another machine
+    (the GPU training kit's guess step).  ``predict(mol)`` returns it for the molecule it was
+    made for and raises ValueError for any other (atoms compared to 1e-6 bohr).
+
+    symbols, coords_bohr: the real atoms it was predicted for; grid: UniformGrid; residual:
+    (grid.shape) e/bohr^3; smoothing_bohr: 0 for point values (the network's).
+    """
+
+    def __init__(self, symbols, coords_bohr, grid, residual, smoothing_bohr=0.0):
+        self.symbols = list(symbols)
+        self.coords_bohr = np.asarray(coords_bohr, dtype=float).reshape(-1, 3)
+        self.grid, self.residual = grid, np.asarray(residual, dtype=float)
+        if self.residual.shape != grid.shape:
+            raise ValueError(f'residual of shape {self.residual.shape} on a grid of {grid.shape}')
+        self.spacing_bohr, self.smoothing_bohr = grid.spacing_bohr, smoothing_bohr
+
+    def predict(self, mol):
+        coords = mol.atom_coords()[atoms.real_atoms(mol)]
+        if atoms.atom_symbols(mol) != self.symbols or coords.shape != self.coords_bohr.shape \
+                or np.abs(coords - self.coords_bohr).max() > 1e-6:
+            raise ValueError('GridPredictor: this residual was predicted for another molecule')
+        return self.grid, self.residual

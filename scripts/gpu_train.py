@@ -1,0 +1,399 @@
+#!/usr/bin/env python
+"""The GPU training kit: turn a short slot on one GPU into network accuracy.
+
+On the GPU machine (torch and numpy; no PySCF, no HDF5 data: the compact set travels instead):
+
+    python scripts/gpu_train.py train --data kit/compact.npz --out $OUT --minutes 8 \\
+        --init pyscf/deepscf/weights/deepscf_default.pt     # or --resume kit/checkpoint.pt
+
+trains the U-Net on random rotated crops whose targets are evaluated on the GPU from the compact
+set (compact.py; bf16 autocast on CUDA), writes a checkpoint and a validation line every
+``--checkpoint-minutes``, and stops at ``--minutes`` with a checkpoint and exported TorchScript
+weights.  Then it times the network on linear alkanes (29-401 atoms, first and warm call) and
+predicts the residual density of one validation molecule on the GPU.  Files in --out:
+checkpoint.pt (the last state: --resume continues from it), weights.pt (the best validation
+state, TorchScript with metadata, loads in PyTorch 2.13 on the CPU), metrics.jsonl (loss and
+validation lines), report.json (steps per second, validation against steps, inference timings)
+and guess_residual.npz.
+
+Back on a machine with PySCF and the HDF5 data folder:
+
+    python scripts/gpu_train.py finish --run DIR --data DATA --compact kit/compact.npz [--bundle]
+
+evaluates the run's weights and the bundled ones on the validation split against both the HDF5
+targets (PySCF) and the compact ones, runs the guess from the GPU's prediction against minao, and
+with --bundle copies the weights into the package where they are better.
+"""
+import argparse
+import copy
+import json
+import os
+import shutil
+import sys
+import time
+import types
+
+import numpy as np
+import torch
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, ROOT)
+
+
+def enter_package_without_pyscf():
+    """The kit's modules need torch and numpy only, but the package's __init__ registers the
+    PySCF guess: where PySCF is missing, enter the package folders without running it."""
+    try:
+        import pyscf.gto  # noqa: F401  (PySCF present: the package imports normally)
+        return
+    except ImportError:
+        pass
+    for name, folder in (('pyscf', 'pyscf'), ('pyscf.deepscf', os.path.join('pyscf', 'deepscf'))):
+        module = types.ModuleType(name)
+        module.__path__ = [os.path.join(ROOT, folder)]
+        sys.modules[name] = module
+
+
+enter_package_without_pyscf()
+from pyscf.deepscf import compact, molio                                   # noqa: E402
+from pyscf.deepscf import model as nn_model                                # noqa: E402
+from pyscf.deepscf.objectives import learning_rate, masked_loss, validate  # noqa: E402
+
+VAL_SEED = 12345            # the validation crops of `deepscf train --evaluate`: the same crops
+
+
+# ------------------------------------------------------------------------------- training
+
+def sample_batch(structures, indices, args, rng):
+    """A batch of random rotated crops (x, y, mask) of structures drawn from ``indices``."""
+    picks = rng.choice(indices, args.batch_size)
+    samples = [compact.crop_sample(structures[i], rng, args.spacing, args.margin, args.crop)
+               for i in picks]
+    return tuple(torch.stack(t) for t in zip(*samples))
+
+
+def validation_batches(structures, indices, args):
+    """Fixed crops of the validation structures: crop k of structure j comes from
+    default_rng([VAL_SEED, 0, 2 j + k]), as DensityDataset(seed=VAL_SEED, samples_per_structure=2)
+    draws them from the HDF5 records, so both sets of targets can be compared crop by crop."""
+    crops = [compact.crop_sample(structures[i], np.random.default_rng([VAL_SEED, 0, 2 * j + k]),
+                                 args.spacing, args.margin, args.crop)
+             for j, i in enumerate(indices) for k in range(2)]
+    return [tuple(torch.stack(t) for t in zip(*crops[s:s + args.batch_size]))
+            for s in range(0, len(crops), args.batch_size)]
+
+
+def initial_model(args, device):
+    """(model, optimizer state or None, config, state): --resume, --init or a new network."""
+    if args.resume:
+        ckpt = torch.load(args.resume, map_location='cpu', weights_only=False)
+        model = nn_model.UNet3D(ckpt['config'])
+        model.load_state_dict(ckpt['model'])
+        return model.to(device), ckpt['optimizer'], ckpt['config'], ckpt['state']
+    if args.init:
+        module, meta = nn_model.load(args.init)
+        model = nn_model.UNet3D(meta['config'])
+        model.load_state_dict(module.state_dict())
+        return model.to(device), None, meta['config'], {'step': 0, 'samples': 0, 'best': {}}
+    cfg = {**nn_model.DEFAULT_CONFIG, 'widths': args.widths,
+           'blocks_per_level': args.blocks_per_level}
+    return nn_model.UNet3D(cfg).to(device), None, cfg, {'step': 0, 'samples': 0, 'best': {}}
+
+
+def metadata(cfg, args, store, val_ids, state):
+    reference = {k: v for k, v in store.settings.items() if k not in ('split_seed',
+                                                                       'factor_dtype')}
+    return nn_model.make_metadata(
+        cfg, args.spacing, args.margin, smoothing_bohr=0.0, reference=reference,
+        dataset={'compact': os.path.basename(args.data), 'split_seed': store.settings['split_seed'],
+                 'split_fractions': [0.8, 0.1, 0.1],
+                 'structures': {s: len(store.indices(s)) for s in ('train', 'val', 'test')},
+                 'validation_structures': sorted(val_ids)},
+        training={'kit': 'scripts/gpu_train.py', 'steps': state['best'].get('step'),
+                  'samples': state['samples'], 'crop': args.crop, 'batch_size': args.batch_size,
+                  'bf16': args.bf16_used, 'device': args.device_name,
+                  'init': os.path.basename(args.init) if args.init else None,
+                  'resume': os.path.basename(args.resume) if args.resume else None},
+        validation=state['best'].get('val', {}))
+
+
+def train(args):
+    t_start = time.time()
+    deadline = t_start + 60 * args.minutes
+    device = torch.device(args.device or ('cuda' if torch.cuda.is_available() else 'cpu'))
+    args.device_name = torch.cuda.get_device_name(device) if device.type == 'cuda' else 'cpu'
+    args.bf16_used = device.type == 'cuda' and args.bf16 and torch.cuda.is_bf16_supported()
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    torch.backends.cudnn.benchmark = True
+    torch.manual_seed(args.seed)
+    os.makedirs(args.out, exist_ok=True)
+    log_file = open(os.path.join(args.out, 'metrics.jsonl'), 'a')
+
+    def record(**entry):
+        log_file.write(json.dumps({'time': time.time(), **entry}) + '\n')
+        log_file.flush()
+
+    store = compact.CompactSet(args.data)
+    train_idx, val_idx = store.indices('train'), store.indices('val')[:args.val_structures]
+    if not train_idx or not val_idx:
+        sys.exit(f'{args.data}: need structures in the train and val splits')
+    structures = {i: store.structure(i, device) for i in train_idx + val_idx}
+    val_batches = validation_batches(structures, val_idx, args)
+    model, opt_state, cfg, state = initial_model(args, device)
+    opt = torch.optim.AdamW(model.parameters(), lr=args.lr, weight_decay=args.weight_decay)
+    if opt_state is not None:
+        opt.load_state_dict(opt_state)
+    net = torch.compile(model) if args.compile else model
+    val_ids = [store.ids[i] for i in val_idx]
+    print(f'{len(train_idx)} train and {len(val_idx)} val structures from {args.data}; '
+          f'device {args.device_name}, bf16 {args.bf16_used}; {time.time() - t_start:.1f} s '
+          'to load', flush=True)
+    record(event='start', args={k: v for k, v in vars(args).items() if k != 'func'},
+           config=cfg, structures=len(structures))
+    best_state = copy.deepcopy(model.state_dict())
+
+    def checkpoint():
+        val = validate(model, val_batches, device)
+        row = {'step': state['step'], 'samples': state['samples'],
+               'elapsed_s': round(time.time() - t_start, 1), 'val': val}
+        record(**row)
+        print(f'step {state["step"]} ({row["elapsed_s"]:.0f} s): val NMAE '
+              f'{val["nmae_rho_percent"]:.3f} %', flush=True)
+        if val['nmae_delta_rho'] < state['best'].get('val', {}).get('nmae_delta_rho', np.inf):
+            state['best'] = {'step': state['step'], 'val': val}
+            best_state.update(copy.deepcopy(model.state_dict()))
+        ckpt = {'model': model.state_dict(), 'optimizer': opt.state_dict(), 'config': cfg,
+                'state': state, 'args': {k: v for k, v in vars(args).items() if k != 'func'},
+                'metadata': metadata(cfg, args, store, val_ids, state)}
+        path = os.path.join(args.out, 'checkpoint.pt')
+        torch.save(ckpt, path + '.tmp')
+        os.replace(path + '.tmp', path)
+        return row
+
+    rng = np.random.default_rng([args.seed, state['step']])
+    t0 = time.time()
+    history = [checkpoint()]                        # the starting point, on the same crops
+    # leave room for the last validation, checkpoint and export before the deadline
+    reserve = 2 * (time.time() - t0) + 10
+    t_train, step0, last_save = time.time(), state['step'], time.time()
+    budget = max(deadline - reserve - t_train, 1e-6)
+    while time.time() < deadline - reserve:
+        x, y, mask = sample_batch(structures, train_idx, args, rng)
+        for group in opt.param_groups:
+            group['lr'] = learning_rate(args, time.time() - t_train, budget)
+        with torch.autocast(device.type, dtype=torch.bfloat16, enabled=args.bf16_used):
+            pred = net(x)
+        loss = masked_loss(pred.float(), y, mask, x, args.loss_weight, args.coulomb_loss,
+                           args.spacing)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+        state['step'] += 1
+        state['samples'] += args.batch_size
+        if state['step'] % 50 == 0:
+            record(step=state['step'], loss=loss.item(), lr=opt.param_groups[0]['lr'])
+        if time.time() - last_save > 60 * args.checkpoint_minutes:
+            history.append(checkpoint())
+            last_save = time.time()
+    history.append(checkpoint())
+    seconds = time.time() - t_train
+    model.load_state_dict(best_state)
+    weights = os.path.join(args.out, 'weights.pt')
+    nn_model.export(model, weights, metadata(cfg, args, store, val_ids, state))
+    report = {'device': args.device_name, 'torch': torch.__version__, 'bf16': args.bf16_used,
+              'structures': {'train': len(train_idx), 'val': len(val_idx)},
+              'steps': state['step'] - step0, 'batch_size': args.batch_size, 'crop': args.crop,
+              'train_seconds': round(seconds, 1),
+              'steps_per_s': round((state['step'] - step0) / seconds, 3),
+              'validation': [{k: r[k] for k in ('step', 'samples', 'elapsed_s')}
+                             | {'nmae_rho_percent': r['val']['nmae_rho_percent']}
+                             for r in history],
+              'best': state['best']}
+    print(f'trained {report["steps"]} steps in {seconds:.0f} s ({report["steps_per_s"]:.2f}/s); '
+          f'best val NMAE {state["best"]["val"]["nmae_rho_percent"]:.3f} % at step '
+          f'{state["best"]["step"]}; exported {weights}', flush=True)
+    if not args.no_timing:
+        report['inference'] = time_inference(weights, device, args.timing_sizes)
+        report['guess'] = predict_guess_molecule(weights, device, store, val_idx, args.out)
+    with open(os.path.join(args.out, 'report.json'), 'w') as f:
+        json.dump(report, f, indent=1)
+    return report
+
+
+# ------------------------------------------------------------------------------- after training
+
+def time_inference(weights, device, sizes):
+    """Seconds of the network's prediction (grid, fingerprints, U-Net) on linear alkanes of
+    about ``sizes`` atoms on ``device``: the first call and a warm one."""
+    t0 = time.perf_counter()
+    predictor = nn_model.NetworkPredictor(weights, device=str(device))
+    rows = [{'load_s': round(time.perf_counter() - t0, 3)}]
+    for natm in sizes:
+        symbols, coords = molio.alkane(max(1, round((natm - 2) / 3)))
+        coords = coords / molio.ANGSTROM_PER_BOHR
+        row = {'natm': len(symbols)}
+        for call in ('first_s', 'warm_s'):
+            t0 = time.perf_counter()
+            grid, _ = predictor.predict_atoms(symbols, coords)
+            if device.type == 'cuda':
+                torch.cuda.synchronize()
+            row[call] = round(time.perf_counter() - t0, 4)
+        row['grid_points'] = grid.size
+        if device.type == 'cuda':
+            row['peak_gpu_MB'] = round(torch.cuda.max_memory_allocated(device) / 2**20)
+        rows.append(row)
+        print(f'inference {row}', flush=True)
+    return rows
+
+
+def predict_guess_molecule(weights, device, store, val_idx, out):
+    """The residual density of the largest validation molecule predicted on ``device``, saved
+    for ``finish``, which runs the guess from it with PySCF."""
+    i = max(val_idx, key=lambda j: store.arrays['atom_start'][j + 1] - store.arrays['atom_start'][j])
+    s = store.structure(i)
+    predictor = nn_model.NetworkPredictor(weights, device=str(device))
+    t0 = time.perf_counter()
+    grid, residual = predictor.predict_atoms(s.symbols, s.coords_np)
+    seconds = time.perf_counter() - t0
+    np.savez(os.path.join(out, 'guess_residual.npz'), id=store.ids[i], symbols=s.symbols,
+             coords_bohr=s.coords_np, origin_bohr=grid.origin_bohr,
+             spacing_bohr=grid.spacing_bohr, shape=grid.shape,
+             residual=residual.astype(np.float32), device=str(device))
+    print(f'guess molecule {store.ids[i]} ({len(s.symbols)} atoms) predicted on {device} in '
+          f'{seconds:.3f} s', flush=True)
+    return {'id': store.ids[i], 'natm': len(s.symbols), 'seconds': round(seconds, 4)}
+
+
+def finish(args):
+    """On a machine with PySCF: the run's weights against the bundled ones (validation NMAE on
+    the HDF5 targets and the compact ones), the guess from the GPU's prediction, --bundle."""
+    from pyscf import dft
+    from pyscf.deepscf import data, grid as grid_mod, predict
+    from pyscf.deepscf.predictors import GridPredictor
+    weights = os.path.join(args.run, 'weights.pt')
+    result = {'run': os.path.abspath(args.run)}
+    for name, path in (('run', weights), ('bundled', nn_model.DEFAULT_WEIGHTS)):
+        result[name] = target_figures(path, args.data, args.compact, args.val_structures)
+        print(f'{name}: {result[name]}', flush=True)
+    saved = np.load(os.path.join(args.run, 'guess_residual.npz'))
+    symbols, coords = [str(s) for s in saved['symbols']], saved['coords_bohr']
+    grid = grid_mod.UniformGrid(saved['origin_bohr'], float(saved['spacing_bohr']),
+                                saved['shape'])
+    cpu_grid, cpu_residual = nn_model.NetworkPredictor(weights, 'cpu').predict_atoms(symbols,
+                                                                                     coords)
+    mol = data.record_mole({'symbols': symbols, 'coords_bohr': coords, 'basis': 'def2-svp',
+                            'charge': 0, 'spin': 0})
+    cycles = {}
+    for guess in ('minao', 'deepscf'):
+        mf = dft.RKS(mol, xc='b3lyp')
+        mf.init_guess = guess
+        with predict.using_predictor(GridPredictor(symbols, coords, grid, saved['residual'])):
+            mf.kernel()
+        cycles[guess] = {'cycles': mf.cycles, 'e_tot': mf.e_tot, 'converged': mf.converged}
+    result['guess'] = {'id': str(saved['id']), 'natm': len(symbols), 'device': str(saved['device']),
+                       'max_abs_cuda_minus_cpu': float(np.abs(saved['residual']
+                                                              - cpu_residual).max()),
+                       'same_grid': cpu_grid.shape == grid.shape, **cycles}
+    print(json.dumps(result['guess']), flush=True)
+    better = result['run']['hdf5_nmae_rho_percent'] < result['bundled']['hdf5_nmae_rho_percent']
+    result['bundled_now'] = bool(args.bundle and better)
+    if result['bundled_now']:
+        shutil.copyfile(weights, nn_model.DEFAULT_WEIGHTS)
+        _, meta = nn_model.load(weights)
+        with open(nn_model.DEFAULT_WEIGHTS[:-3] + '.json', 'w') as f:
+            json.dump(meta, f, indent=1)
+        print(f'bundled {weights}; recalibrate NonSCF: python scripts/calibrate_nonscf.py '
+              f'--data {args.data} --write', flush=True)
+    with open(args.report or os.path.join(ROOT, 'benchmarks', 'results', 'gpu_finish.json'),
+              'w') as f:
+        json.dump(result, f, indent=1)
+    return result
+
+
+def target_figures(weights, folder, compact_path, val_structures=None):
+    """Validation figures of ``weights`` on the same crops of the validation split, with the
+    targets evaluated by PySCF from the HDF5 records and by torch from the compact set."""
+    from torch.utils.data import DataLoader
+    from pyscf.deepscf import dataset
+    module, meta = nn_model.load(weights)
+    module.eval()
+    records = dataset.split_records(folder, seed=meta['dataset'].get('split_seed', 0))['val']
+    records = records[:val_structures]
+    crops = dataset.DensityDataset(records, spacing_bohr=meta['spacing_bohr'],
+                                   margin_bohr=meta['margin_bohr'], crop=32,
+                                   samples_per_structure=2, seed=VAL_SEED)
+    hdf5 = validate(module, DataLoader(crops, batch_size=4), torch.device('cpu'))
+    store = compact.CompactSet(compact_path)
+    ids = [r[1] for r in records]
+    index = [store.ids.index(i) for i in ids]
+    args = argparse.Namespace(spacing=meta['spacing_bohr'], margin=meta['margin_bohr'], crop=32,
+                              batch_size=4)
+    batches = validation_batches({i: store.structure(i) for i in index}, index, args)
+    kit = validate(module, batches, torch.device('cpu'))
+    return {'structures': len(ids), 'hdf5_nmae_rho_percent': hdf5['nmae_rho_percent'],
+            'compact_nmae_rho_percent': kit['nmae_rho_percent'],
+            'hdf5_nmae_delta_rho': hdf5['nmae_delta_rho'],
+            'compact_nmae_delta_rho': kit['nmae_delta_rho']}
+
+
+# ------------------------------------------------------------------------------- command line
+
+def build_parser():
+    p = argparse.ArgumentParser(description=__doc__.split('\n')[0],
+                                formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    sub = p.add_subparsers(dest='command', required=True)
+    t = sub.add_parser('train', help='train on the compact set (the GPU machine)',
+                       formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    t.add_argument('--data', required=True, help='compact set (.npz, deepscf data compact)')
+    t.add_argument('--out', required=True, help='output folder')
+    t.add_argument('--minutes', type=float, required=True,
+                   help='training stops before this, with a checkpoint and the export')
+    t.add_argument('--checkpoint-minutes', type=float, default=2.0)
+    start = t.add_mutually_exclusive_group()
+    start.add_argument('--init', help='start from exported weights (e.g. the bundled ones)')
+    start.add_argument('--resume', help='continue from a checkpoint.pt of an earlier run')
+    t.add_argument('--widths', type=int, nargs='+', default=nn_model.DEFAULT_CONFIG['widths'],
+                   help='a new network (without --init/--resume)')
+    t.add_argument('--blocks-per-level', type=int,
+                   default=nn_model.DEFAULT_CONFIG['blocks_per_level'])
+    t.add_argument('--batch-size', type=int, default=16)
+    t.add_argument('--crop', type=int, default=32)
+    t.add_argument('--spacing', type=float, default=0.3, help='bohr')
+    t.add_argument('--margin', type=float, default=5.0, help='bohr')
+    t.add_argument('--lr', type=float, default=1e-3)
+    t.add_argument('--lr-final', type=float, default=1e-5,
+                   help='cosine decay over the training time (None: constant)')
+    t.add_argument('--weight-decay', type=float, default=1e-4)
+    t.add_argument('--loss-weight', choices=('none', 'valence'), default='none')
+    t.add_argument('--coulomb-loss', type=float, default=0.0)
+    t.add_argument('--val-structures', type=int, default=None, help='default: all of them')
+    t.add_argument('--no-bf16', dest='bf16', action='store_false',
+                   help='float32 on CUDA too (bf16 autocast is used where supported)')
+    t.add_argument('--compile', action='store_true', help='torch.compile the network')
+    t.add_argument('--device', default=None)
+    t.add_argument('--threads', type=int, default=None, help='torch CPU threads')
+    t.add_argument('--seed', type=int, default=0)
+    t.add_argument('--timing-sizes', type=int, nargs='+', default=[29, 50, 101, 200, 401])
+    t.add_argument('--no-timing', action='store_true', help='skip inference timing and guess')
+    t.set_defaults(func=train)
+    f = sub.add_parser('finish', help='evaluate and bundle a run (needs PySCF and the data)',
+                       formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    f.add_argument('--run', required=True, help='the train --out folder, fetched back')
+    f.add_argument('--data', required=True, help='the HDF5 data folder')
+    f.add_argument('--compact', required=True, help='the compact set the run trained on')
+    f.add_argument('--val-structures', type=int, default=None)
+    f.add_argument('--bundle', action='store_true', help='bundle the weights if better')
+    f.add_argument('--report', help='JSON report (default benchmarks/results/gpu_finish.json)')
+    f.set_defaults(func=finish)
+    return p
+
+
+def main(argv=None):
+    args = build_parser().parse_args(argv)
+    args.func(args)
+    return 0
+
+
+if __name__ == '__main__':
+    sys.exit(main())

@@ -1,0 +1,80 @@
+"""The GPU training kit (scripts/gpu_train.py), run on the CPU: it trains from a compact set
+without PySCF, writes checkpoints, validation lines and TorchScript weights that load here,
+and ``finish`` evaluates them and runs the guess from the saved prediction."""
+import json
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from pyscf.deepscf import data, dataset
+from pyscf.deepscf import model as nn_model
+
+SCRIPT = os.path.join(os.path.dirname(__file__), '..', 'scripts', 'gpu_train.py')
+# the GPU machine has torch and numpy but no PySCF: the kit runs here with PySCF blocked
+WITHOUT_PYSCF = ("import sys, runpy\n"
+                 "for m in ('pyscf.gto', 'pyscf.lib', 'pyscf.scf', 'pyscf.dft', 'h5py'):\n"
+                 "    sys.modules[m] = None\n"
+                 "sys.argv = ['gpu_train.py'] + sys.argv[1:]\n"
+                 "runpy.run_path({!r}, run_name='__main__')\n").format(SCRIPT)
+
+
+@pytest.fixture(scope='module')
+def folder(tmp_path_factory):
+    """Methane and water (train) and ethane (val), B3LYP/def2-SVP at grid level 0."""
+    out = str(tmp_path_factory.mktemp('data'))
+    data.generate(data.structure_jobs(qm9_index=[1, 3, 7]), out, {'grids_level': 0}, workers=0,
+                  progress=False)
+    path = os.path.join(out, 'set.npz')
+    dataset.write_compact(out, path, progress=False)
+    return out, path
+
+
+def test_kit_trains_without_pyscf_and_finish_evaluates(folder, tmp_path):
+    out_folder, compact_path = folder
+    run = str(tmp_path / 'run')
+    cmd = [sys.executable, '-c', WITHOUT_PYSCF, 'train', '--data', compact_path, '--out', run,
+           '--minutes', '0.4', '--checkpoint-minutes', '0.1', '--init', nn_model.DEFAULT_WEIGHTS,
+           '--batch-size', '1', '--crop', '16', '--threads', '1', '--timing-sizes', '8']
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert sorted(os.listdir(run)) == ['checkpoint.pt', 'guess_residual.npz', 'metrics.jsonl',
+                                       'report.json', 'weights.pt']
+    lines = [json.loads(line) for line in open(os.path.join(run, 'metrics.jsonl'))]
+    validations = [line for line in lines if 'val' in line]
+    assert len(validations) >= 3 and validations[-1]['step'] > 0      # start, periodic, last
+    report = json.load(open(os.path.join(run, 'report.json')))
+    assert report['steps'] > 0 and report['structures'] == {'train': 2, 'val': 1}
+    assert report['inference'][1]['natm'] == 8 and report['guess']['id'] == 'qm9_7_d0'
+    # the exported weights load in this PyTorch with their metadata and predict
+    predictor = nn_model.NetworkPredictor(os.path.join(run, 'weights.pt'), device='cpu')
+    assert predictor.metadata['training']['kit'] == 'scripts/gpu_train.py'
+    assert predictor.metadata['dataset']['validation_structures'] == ['qm9_7_d0']
+    grid, residual = predictor.predict_atoms(['O', 'H', 'H'], np.eye(3))
+    assert residual.shape == grid.shape and np.isfinite(residual).all()
+    # a second run resumes from the checkpoint
+    resumed = str(tmp_path / 'resumed')
+    cmd2 = cmd[:cmd.index('--init')] + ['--resume', os.path.join(run, 'checkpoint.pt'),
+                                        '--no-timing'] + cmd[cmd.index('--batch-size'):]
+    cmd2[cmd2.index('--out') + 1] = resumed
+    proc = subprocess.run(cmd2, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    first = json.loads(open(os.path.join(resumed, 'metrics.jsonl')).readlines()[1])
+    assert first['step'] == report['steps']                          # continued, not restarted
+    # finish, where PySCF is: both sets of targets on the same crops, and the guess
+    finish = str(tmp_path / 'finish.json')
+    proc = subprocess.run([sys.executable, SCRIPT, 'finish', '--run', run, '--data', out_folder,
+                           '--compact', compact_path, '--report', finish], capture_output=True,
+                          text=True, timeout=600)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    result = json.load(open(finish))
+    for name in ('run', 'bundled'):
+        figures = result[name]
+        assert figures['structures'] == 1
+        assert abs(figures['hdf5_nmae_rho_percent'] - figures['compact_nmae_rho_percent']) < 0.05
+    guess = result['guess']
+    assert guess['minao']['converged'] and guess['deepscf']['converged']
+    assert abs(guess['minao']['e_tot'] - guess['deepscf']['e_tot']) < 1e-6
+    assert guess['max_abs_cuda_minus_cpu'] < 1e-5 and not result['bundled_now']
