@@ -59,7 +59,7 @@ from pyscf.deepscf import compact, molio                                   # noq
 from pyscf.deepscf import model as nn_model                                # noqa: E402
 from pyscf.deepscf.objectives import learning_rate, masked_loss, validate  # noqa: E402
 
-VAL_SEED = 12345            # the validation crops of `deepscf train --evaluate`: the same crops
+VAL_SEED, VAL_CROP = 12345, 32     # the validation crops of `deepscf train --evaluate`
 
 
 # ------------------------------------------------------------------------------- training
@@ -77,7 +77,7 @@ def validation_batches(structures, indices, args):
     default_rng([VAL_SEED, 0, 2 j + k]), as DensityDataset(seed=VAL_SEED, samples_per_structure=2)
     draws them from the HDF5 records, so both sets of targets can be compared crop by crop."""
     crops = [compact.crop_sample(structures[i], np.random.default_rng([VAL_SEED, 0, 2 * j + k]),
-                                 args.spacing, args.margin, args.crop)
+                                 args.spacing, args.margin, VAL_CROP)
              for j, i in enumerate(indices) for k in range(2)]
     return [tuple(torch.stack(t) for t in zip(*crops[s:s + args.batch_size]))
             for s in range(0, len(crops), args.batch_size)]
@@ -321,13 +321,13 @@ def target_figures(weights, folder, compact_path, val_structures=None):
     records = dataset.split_records(folder, seed=meta['dataset'].get('split_seed', 0))['val']
     records = records[:val_structures]
     crops = dataset.DensityDataset(records, spacing_bohr=meta['spacing_bohr'],
-                                   margin_bohr=meta['margin_bohr'], crop=32,
+                                   margin_bohr=meta['margin_bohr'], crop=VAL_CROP,
                                    samples_per_structure=2, seed=VAL_SEED)
     hdf5 = validate(module, DataLoader(crops, batch_size=4), torch.device('cpu'))
     store = compact.CompactSet(compact_path)
     ids = [r[1] for r in records]
     index = [store.ids.index(i) for i in ids]
-    args = argparse.Namespace(spacing=meta['spacing_bohr'], margin=meta['margin_bohr'], crop=32,
+    args = argparse.Namespace(spacing=meta['spacing_bohr'], margin=meta['margin_bohr'],
                               batch_size=4)
     batches = validation_batches({i: store.structure(i) for i in index}, index, args)
     kit = validate(module, batches, torch.device('cpu'))
@@ -358,10 +358,10 @@ def build_parser():
     t.add_argument('--blocks-per-level', type=int,
                    default=nn_model.DEFAULT_CONFIG['blocks_per_level'])
     t.add_argument('--batch-size', type=int, default=16)
-    t.add_argument('--crop', type=int, default=32)
+    t.add_argument('--crop', type=int, default=32, help='training crop edge (validation: 32)')
     t.add_argument('--spacing', type=float, default=0.3, help='bohr')
     t.add_argument('--margin', type=float, default=5.0, help='bohr')
-    t.add_argument('--lr', type=float, default=1e-3)
+    t.add_argument('--lr', type=float, default=3e-4, help='a new network: about 2e-3')
     t.add_argument('--lr-final', type=float, default=1e-5,
                    help='cosine decay over the training time (None: constant)')
     t.add_argument('--weight-decay', type=float, default=1e-4)

@@ -61,12 +61,13 @@ def test_write_and_read_compact(tmp_path):
     out = str(tmp_path / 'data')
     data.generate(data.structure_jobs(qm9_index=[1, 3]), out, {'grids_level': 1}, workers=0,
                   progress=False)
-    summary = dataset.write_compact(out, str(tmp_path / 'set.npz'), progress=False)
-    half = dataset.write_compact(out, str(tmp_path / 'half.npz'), 'float16', progress=False)
+    summary = dataset.write_compact(out, str(tmp_path / 'set.npz'), 'float32', progress=False)
+    half = dataset.write_compact(out, str(tmp_path / 'half.npz'), progress=False)
     store, store16 = compact.CompactSet(summary['path']), compact.CompactSet(half['path'])
     assert summary['structures'] == 2 and summary['bytes'] > half['bytes']
     assert store16.arrays['factor'].nbytes * 2 == store.arrays['factor'].nbytes
     assert store.settings['basis'] == 'def2-svp' and store.settings['factor_dtype'] == 'float32'
+    assert store16.settings['factor_dtype'] == 'float16'
     assert sorted(store.ids) == ['qm9_1_d0', 'qm9_3_d0']
     assert [store.splits[store.ids.index(i)] for i in store.ids] == \
         [dataset.split_of(i) for i in store.ids]

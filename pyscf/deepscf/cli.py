@@ -105,8 +105,9 @@ def add_data_commands(subparsers):
                                    'kit samples without PySCF.')
     c.add_argument('--data', required=True, metavar='DIR', help='data folder (HDF5 shards)')
     c.add_argument('--out', required=True, metavar='FILE.npz', help='the compact file')
-    c.add_argument('--dtype', choices=('float32', 'float16'), default='float32',
-                   help='storage of the factors (default float32: exact to 1e-7)')
+    c.add_argument('--dtype', choices=('float16', 'float32'), default='float16',
+                   help='storage of the factors (default float16: the validation NMAE of the '
+                        'bundled network against its targets moved by 6e-6 %%; float32: 1e-8 %%)')
     c.add_argument('--split-seed', type=nonnegative_int, default=0,
                    help="seed of the molecule-level split, as train's --split-seed (default 0)")
     c.add_argument('--no-progress', action='store_true', help='no progress bar')
