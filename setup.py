@@ -7,8 +7,13 @@ setup(
                 'initial guess or for non-self-consistent energies',
     long_description=open('README.md').read() if __import__('os').path.exists('README.md') else '',
     long_description_content_type='text/markdown',
-    packages=find_namespace_packages(include=['pyscf.deepscf', 'pyscf.deepscf.*']),
-    package_data={'pyscf.deepscf': ['data/*.json', 'weights/*.pt', 'weights/*.json']},
+    # the bundled weights live in the repository's top-level weights/ and install as
+    # pyscf/deepscf/weights/ (engine/model.py finds them in either place)
+    packages=find_namespace_packages(include=['pyscf.deepscf', 'pyscf.deepscf.*'])
+    + ['pyscf.deepscf.weights'],
+    package_dir={'pyscf.deepscf.weights': 'weights'},
+    package_data={'pyscf.deepscf.engine': ['data/*.json'],
+                  'pyscf.deepscf.weights': ['*.pt', '*.json', '*.md']},
     python_requires='>=3.9',
     install_requires=['pyscf>=2.5', 'numpy', 'scipy', 'threadpoolctl', 'torch>=2.1'],
     extras_require={

@@ -25,7 +25,7 @@ import numpy as np
 from pyscf import lib
 from pyscf.dft import numint
 
-from pyscf.deepscf import data
+from pyscf.deepscf.training import data
 
 REFERENCE = {'density_fit': False, 'conv_tol': 1e-10, 'grids_level': 4}
 RESULTS = os.path.join(os.path.dirname(__file__), 'results')

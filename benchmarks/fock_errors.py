@@ -14,7 +14,7 @@ import platform
 import numpy as np
 from pyscf import dft, gto
 
-from pyscf.deepscf import fock as fock_mod
+from pyscf.deepscf.engine import fock as fock_mod
 from pyscf.deepscf.predict import default_predictor, predict_density
 from pyscf.deepscf.predictors import OraclePredictor
 

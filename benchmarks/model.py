@@ -28,8 +28,10 @@ import numpy as np
 from pyscf import dft, gto
 
 from pyscf import deepscf
-from pyscf.deepscf import atoms, bench, data, dataset, molio
-from pyscf.deepscf.model import NetworkPredictor
+from pyscf.deepscf.engine import atoms
+from pyscf.deepscf import bench, molio
+from pyscf.deepscf.training import data, dataset
+from pyscf.deepscf.engine.model import NetworkPredictor
 from pyscf.deepscf.predict import using_predictor
 from pyscf.deepscf.predictors import OraclePredictor
 

@@ -11,7 +11,7 @@ import tempfile
 from pyscf import dft, gto
 from pyscf import deepscf
 from pyscf.deepscf.cli import main as deepscf_command
-from pyscf.deepscf.model import NetworkPredictor
+from pyscf.deepscf.engine.model import NetworkPredictor
 
 p = argparse.ArgumentParser()
 p.add_argument('--molecules', type=int, default=12)

@@ -21,7 +21,8 @@ import numpy as np
 from pyscf import dft
 
 from pyscf import deepscf
-from pyscf.deepscf import data, dataset, model
+from pyscf.deepscf.training import data, dataset
+from pyscf.deepscf.engine import model
 
 
 def fit_weights(errors, terms=('ks', 'harris', 'harris_output')):

@@ -4,7 +4,7 @@
 On the GPU machine (torch and numpy; no PySCF, no HDF5 data: the compact set travels instead):
 
     python scripts/gpu_train.py train --data kit/compact.npz --out $OUT --minutes 8 \\
-        --init pyscf/deepscf/weights/deepscf_default.pt     # or --resume kit/checkpoint.pt
+        --init weights/deepscf_default.pt     # or --resume kit/checkpoint.pt
 
 trains the U-Net on random rotated crops whose targets are evaluated on the GPU from the compact
 set (compact.py; bf16 autocast on CUDA), writes a checkpoint and a validation line every
@@ -55,9 +55,10 @@ def enter_package_without_pyscf():
 
 
 enter_package_without_pyscf()
-from pyscf.deepscf import compact, molio                                   # noqa: E402
-from pyscf.deepscf import model as nn_model                                # noqa: E402
-from pyscf.deepscf.objectives import learning_rate, masked_loss, validate  # noqa: E402
+from pyscf.deepscf import molio                                                  # noqa: E402
+from pyscf.deepscf.engine import model as nn_model                               # noqa: E402
+from pyscf.deepscf.training import compact                                       # noqa: E402
+from pyscf.deepscf.training.objectives import learning_rate, masked_loss, validate  # noqa: E402
 
 VAL_SEED, VAL_CROP = 12345, 32     # the validation crops of `deepscf train --evaluate`
 
@@ -269,7 +270,9 @@ def finish(args):
     """On a machine with PySCF: the run's weights against the bundled ones (validation NMAE on
     the HDF5 targets and the compact ones), the guess from the GPU's prediction, --bundle."""
     from pyscf import dft
-    from pyscf.deepscf import data, grid as grid_mod, predict
+    from pyscf.deepscf.training import data
+    from pyscf.deepscf.engine import grid as grid_mod
+    from pyscf.deepscf import predict
     from pyscf.deepscf.predictors import GridPredictor
     weights = os.path.join(args.run, 'weights.pt')
     result = {'run': os.path.abspath(args.run)}
@@ -315,7 +318,7 @@ def target_figures(weights, folder, compact_path, val_structures=None):
     """Validation figures of ``weights`` on the same crops of the validation split, with the
     targets evaluated by PySCF from the HDF5 records and by torch from the compact set."""
     from torch.utils.data import DataLoader
-    from pyscf.deepscf import dataset
+    from pyscf.deepscf.training import dataset
     module, meta = nn_model.load(weights)
     module.eval()
     records = dataset.split_records(folder, seed=meta['dataset'].get('split_seed', 0))['val']

@@ -1,4 +1,4 @@
-"""Regenerate pyscf/deepscf/data/free_atoms.json: spherical free-atom densities as s-type Gaussians.
+"""Regenerate pyscf/deepscf/engine/data/free_atoms.json: spherical free-atom densities as s-type Gaussians.
 
 Each element's density is the spherically averaged, fractionally occupied restricted Kohn-Sham
 atom (PySCF's ``atom_ks``) at the reference level (B3LYP/def2-SVP, the level the training data
@@ -20,7 +20,8 @@ from pyscf.scf import atom_ks
 ELEMENTS = ['H', 'C', 'N', 'O', 'F', 'P', 'S', 'Cl']
 BASIS = 'def2-svp'
 XC = 'b3lyp'
-OUT = os.path.join(os.path.dirname(__file__), '..', 'pyscf', 'deepscf', 'data', 'free_atoms.json')
+OUT = os.path.join(os.path.dirname(__file__), '..', 'pyscf', 'deepscf', 'engine', 'data',
+                   'free_atoms.json')
 
 
 def radial_density(symbol, r):

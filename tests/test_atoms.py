@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 from pyscf import dft, gto
 
-from pyscf.deepscf import atoms
+from pyscf.deepscf.engine import atoms
 
 
 @pytest.mark.parametrize('symbol', ['H', 'C', 'N', 'O', 'F', 'P', 'S', 'Cl'])
@@ -53,7 +53,7 @@ def test_ghosts_and_unsupported_elements():
 
 
 def test_density_on_grid_equals_pointwise(water):
-    from pyscf.deepscf.grid import molecule_grid
+    from pyscf.deepscf.engine.grid import molecule_grid
     grid = molecule_grid(water, 0.25, 3.0)
     symbols, xyz = atoms.atom_symbols(water), water.atom_coords()
     on_grid = atoms.density_on_grid(symbols, xyz, grid)

@@ -5,8 +5,8 @@ import torch
 from pyscf import gto
 from pyscf.dft import numint
 
-from pyscf.deepscf import compact, data, dataset
-from pyscf.deepscf.grid import random_rotation
+from pyscf.deepscf.training import compact, data, dataset
+from pyscf.deepscf.engine.grid import random_rotation
 
 
 def random_density_matrix(mol, nocc, seed=0):

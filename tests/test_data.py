@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from pyscf import lib
 
-from pyscf.deepscf import data
+from pyscf.deepscf.training import data
 from pyscf.deepscf.cli import main
 
 FAST = {'basis': 'sto-3g', 'grids_level': 0, 'conv_tol': 1e-9}

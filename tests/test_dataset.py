@@ -6,9 +6,9 @@ import pytest
 import torch
 from pyscf import dft, gto
 
-from pyscf.deepscf import data, dataset
-from pyscf.deepscf.grid import random_rotation, rotate
-from pyscf.deepscf.fingerprints import N_CHANNELS, fingerprints_on_points
+from pyscf.deepscf.training import data, dataset
+from pyscf.deepscf.engine.grid import random_rotation, rotate
+from pyscf.deepscf.engine.fingerprints import N_CHANNELS, fingerprints_on_points
 from pyscf.deepscf.predictors import (SMOOTHING_GRIDS_LEVEL, residual_charges,
                                       smoothed_residual_on_grid)
 

@@ -2,9 +2,9 @@ import numpy as np
 import pytest
 from pyscf import dft, gto
 
-from pyscf.deepscf import atoms, density as dens
-from pyscf.deepscf.grid import smoothed_point_charges
-from pyscf.deepscf.grid import molecule_grid
+from pyscf.deepscf.engine import atoms, density as dens
+from pyscf.deepscf.engine.grid import smoothed_point_charges
+from pyscf.deepscf.engine.grid import molecule_grid
 from pyscf.deepscf.predictors import OraclePredictor
 
 

@@ -1,7 +1,7 @@
 import numpy as np
 
-from pyscf.deepscf import atoms, fingerprints
-from pyscf.deepscf.grid import molecule_grid
+from pyscf.deepscf.engine import atoms, fingerprints
+from pyscf.deepscf.engine.grid import molecule_grid
 
 
 def test_grid_fingerprints_equal_pointwise_ones(water):

@@ -4,7 +4,7 @@ import pytest
 from pyscf import dft, scf
 from pyscf.dft import numint
 
-from pyscf.deepscf import fock as fock_mod
+from pyscf.deepscf.engine import fock as fock_mod
 
 
 class ExactDensity:

@@ -9,8 +9,8 @@ import sys
 import numpy as np
 import pytest
 
-from pyscf.deepscf import data, dataset
-from pyscf.deepscf import model as nn_model
+from pyscf.deepscf.training import data, dataset
+from pyscf.deepscf.engine import model as nn_model
 
 SCRIPT = os.path.join(os.path.dirname(__file__), '..', 'scripts', 'gpu_train.py')
 # the GPU machine has torch and numpy but no PySCF: the kit runs here with PySCF blocked

@@ -1,6 +1,6 @@
 import numpy as np
 
-from pyscf.deepscf.grid import UniformGrid, box_grid, smoothed_point_charges
+from pyscf.deepscf.engine.grid import UniformGrid, box_grid, smoothed_point_charges
 
 
 def test_box_covers_atoms_with_margin_and_rounds_shape():

@@ -6,8 +6,8 @@ import pytest
 import torch
 from pyscf import gto
 
-from pyscf.deepscf import model
-from pyscf.deepscf.fingerprints import N_CHANNELS
+from pyscf.deepscf.engine import model
+from pyscf.deepscf.engine.fingerprints import N_CHANNELS
 
 TINY = {'widths': [4, 8, 8], 'blocks_per_level': 1, 'groups': 2, 'out_scale': 0.1}
 
@@ -169,7 +169,7 @@ def test_mirror_average_is_inversion_symmetric(weights):
 
 def test_train_resume_export_evaluate(tmp_path):
     """A few steps of train.main on three tiny structures, resume, export, load, evaluate."""
-    from pyscf.deepscf import data, train
+    from pyscf.deepscf.training import data, train
     folder, out = str(tmp_path / 'data'), str(tmp_path / 'run')
     data.generate(data.structure_jobs(qm9_index=[1, 3, 7]), folder,
                   {'basis': 'sto-3g', 'grids_level': 0}, workers=0, progress=False)

@@ -5,7 +5,7 @@ import math
 import numpy as np
 import torch
 
-from pyscf.deepscf import objectives
+from pyscf.deepscf.training import objectives
 
 
 def test_cosine_learning_rate_schedule():

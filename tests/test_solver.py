@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 from pyscf import dft, scf
 
-from pyscf.deepscf import solver
+from pyscf.deepscf.engine import solver
 
 
 def test_exchange_density_matrix_tagged_with_natural_orbitals(water):

@@ -2,7 +2,7 @@
 import numpy as np
 from threadpoolctl import threadpool_info
 
-from pyscf.deepscf import threads
+from pyscf.deepscf.engine import threads
 
 
 def blas_threads():

@@ -13,7 +13,7 @@ from pyscf.deepscf.nonscf import NonSCF
 from pyscf.deepscf.predict import (predict_density, set_default_predictor, using_predictor,
                                    default_predictor)
 from pyscf.deepscf.predictors import OraclePredictor, ZeroPredictor
-from pyscf.deepscf.atoms import supported_elements
+from pyscf.deepscf.engine.atoms import supported_elements
 
 __version__ = '0.1.0'
 
@@ -23,6 +23,6 @@ _register()
 def __getattr__(name):
     # the network (and torch) load on first use, not on import
     if name == 'NetworkPredictor':
-        from pyscf.deepscf.model import NetworkPredictor
+        from pyscf.deepscf.engine.model import NetworkPredictor
         return NetworkPredictor
     raise AttributeError(f'module {__name__!r} has no attribute {name!r}')

@@ -39,7 +39,7 @@ positive_float = _typed(float, lambda v: v > 0, 'a number > 0')
 # ---------------------------------------------------------------------------- deepscf data
 
 def add_data_commands(subparsers):
-    from pyscf.deepscf.data import DEFAULT_SETTINGS as S
+    from pyscf.deepscf.training.data import DEFAULT_SETTINGS as S
     data = subparsers.add_parser('data', help='training data: generate reference SCF densities',
                                  description='Training data (reference SCF density matrices).')
     sub = data.add_subparsers(dest='data_command', metavar='SUBCOMMAND', required=True)
@@ -115,7 +115,7 @@ def add_data_commands(subparsers):
 
 
 def data_compact(args, parser):
-    from pyscf.deepscf import dataset
+    from pyscf.deepscf.training import dataset
     if not os.path.isdir(args.data):
         parser.error(f'--data: no data folder {args.data}')
     try:
@@ -128,7 +128,7 @@ def data_compact(args, parser):
 
 
 def data_generate(args, parser):
-    from pyscf.deepscf import data
+    from pyscf.deepscf.training import data
     if not (args.qm9 or args.qm9_index or args.smiles):
         parser.error('nothing to do: give --qm9 N, --qm9-index or --smiles')
     if args.smiles and args.smiles != data.BUILTIN and not os.path.isfile(args.smiles):
@@ -156,7 +156,7 @@ def data_generate(args, parser):
 
 
 def data_info(args, parser):
-    from pyscf.deepscf import data
+    from pyscf.deepscf.training import data
     out = args.out or data.default_out()
     if not os.path.isdir(out):
         parser.error(f'no data folder {out}')
@@ -200,7 +200,8 @@ def add_molecule_arguments(p, basis=True):
 def load_molecule(args, parser, path, basis='def2-svp', require_model=True):
     """The molecule of ``path`` with the command's charge/spin; bad files (and, with
     ``require_model``, elements the model lacks) exit with code 2."""
-    from pyscf.deepscf import atoms, molio
+    from pyscf.deepscf.engine import atoms
+    from pyscf.deepscf import molio
     try:
         mol = molio.load_molecule(path, basis=basis, charge=args.charge, spin=args.spin)
     except molio.MoleculeFileError as err:
@@ -214,7 +215,7 @@ def load_molecule(args, parser, path, basis='def2-svp', require_model=True):
 
 def make_predictor(args, parser):
     """The network predictor the options ask for; a bad weights file exits with code 2."""
-    from pyscf.deepscf.model import NetworkPredictor
+    from pyscf.deepscf.engine.model import NetworkPredictor
     try:
         return NetworkPredictor(args.weights, device=args.device, mirrors=args.mirrors)
     except (OSError, ValueError, RuntimeError) as err:
@@ -386,7 +387,7 @@ def run_bench(args, parser):
 
 
 def add_train_command(subparsers):
-    from pyscf.deepscf import train        # torch is imported only when the parser is built
+    from pyscf.deepscf.training import train  # torch is imported only when the parser is built
     train.add_train_command(subparsers)
 
 

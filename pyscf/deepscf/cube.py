@@ -7,7 +7,7 @@ a margin), so they read back in PySCF, VMD, Avogadro and ASE and line up point b
 import numpy as np
 from pyscf.tools import cubegen
 
-from pyscf.deepscf import atoms as atoms_mod
+from pyscf.deepscf.engine import atoms as atoms_mod
 
 
 def density_cube(mol, density, path, residual=False, resolution_bohr=None, margin_bohr=3.0,

@@ -6,7 +6,7 @@ RHF, UHF, ROHF and GHF all call); every other key goes to PySCF unchanged.
 from pyscf import scf
 from pyscf.lib import logger
 
-from pyscf.deepscf import solver
+from pyscf.deepscf.engine import solver
 from pyscf.deepscf.predict import predict_density
 
 GUESS_KEY = 'deepscf'

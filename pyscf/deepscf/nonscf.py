@@ -32,7 +32,7 @@ import numpy as np
 from pyscf import dft, gto, lib, scf
 from pyscf.lib import logger
 
-from pyscf.deepscf import fock as fock_mod, solver
+from pyscf.deepscf.engine import fock as fock_mod, solver
 from pyscf.deepscf.predict import default_predictor, predict_density
 
 ENERGIES = ('auto', 'ks', 'harris', 'extrapolated')

@@ -7,8 +7,8 @@ import contextlib
 
 from pyscf.lib import logger
 
-from pyscf.deepscf import atoms, threads
-from pyscf.deepscf.density import PredictedDensity
+from pyscf.deepscf.engine import atoms, threads
+from pyscf.deepscf.engine.density import PredictedDensity
 
 _default_predictor = None
 
@@ -17,7 +17,7 @@ def default_predictor():
     """The predictor used when none is given: set_default_predictor's, else the bundled model."""
     global _default_predictor
     if _default_predictor is None:
-        from pyscf.deepscf.model import NetworkPredictor
+        from pyscf.deepscf.engine.model import NetworkPredictor
         _default_predictor = NetworkPredictor()
     return _default_predictor
 

@@ -9,9 +9,9 @@ import numpy as np
 from pyscf import dft
 from pyscf.dft import numint
 
-from pyscf.deepscf import atoms
-from pyscf.deepscf.grid import molecule_grid, smoothed_point_charges
-from pyscf.deepscf.density import sample_on_grid
+from pyscf.deepscf.engine import atoms
+from pyscf.deepscf.engine.grid import molecule_grid, smoothed_point_charges
+from pyscf.deepscf.engine.density import sample_on_grid
 
 DEFAULT_SPACING_BOHR = 0.3
 DEFAULT_MARGIN_BOHR = 5.0

@@ -7,7 +7,8 @@ import scipy.linalg
 from pyscf import lib, scf
 from pyscf.lib import logger
 
-from pyscf.deepscf import atoms, fock as fock_mod, threads
+from pyscf.deepscf.engine import atoms, fock as fock_mod, threads
+from pyscf.deepscf.engine.fock import total_dm
 
 # Exact exchange needs a density matrix.  Measured (B3LYP/def2-SVP, oracle density at 0.3 bohr,
 # water/methanol/urea/glycine): K from the orbitals of a first diagonalization ('two-step')
@@ -24,16 +25,6 @@ def needs_density_matrix(mf):
     omega, alpha, hyb = fock_mod.exchange_coefficients(mf)
     mgga = fock_mod.is_kohn_sham(mf) and mf._numint._xc_type(mf.xc) == 'MGGA'
     return hyb != 0 or alpha != 0 or mgga
-
-
-def total_dm(dm, nao):
-    """Spatial total density matrix (nao, nao) of an RHF, UHF/ROHF (2, n, n) or GHF (2n, 2n) one."""
-    dm = np.asarray(dm)
-    if dm.ndim == 3:
-        return dm[0] + dm[1]
-    if dm.shape[0] == 2 * nao:
-        return dm[:nao, :nao] + dm[nao:, nao:]
-    return dm
 
 
 def orthogonalizer(s1e, min_overlap_eigenvalue=1e-9):

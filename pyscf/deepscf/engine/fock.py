@@ -12,7 +12,17 @@ from pyscf import lib, scf
 from pyscf.dft import numint
 from pyscf.lib import logger
 
-from pyscf.deepscf import atoms
+from pyscf.deepscf.engine import atoms
+
+
+def total_dm(dm, nao):
+    """Spatial total density matrix (nao, nao) of an RHF, UHF/ROHF (2, n, n) or GHF (2n, 2n) one."""
+    dm = np.asarray(dm)
+    if dm.ndim == 3:
+        return dm[0] + dm[1]
+    if dm.shape[0] == 2 * nao:
+        return dm[:nao, :nao] + dm[nao:, nao:]
+    return dm
 
 
 def is_kohn_sham(mf):
@@ -221,7 +231,6 @@ def harris_energy(mf, density, fock, terms, dm_out):
     where the last exchange terms cancel the -1/2 K in F_in to first order.  ``density``: the
     input density (E_J[rho_in] is computed here: the guess alone does not need it).
     """
-    from pyscf.deepscf.solver import total_dm
     dm_total = total_dm(dm_out, mf.mol.nao)
     e_band = np.einsum('ij,ji->', dm_total, fock).real
     return (e_band - density.coulomb_energy() - terms['int_vrho'] + terms['exc'] - terms['e_k']

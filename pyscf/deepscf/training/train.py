@@ -1,4 +1,4 @@
-"""Training of the density network (``deepscf train`` / ``python -m pyscf.deepscf.train``).
+"""Training of the density network (``deepscf train`` / ``python -m pyscf.deepscf.training.train``).
 
 Reads the HDF5 shards of ``deepscf data generate``, splits them by molecule (dataset.py), and
 fits the U-Net (model.py) on random rotated crops with a masked MSE loss on Δρ.  Writes to
@@ -10,8 +10,8 @@ WORLD_SIZE/RANK/LOCAL_RANK; each process then takes its share of the crops
 (DistributedSampler) and gradients are averaged (DistributedDataParallel).
 
 Example (CPU, one thread, 25 minutes):
-    python -m pyscf.deepscf.train --data /work/data/qm9_b3lyp_def2svp --out runs/first \\
-        --threads 1 --max-minutes 25 --export pyscf/deepscf/weights/deepscf_default.pt
+    python -m pyscf.deepscf.training.train --data /work/data/qm9_b3lyp_def2svp --out runs/first \\
+        --threads 1 --max-minutes 25 --export weights/deepscf_default.pt
 """
 import argparse
 import json
@@ -25,9 +25,9 @@ import torch.distributed as dist
 from torch.utils.data import DataLoader
 from torch.utils.data.distributed import DistributedSampler
 
-from pyscf.deepscf import dataset as ds
-from pyscf.deepscf import model as nn_model
-from pyscf.deepscf.objectives import learning_rate, masked_loss, validate
+from pyscf.deepscf.training import dataset as ds
+from pyscf.deepscf.engine import model as nn_model
+from pyscf.deepscf.training.objectives import learning_rate, masked_loss, validate
 
 
 def build_parser():

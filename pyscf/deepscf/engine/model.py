@@ -18,11 +18,23 @@ import numpy as np
 import torch
 from torch import nn
 
-from pyscf.deepscf import atoms, fingerprints
-from pyscf.deepscf.grid import box_grid
+from pyscf.deepscf.engine import atoms, fingerprints
+from pyscf.deepscf.engine.grid import box_grid
 
 FORMAT_VERSION = 1
-DEFAULT_WEIGHTS = os.path.join(os.path.dirname(__file__), 'weights', 'deepscf_default.pt')
+
+
+def bundled_weights(name='deepscf_default.pt'):
+    """Path of a bundled weights file: in the installed package (``pip install .`` maps the
+    repository's top-level weights/ to pyscf/deepscf/weights/), else in the checkout's weights/
+    (an editable install, or the GPU kit run from the repository)."""
+    package = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))     # pyscf/deepscf
+    installed = os.path.join(package, 'weights', name)
+    checkout = os.path.normpath(os.path.join(package, '..', '..', 'weights', name))
+    return installed if os.path.isfile(installed) or not os.path.isfile(checkout) else checkout
+
+
+DEFAULT_WEIGHTS = bundled_weights()
 DEFAULT_CONFIG = {'in_channels': fingerprints.N_CHANNELS, 'widths': [16, 32, 64],
                   'blocks_per_level': 2, 'groups': 4, 'out_scale': 0.01}
 

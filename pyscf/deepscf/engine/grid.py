@@ -1,7 +1,7 @@
 """The uniform box grid on which densities and fingerprints are sampled (bohr throughout)."""
 import numpy as np
 
-from pyscf.deepscf.atoms import real_atoms
+from pyscf.deepscf.engine.atoms import real_atoms
 
 
 class UniformGrid:

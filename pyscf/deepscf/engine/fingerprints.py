@@ -7,7 +7,7 @@ so they translate with the molecule; rotations are learned by augmentation.
 """
 import numpy as np
 
-from pyscf.deepscf import atoms
+from pyscf.deepscf.engine import atoms
 
 ELEMENT_CHANNELS = ('H', 'C', 'N', 'O', 'F', 'P', 'S', 'Cl')
 SIGMA_BOHR = 0.7

@@ -26,9 +26,9 @@ import json
 import numpy as np
 import torch
 
-from pyscf.deepscf import atoms
-from pyscf.deepscf.fingerprints import ELEMENT_CHANNELS, N_CHANNELS, SIGMA_BOHR
-from pyscf.deepscf.grid import random_crop, random_rotation, rotate, rotated_box
+from pyscf.deepscf.engine import atoms
+from pyscf.deepscf.engine.fingerprints import ELEMENT_CHANNELS, N_CHANNELS, SIGMA_BOHR
+from pyscf.deepscf.engine.grid import random_crop, random_rotation, rotate, rotated_box
 
 FORMAT_VERSION = 1
 SYMBOLS = ('X', 'H', 'He', 'Li', 'Be', 'B', 'C', 'N', 'O', 'F', 'Ne', 'Na', 'Mg', 'Al', 'Si',

@@ -1,6 +1,6 @@
 """Training samples from the stored SCF records: (fingerprints, residual density) on grid crops.
 
-A sample is drawn from one structure (``pyscf.deepscf.data`` records) in a random orientation:
+A sample is drawn from one structure (``pyscf.deepscf.training.data`` records) in a random orientation:
 the atoms are rotated by a random rotation R about their centroid c, the model's box grid is
 built around the rotated atoms, the fingerprint channels are evaluated from the rotated atoms,
 and the residual density Δρ = ρ_SCF − Σ ρ_atom at a rotated point p' is the stored density at
@@ -21,9 +21,10 @@ import numpy as np
 import torch
 import torch.utils.data
 
-from pyscf.deepscf import atoms, data
-from pyscf.deepscf.fingerprints import N_CHANNELS, fingerprints_on_points
-from pyscf.deepscf.grid import (random_crop, random_rotation, rotate, rotated_box,
+from pyscf.deepscf.engine import atoms
+from pyscf.deepscf.training import data
+from pyscf.deepscf.engine.fingerprints import N_CHANNELS, fingerprints_on_points
+from pyscf.deepscf.engine.grid import (random_crop, random_rotation, rotate, rotated_box,
                                 smoothed_point_charges)
 from pyscf.deepscf.predictors import (SMOOTHING_GRIDS_LEVEL, residual_charges,
                                       residual_density_on_points)
@@ -246,7 +247,7 @@ def write_compact(folder, path, dtype='float16', split_seed=0, progress=True):
     ``path`` (.npz); returns a summary dict.  The factors in float16 (half of float32's size)
     moved the bundled network's validation NMAE against them by 6e-6 % (float32: 1e-8 %)."""
     from tqdm import tqdm
-    from pyscf.deepscf import compact
+    from pyscf.deepscf.training import compact
     records = data.list_records(folder)
     if not records:
         raise ValueError(f'{folder}: no stored structures')

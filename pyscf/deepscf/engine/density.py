@@ -13,7 +13,7 @@ import scipy.sparse
 import scipy.special
 from pyscf import df, gto, lib
 
-from pyscf.deepscf import atoms as atoms_mod
+from pyscf.deepscf.engine import atoms as atoms_mod
 
 # Largest auxiliary exponent (bohr^-2) a grid of spacing h resolves: the Fourier transform of
 # exp(-a r^2) at the Nyquist wave number pi/h must be below ~1e-4, i.e. a < (pi/h)^2 / 37.
