@@ -30,14 +30,9 @@ def density_cube(mol, density, path, residual=False, resolution_bohr=None, margi
     return cube, values
 
 
-def residual_picture(mol, density, path, extent_bohr=None, npoints=160):
-    """PNG of the residual density in the molecule's best-fitting plane (bonds show as red).
-
-    The plane is spanned by the two main axes of the atom positions; atoms are marked.
-    """
-    import matplotlib
-    matplotlib.use('Agg')
-    import matplotlib.pyplot as plt
+def molecular_plane(mol, npoints=160, extent_bohr=None):
+    """Points of the plane spanned by the two main axes of the atom positions (through their
+    centroid): (points (npoints², 3) bohr, atom positions in the plane (natm, 2), half-width)."""
     idx = atoms_mod.real_atoms(mol)
     xyz = mol.atom_coords()[idx]
     center = xyz.mean(axis=0)
@@ -47,22 +42,65 @@ def residual_picture(mol, density, path, extent_bohr=None, npoints=160):
     half = extent_bohr or (np.abs(proj).max() + 3.0)
     s = np.linspace(-half, half, npoints)
     su, sv = np.meshgrid(s, s, indexing='xy')
-    pts = center + su.reshape(-1, 1) * u + sv.reshape(-1, 1) * v
-    sym = atoms_mod.atom_symbols(mol)
-    field = density.eval_rho(pts) - atoms_mod.density_on_points(sym, xyz, pts)
-    field = field.reshape(su.shape)
+    return center + su.reshape(-1, 1) * u + sv.reshape(-1, 1) * v, proj, half
+
+
+def _panel(fig, ax, field, proj, symbols, half, title, cmap='RdBu_r', symmetric=True):
     lim = np.percentile(np.abs(field), 99.5) or 1e-3
-    fig, ax = plt.subplots(figsize=(6, 5.4))
-    im = ax.imshow(field, origin='lower', extent=(-half, half, -half, half), cmap='RdBu_r',
-                   vmin=-lim, vmax=lim)
-    for (x, y), name in zip(proj, sym):
+    im = ax.imshow(field, origin='lower', extent=(-half, half, -half, half), cmap=cmap,
+                   vmin=-lim if symmetric else 0, vmax=lim)
+    for (x, y), name in zip(proj, symbols):
         ax.plot(x, y, 'ko', ms=3)
         ax.annotate(name, (x, y), textcoords='offset points', xytext=(3, 3), fontsize=8)
     ax.set_xlabel('bohr')
+    ax.set_title(title, fontsize=10)
+    fig.colorbar(im, ax=ax, shrink=0.8)
+
+
+def residual_picture(mol, density, path, extent_bohr=None, npoints=160):
+    """PNG of the residual density in the molecule's best-fitting plane (bonds show as red)."""
+    import matplotlib
+    matplotlib.use('Agg')
+    import matplotlib.pyplot as plt
+    pts, proj, half = molecular_plane(mol, npoints, extent_bohr)
+    sym = atoms_mod.atom_symbols(mol)
+    xyz = mol.atom_coords()[atoms_mod.real_atoms(mol)]
+    field = density.eval_rho(pts) - atoms_mod.density_on_points(sym, xyz, pts)
+    fig, ax = plt.subplots(figsize=(6, 5.4))
+    _panel(fig, ax, field.reshape(npoints, npoints), proj, sym, half,
+           'residual density (e/bohr$^3$), molecular plane')
     ax.set_ylabel('bohr')
-    ax.set_title('residual density, molecular plane', fontsize=10)
-    fig.colorbar(im, ax=ax, label='e / bohr$^3$')
     fig.tight_layout()
     fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path
+
+
+def slices_picture(mol, density, dm_scf, path, npoints=160):
+    """PNG of three slices through the molecular plane: the network's input (fingerprint
+    channel 0, ρ0^(1/3)), the predicted residual density and the SCF's (``dm_scf``), e/bohr³."""
+    import matplotlib
+    matplotlib.use('Agg')
+    import matplotlib.pyplot as plt
+    from pyscf.dft import numint
+    pts, proj, half = molecular_plane(mol, npoints)
+    sym = atoms_mod.atom_symbols(mol)
+    xyz = mol.atom_coords()[atoms_mod.real_atoms(mol)]
+    rho0 = atoms_mod.density_on_points(sym, xyz, pts)
+    rho_scf = numint.eval_rho(mol, numint.eval_ao(mol, pts), np.asarray(dm_scf))
+    fields = [np.cbrt(rho0), density.eval_rho(pts) - rho0, rho_scf - rho0]
+    titles = ['input: fingerprint $\\rho_0^{1/3}$', 'predicted residual $\\Delta\\rho$',
+              'SCF residual $\\Delta\\rho$']
+    fig, axes = plt.subplots(1, 3, figsize=(15, 4.6))
+    lim = np.percentile(np.abs(fields[2]), 99.5)
+    for k, (ax, field, title) in enumerate(zip(axes, fields, titles)):
+        field = field.reshape(npoints, npoints)
+        if k:                                   # both residuals on the SCF's colour scale
+            field = np.clip(field, -lim, lim)
+        _panel(fig, ax, field, proj, sym, half, title, 'viridis' if k == 0 else 'RdBu_r',
+               symmetric=k > 0)
+    axes[0].set_ylabel('bohr')
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
     plt.close(fig)
     return path
