@@ -3,11 +3,12 @@
 Importing ``pyscf.deepscf`` registers the key with PySCF's ``SCF.get_init_guess`` (the method that
 RHF, UHF, ROHF and GHF all call); every other key goes to PySCF unchanged.
 """
+import numpy as np
 from pyscf import scf
 from pyscf.lib import logger
 
 from pyscf.deepscf.engine import solver
-from pyscf.deepscf.predict import predict_density
+from pyscf.deepscf.predict import PredictionError, predict_density
 
 GUESS_KEY = 'deepscf'
 
@@ -21,7 +22,9 @@ def init_guess_by_deepscf(mf, mol=None, predictor=None, exchange='semilocal', st
         predictor : object with predict(mol) -> (grid, residual); None for the default model
         exchange : 'semilocal' (default), 'two-step' or 'minao': where exact exchange takes its
             density matrix from (solver.solve)
-        strict : raise instead of falling back to minao for elements the model does not know
+        strict : raise instead of falling back to minao (elements the model does not know, or
+            any failure of the prediction: a non-finite density, a box or fit larger than the
+            memory available, an unreadable weights file)
         s1e : the overlap matrix, when the caller has it (PySCF's SCF kernel passes it)
 
     Returns:
@@ -38,10 +41,20 @@ def init_guess_by_deepscf(mf, mol=None, predictor=None, exchange='semilocal', st
         logger.warn(mf, msg)
         return mf.init_guess_by_minao(mol)
     t0 = (logger.process_clock(), logger.perf_counter())
-    density = predict_density(mol, predictor=predictor, verbose=mf.verbose, stdout=mf.stdout)
-    result = solver.solve(mf, density, exchange=exchange, s1e=s1e)
+    try:
+        density = predict_density(mol, predictor=predictor, verbose=mf.verbose,
+                                  stdout=mf.stdout)
+        dm = solver.solve(mf, density, exchange=exchange, s1e=s1e)['dm']
+        if not np.all(np.isfinite(dm)):
+            raise PredictionError('deepscf: the guess density matrix has non-finite elements')
+    except Exception as err:       # a guess must never stop the SCF: the documented fallback
+        if strict:
+            raise
+        logger.warn(mf, 'deepscf guess failed (%s: %s); falling back to the minao guess',
+                    type(err).__name__, err)
+        return mf.init_guess_by_minao(mol)
     logger.timer(mf, 'deepscf initial guess', *t0)
-    return result['dm']
+    return dm
 
 
 _pyscf_get_init_guess = scf.hf.SCF.get_init_guess

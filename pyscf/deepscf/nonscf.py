@@ -114,6 +114,12 @@ class _NonSCF:
                                weights['ks'] * self.e_ks + weights['harris'] * self.e_harris
                                + weights['harris_output'] * self.e_harris_output)
         self.e_tot = self._chosen_energy()
+        energies = {'e_ks': self.e_ks, 'e_harris': self.e_harris,
+                    'e_harris_output': self.e_harris_output}
+        bad = [k for k, v in energies.items() if not np.isfinite(v)]
+        if bad or not np.all(np.isfinite(self.mo_energy)):
+            raise RuntimeError(f'deepscf NonSCF: non-finite {", ".join(bad) or "orbital energies"}'
+                               ' from the predicted density')
         self.converged = False
         self.cycles = 0
         log.note('deepscf NonSCF  E(Harris) = %.12g  E(KS of output density) = %.12g  '

@@ -5,12 +5,17 @@ uniform grid; PredictedDensity adds the free atoms and fits the residual to Gaus
 """
 import contextlib
 
+import numpy as np
 from pyscf.lib import logger
 
 from pyscf.deepscf.engine import atoms, threads
 from pyscf.deepscf.engine.density import PredictedDensity
 
 _default_predictor = None
+
+
+class PredictionError(ValueError):
+    """A predicted density that cannot be used (non-finite values, a wrong grid)."""
 
 
 def default_predictor():
@@ -57,10 +62,21 @@ def predict_density(mol, predictor=None, verbose=None, stdout=None):
         log.stdout = stdout
     t0 = (logger.process_clock(), logger.perf_counter())
     grid, residual = predictor.predict(mol)
+    residual = np.asarray(residual)
+    if residual.shape != grid.shape:
+        raise PredictionError(f'deepscf: the predictor returned a residual of shape '
+                              f'{residual.shape} for a grid of {grid.shape}')
+    bad = np.count_nonzero(~np.isfinite(residual))
+    if bad:
+        raise PredictionError(f'deepscf: the predictor returned {bad} non-finite value(s) (NaN '
+                              f'or Inf) among the {residual.size} of the residual density')
     t0 = log.timer('deepscf residual density on %s grid' % (grid.shape,), *t0)
     # a predictor's grid holds point values unless it says it smoothed them
     with threads.engine_blas_threads():
         density = PredictedDensity(mol, grid, residual,
                                    smoothing_bohr=getattr(predictor, 'smoothing_bohr', 0.0))
+    if not np.all(np.isfinite(density.coeff)):
+        raise PredictionError('deepscf: the fit of the residual density gave non-finite '
+                              'coefficients')
     log.timer('deepscf fit of the residual (%d Gaussians)' % density.auxmol.nao, *t0)
     return density

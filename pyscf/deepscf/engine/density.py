@@ -13,7 +13,7 @@ import scipy.sparse
 import scipy.special
 from pyscf import df, gto, lib
 
-from pyscf.deepscf.engine import atoms as atoms_mod
+from pyscf.deepscf.engine import atoms as atoms_mod, memory
 
 # Largest auxiliary exponent (bohr^-2) a grid of spacing h resolves: the Fourier transform of
 # exp(-a r^2) at the Nyquist wave number pi/h must be below ~1e-4, i.e. a < (pi/h)^2 / 37.
@@ -304,6 +304,11 @@ def fit_residual(auxmol, grid, residual_density, charge=0.0, core_radius_bohr=0.
     centers = auxmol.atom_coords()
     # distinct 1D factors (atom, exponent, power) and, per term, its factor in x, y, z
     keys = sorted({(ia, a, p) for ia, a, m in terms for p in m})
+    # the largest arrays below: the grid contracted over z, the Cartesian and spherical Gram
+    memory.require(8 * (grid.shape[0] * grid.shape[1] * len(keys) + 4 * len(terms) ** 2
+                        + 2 * auxmol.nao ** 2),
+                   f'the fit of the residual ({auxmol.natm} atoms, {auxmol.nao} functions, '
+                   f'grid {grid.shape})')
     index = {k: n for n, k in enumerate(keys)}
     factors = []
     for dim in range(3):

@@ -18,7 +18,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from pyscf.deepscf.engine import atoms, fingerprints
+from pyscf.deepscf.engine import atoms, fingerprints, memory
 from pyscf.deepscf.engine.grid import box_grid
 
 FORMAT_VERSION = 1
@@ -299,6 +299,9 @@ class NetworkPredictor:
         """(UniformGrid, residual density (grid.shape) in e/bohr^3) of atoms given by element
         symbols and coordinates (N, 3) in bohr; needs no PySCF."""
         grid = box_grid(coords_bohr, self.spacing_bohr, self.margin_bohr, self.factor)
+        # fingerprints (float32), the output and its float64 copies; tiles bound the rest
+        memory.require(grid.size * (4 * fingerprints.N_CHANNELS + 4 + 3 * 8),
+                       f'the network box of {len(symbols)} atoms ({grid.shape} voxels)')
         x = fingerprints.fingerprints_on_grid(symbols, coords_bohr, grid)
         with torch.inference_mode():
             xt = torch.from_numpy(x)[None].to(self.device, torch.float32)
