@@ -96,6 +96,10 @@ class _NonSCF:
         if self.energy == 'extrapolated' and weights is None:     # before the work, not after
             raise ValueError("energy='extrapolated' needs a predictor with energy_weights "
                              '(calibrated weights; see scripts/calibrate_nonscf.py)')
+        if mol.spin or abs(mol.atom_charges().sum() - mol.nelectron) > 0:     # ion or open shell
+            log.warn('deepscf NonSCF: the network was trained on neutral closed-shell molecules '
+                     'and is given no charge or spin; energies of ions and open-shell molecules '
+                     'can be tens of mHa off (use the SCF with init_guess="deepscf")')
         self.density = predict_density(mol, predictor, verbose=self.verbose, stdout=self.stdout)
         h1e = self.get_hcore(mol)
         s1e = self.get_ovlp(mol)

@@ -412,7 +412,11 @@ class PredictedDensity:
         """
         nao = mol.nao
         vj = np.zeros(nao * (nao + 1) // 2)
-        auxmol = self.auxmol
+        auxmol, coeff = self.auxmol, self.coeff
+        if mol.cart and not auxmol.cart:     # libcint pairs Cartesian functions only alike
+            coeff = auxmol.cart2sph_coeff() @ coeff
+            auxmol = auxmol.copy(deep=False)
+            auxmol.cart = True
         ao_loc = auxmol.ao_loc_nr()
         per_block = max(1, int(block_mb * 1e6 / 8 / len(vj)))      # auxiliary functions
         b0 = 0
@@ -421,7 +425,7 @@ class PredictedDensity:
             b1 = min(b1, auxmol.nbas)
             int3c = df.incore.aux_e2(mol, auxmol, 'int3c2e', aosym='s2ij',
                                      shls_slice=(0, mol.nbas, 0, mol.nbas, b0, b1))
-            vj += int3c @ self.coeff[ao_loc[b0]:ao_loc[b1]]
+            vj += int3c @ coeff[ao_loc[b0]:ao_loc[b1]]
             b0 = b1
         return lib.unpack_tril(vj)
 
