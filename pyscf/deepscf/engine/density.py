@@ -304,8 +304,8 @@ def fit_residual(auxmol, grid, residual_density, charge=0.0, core_radius_bohr=0.
     centers = auxmol.atom_coords()
     # distinct 1D factors (atom, exponent, power) and, per term, its factor in x, y, z
     keys = sorted({(ia, a, p) for ia, a, m in terms for p in m})
-    # the largest arrays below: the grid contracted over z, the Cartesian and spherical Gram
-    memory.require(8 * (grid.shape[0] * grid.shape[1] * len(keys) + 4 * len(terms) ** 2
+    # the largest arrays below: the grid contracted over z, T G_terms, the Gram matrix (twice)
+    memory.require(8 * (grid.shape[0] * grid.shape[1] * len(keys) + auxmol.nao * len(terms)
                         + 2 * auxmol.nao ** 2),
                    f'the fit of the residual ({auxmol.natm} atoms, {auxmol.nao} functions, '
                    f'grid {grid.shape})')
@@ -332,8 +332,20 @@ def fit_residual(auxmol, grid, residual_density, charge=0.0, core_radius_bohr=0.
         ryz = rz[:, :, jz] @ fy[:, jy]                          # (nx,)
         rhs[ts] = ryz @ fx[:, ix[ts]]
     sx, sy, sz = (f.T @ f for f in factors)
-    gram_terms = sx[np.ix_(ix, ix)] * sy[np.ix_(iy, iy)] * sz[np.ix_(iz, iz)]
-    gram = transform @ (transform @ gram_terms).T      # gram_terms is symmetric
+    # gram = T G_terms Tᵀ with G_terms = (Sx ∘ Sy ∘ Sz)[terms, terms]; T is block diagonal by
+    # atom, so T G_terms is built from the rows of G_terms of one atom at a time and G_terms
+    # (4 copies of nterms² in products) is never held whole: 300 atoms ~7 GB instead of ~19
+    atom_of_term = np.array([t[0] for t in terms])
+    term_start = np.searchsorted(atom_of_term, np.arange(auxmol.natm + 1))
+    functions = auxmol.aoslice_by_atom()[:, 2:4]
+    tg = np.empty((auxmol.nao, len(terms)))
+    for ia in range(auxmol.natm):
+        own = slice(term_start[ia], term_start[ia + 1])
+        rows = sx[np.ix_(ix[own], ix)] * sy[np.ix_(iy[own], iy)] * sz[np.ix_(iz[own], iz)]
+        f0, f1 = functions[ia]
+        tg[f0:f1] = transform[f0:f1, own] @ rows
+    gram = np.asarray((transform @ tg.T).T)            # G_terms is symmetric
+    del tg
     rhs = transform @ rhs
     # the weights differ from 1 only at the few points next to a nucleus: correct for those
     near = _points_near_nuclei(grid, centers, 2 * core_radius_bohr) if core_radius_bohr > 0 else []
