@@ -13,6 +13,7 @@ setup(
     + ['pyscf.deepscf.weights'],
     package_dir={'pyscf.deepscf.weights': 'weights'},
     package_data={'pyscf.deepscf.engine': ['data/*.json'],
+                  'pyscf.deepscf.training': ['*.txt'],
                   'pyscf.deepscf.weights': ['*.pt', '*.json', '*.md']},
     python_requires='>=3.9',
     install_requires=['pyscf>=2.5', 'numpy', 'scipy', 'threadpoolctl', 'torch>=2.1'],

@@ -127,3 +127,16 @@ def test_existing_scheduler(tmp_path):
         summary = data.generate(data.structure_jobs(qm9_index=[3]), str(tmp_path), FAST,
                                 scheduler=cluster.scheduler_address, progress=False)
     assert summary['done'] == 1
+
+
+def test_drug_like_smiles():
+    """The packaged drug-like list: >= 500 valid SMILES of 20-50 atoms, a third or more with S,
+    P or Cl; their ids ('drug_k') cannot collide with the builtin list's ('smi_k')."""
+    from rdkit import Chem
+    smiles = data.read_smiles_file(data.DRUGS)
+    assert len(smiles) >= 500 and len(set(smiles)) == len(smiles)
+    natm = [Chem.AddHs(Chem.MolFromSmiles(s)).GetNumAtoms() for s in smiles]
+    assert min(natm) >= 20 and max(natm) <= 50
+    assert sum(any(e in s for e in ('S', 'P', 'Cl')) for s in smiles) > len(smiles) / 3
+    jobs = data.structure_jobs(smiles=smiles[:1], smiles_prefix='drug')
+    assert jobs[0]['id'] == 'drug_0_d0' and 20 <= len(jobs[0]['symbols']) <= 50

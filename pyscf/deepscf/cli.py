@@ -61,7 +61,8 @@ def add_data_commands(subparsers):
     src.add_argument('--amplitude', type=nonnegative_float, default=0.05, metavar='ANG',
                      help='std of the Gaussian atom displacements in Angstrom (default 0.05)')
     src.add_argument('--smiles', metavar='FILE',
-                     help="file of SMILES (one per line) or 'builtin' (small P/S/Cl molecules)")
+                     help="file of SMILES (one per line), 'builtin' (small P/S/Cl molecules) or "
+                          "'drugs' (600 drug-like molecules of 20-50 atoms)")
     src.add_argument('--smiles-copies', type=nonnegative_int, default=0, metavar='K',
                      help='deformed copies per SMILES molecule (default 0)')
     src.add_argument('--seed', type=nonnegative_int, default=0,
@@ -131,7 +132,8 @@ def data_generate(args, parser):
     from pyscf.deepscf.training import data
     if not (args.qm9 or args.qm9_index or args.smiles):
         parser.error('nothing to do: give --qm9 N, --qm9-index or --smiles')
-    if args.smiles and args.smiles != data.BUILTIN and not os.path.isfile(args.smiles):
+    if args.smiles and args.smiles not in (data.BUILTIN, data.DRUGS) and \
+            not os.path.isfile(args.smiles):
         parser.error(f'--smiles: no file {args.smiles!r}')
     settings = {'xc': args.xc, 'basis': args.basis, 'density_fit': not args.no_density_fit,
                 'conv_tol': args.conv_tol, 'grids_level': args.grids_level,
@@ -142,7 +144,8 @@ def data_generate(args, parser):
             qm9=args.qm9, qm9_index=args.qm9_index, deformed=args.deformed, copies=args.copies,
             amplitude_ang=args.amplitude, seed=args.seed,
             smiles=data.read_smiles_file(args.smiles) if args.smiles else None,
-            smiles_copies=args.smiles_copies)
+            smiles_copies=args.smiles_copies,
+            smiles_prefix='drug' if args.smiles == data.DRUGS else 'smi')
         summary = data.generate(jobs, out, settings, workers=args.workers,
                                 scheduler=args.scheduler, shard_size=args.shard_size,
                                 retry_failed=args.retry_failed, progress=not args.no_progress)

@@ -50,6 +50,9 @@ SETTINGS_FILE = 'settings.json'
 FAILED_FILE = 'failed.jsonl'
 SHARD_PATTERN = 'shard_{:05d}.h5'
 BUILTIN = 'builtin'
+# 600 drug-like molecules of 20-50 atoms rich in S, P, Cl (scripts/make_drug_smiles.py)
+DRUGS = 'drugs'
+DRUG_SMILES_FILE = os.path.join(os.path.dirname(__file__), 'drug_smiles.txt')
 
 # Small molecules with P, S and Cl (plus a few F/N/O neighbours) for the extra elements.
 BUILTIN_SMILES = (
@@ -152,6 +155,8 @@ def read_smiles_file(path):
     """SMILES strings of a file, one per line (first column; '#' comments and blanks skipped)."""
     if path == BUILTIN:
         return list(BUILTIN_SMILES)
+    if path == DRUGS:
+        path = DRUG_SMILES_FILE
     with open(path) as f:
         return [line.split()[0] for line in f if line.strip() and not line.startswith('#')]
 
@@ -199,19 +204,21 @@ def make_job(structure_id, symbols, coords_ang, amplitude_ang=0., seed=0, qm9_in
 
 
 def structure_jobs(qm9=0, qm9_index=None, deformed=0, copies=1, amplitude_ang=0.05,
-                   smiles=None, smiles_copies=0, seed=0):
+                   smiles=None, smiles_copies=0, seed=0, smiles_prefix='smi'):
     """The list of structures of a generation run.
 
     qm9: number of QM9 molecules drawn with ``seed`` (or the explicit list ``qm9_index``), each
     at its QM9 geometry (``_d0``); the first ``deformed`` of them also get ``copies`` deformed
     copies (``_d1`` ...) at ``amplitude_ang`` (Å).  smiles: list of SMILES strings; each gives
-    ``smi_{k}_d0`` plus ``smiles_copies`` deformed copies.
+    ``smi_{k}_d0`` plus ``smiles_copies`` deformed copies (``smiles_prefix`` instead of 'smi':
+    another list's ids, e.g. 'drug' for DRUGS, so that lists share a folder).
     """
     jobs = []
     for k, smi in enumerate(smiles or []):          # first: few, and the only P/S/Cl
         symbols, coords = smiles_geometry(smi)
-        jobs.append(make_job(f'smi_{k}_d0', symbols, coords, 0., seed, smiles=smi))
-        jobs += [make_job(f'smi_{k}_d{j}', symbols, coords, amplitude_ang, seed, smiles=smi)
+        jobs.append(make_job(f'{smiles_prefix}_{k}_d0', symbols, coords, 0., seed, smiles=smi))
+        jobs += [make_job(f'{smiles_prefix}_{k}_d{j}', symbols, coords, amplitude_ang, seed,
+                          smiles=smi)
                  for j in range(1, smiles_copies + 1)]
     indices = list(qm9_index) if qm9_index else (sample_qm9_indices(qm9, seed) if qm9 else [])
     geometries = read_qm9(indices) if indices else {}
