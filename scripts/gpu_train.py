@@ -90,7 +90,8 @@ def initial_model(args, device):
         ckpt = torch.load(args.resume, map_location='cpu', weights_only=False)
         model = nn_model.UNet3D(ckpt['config'])
         model.load_state_dict(ckpt['model'])
-        return model.to(device), ckpt['optimizer'], ckpt['config'], ckpt['state']
+        state = {'samples': 0, **ckpt['state']}          # a `deepscf train` checkpoint too
+        return model.to(device), ckpt['optimizer'], ckpt['config'], state
     if args.init:
         module, meta = nn_model.load(args.init)
         model = nn_model.UNet3D(meta['config'])
