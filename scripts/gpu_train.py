@@ -276,9 +276,13 @@ def finish(args):
     from pyscf.deepscf import predict
     from pyscf.deepscf.predictors import GridPredictor
     weights = os.path.join(args.run, 'weights.pt')
-    result = {'run': os.path.abspath(args.run)}
+    _, meta = nn_model.load(weights)
+    result = {'run': os.path.abspath(args.run), 'data': os.path.abspath(args.data),
+              'compact': os.path.abspath(args.compact)}
+    crops = validation_crops(args.data, args.compact, meta['spacing_bohr'], meta['margin_bohr'],
+                             args.val_structures, meta['dataset'].get('split_seed', 0))
     for name, path in (('run', weights), ('bundled', nn_model.DEFAULT_WEIGHTS)):
-        result[name] = target_figures(path, args.data, args.compact, args.val_structures)
+        result[name] = target_figures(path, crops)
         print(f'{name}: {result[name]}', flush=True)
     saved = np.load(os.path.join(args.run, 'guess_residual.npz'))
     symbols, coords = [str(s) for s in saved['symbols']], saved['coords_bohr']
@@ -315,27 +319,29 @@ def finish(args):
     return result
 
 
-def target_figures(weights, folder, compact_path, val_structures=None):
-    """Validation figures of ``weights`` on the same crops of the validation split, with the
-    targets evaluated by PySCF from the HDF5 records and by torch from the compact set."""
+def validation_crops(folder, compact_path, spacing_bohr, margin_bohr, val_structures=None,
+                     split_seed=0):
+    """The validation split's fixed crops twice: targets by PySCF from the HDF5 records and by
+    torch from the compact set (the same rotations and crops), as lists of batches."""
     from torch.utils.data import DataLoader
     from pyscf.deepscf.training import dataset
-    module, meta = nn_model.load(weights)
-    module.eval()
-    records = dataset.split_records(folder, seed=meta['dataset'].get('split_seed', 0))['val']
-    records = records[:val_structures]
-    crops = dataset.DensityDataset(records, spacing_bohr=meta['spacing_bohr'],
-                                   margin_bohr=meta['margin_bohr'], crop=VAL_CROP,
-                                   samples_per_structure=2, seed=VAL_SEED)
-    hdf5 = validate(module, DataLoader(crops, batch_size=4), torch.device('cpu'))
+    records = dataset.split_records(folder, seed=split_seed)['val'][:val_structures]
+    crops = dataset.DensityDataset(records, spacing_bohr=spacing_bohr, margin_bohr=margin_bohr,
+                                   crop=VAL_CROP, samples_per_structure=2, seed=VAL_SEED)
+    hdf5 = list(DataLoader(crops, batch_size=4))
     store = compact.CompactSet(compact_path)
-    ids = [r[1] for r in records]
-    index = [store.ids.index(i) for i in ids]
-    args = argparse.Namespace(spacing=meta['spacing_bohr'], margin=meta['margin_bohr'],
-                              batch_size=4)
-    batches = validation_batches({i: store.structure(i) for i in index}, index, args)
-    kit = validate(module, batches, torch.device('cpu'))
-    return {'structures': len(ids), 'hdf5_nmae_rho_percent': hdf5['nmae_rho_percent'],
+    index = [store.ids.index(r[1]) for r in records]
+    args = argparse.Namespace(spacing=spacing_bohr, margin=margin_bohr, batch_size=4)
+    return hdf5, validation_batches({i: store.structure(i) for i in index}, index, args)
+
+
+def target_figures(weights, crops):
+    """Validation figures of ``weights`` on both sets of targets of validation_crops."""
+    module, _ = nn_model.load(weights)
+    module.eval()
+    hdf5, kit = (validate(module, batches, torch.device('cpu')) for batches in crops)
+    return {'structures': sum(len(b[0]) for b in crops[0]) // 2,
+            'hdf5_nmae_rho_percent': hdf5['nmae_rho_percent'],
             'compact_nmae_rho_percent': kit['nmae_rho_percent'],
             'hdf5_nmae_delta_rho': hdf5['nmae_delta_rho'],
             'compact_nmae_delta_rho': kit['nmae_delta_rho']}
