@@ -36,7 +36,7 @@ def test_kit_trains_without_pyscf_and_finish_evaluates(folder, tmp_path):
     out_folder, compact_path = folder
     run = str(tmp_path / 'run')
     cmd = [sys.executable, '-c', WITHOUT_PYSCF, 'train', '--data', compact_path, '--out', run,
-           '--minutes', '0.4', '--checkpoint-minutes', '0.1', '--init', nn_model.DEFAULT_WEIGHTS,
+           '--minutes', '0.5', '--checkpoint-minutes', '0.01', '--init', nn_model.DEFAULT_WEIGHTS,
            '--batch-size', '1', '--crop', '16', '--threads', '1', '--timing-sizes', '8']
     proc = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stderr[-3000:]
