@@ -308,7 +308,6 @@ def finish(args):
     result['bundled_now'] = bool(args.bundle and better)
     if result['bundled_now']:
         shutil.copyfile(weights, nn_model.DEFAULT_WEIGHTS)
-        _, meta = nn_model.load(weights)
         with open(nn_model.DEFAULT_WEIGHTS[:-3] + '.json', 'w') as f:
             json.dump(meta, f, indent=1)
         print(f'bundled {weights}; recalibrate NonSCF: python scripts/calibrate_nonscf.py '

@@ -6,7 +6,6 @@ from pyscf import gto
 from pyscf.dft import numint
 
 from pyscf.deepscf.training import compact, data, dataset
-from pyscf.deepscf.engine.grid import random_rotation
 
 
 def random_density_matrix(mol, nocc, seed=0):
