@@ -14,7 +14,7 @@ GUESS_KEY = 'deepscf'
 
 
 def init_guess_by_deepscf(mf, mol=None, predictor=None, exchange='semilocal', strict=False,
-                          s1e=None):
+                          s1e=None, fit_jk=True):
     """Initial density matrix from the predicted density, in the format of ``mf``.
 
     Args:
@@ -26,6 +26,9 @@ def init_guess_by_deepscf(mf, mol=None, predictor=None, exchange='semilocal', st
             any failure of the prediction: a non-finite density, a box or fit larger than the
             memory available, an unreadable weights file)
         s1e : the overlap matrix, when the caller has it (PySCF's SCF kernel passes it)
+        fit_jk : J and exact exchange of the guess through density fitting when the SCF
+            itself does not fit and the tensor fits in a quarter of the free memory
+            (solver.guess_density_fitting; the SCF's own fitting when it has one)
 
     Returns:
         density matrix tagged with mo_coeff and mo_occ (as PySCF's own guesses)
@@ -44,7 +47,7 @@ def init_guess_by_deepscf(mf, mol=None, predictor=None, exchange='semilocal', st
     try:
         density = predict_density(mol, predictor=predictor, verbose=mf.verbose,
                                   stdout=mf.stdout)
-        dm = solver.solve(mf, density, exchange=exchange, s1e=s1e)['dm']
+        dm = solver.solve(mf, density, exchange=exchange, s1e=s1e, fit_jk=fit_jk)['dm']
         if not np.all(np.isfinite(dm)):
             raise PredictionError('deepscf: the guess density matrix has non-finite elements')
     except Exception as err:       # a guess must never stop the SCF: the documented fallback

@@ -8,7 +8,7 @@ import contextlib
 import numpy as np
 from pyscf.lib import logger
 
-from pyscf.deepscf.engine import atoms, threads
+from pyscf.deepscf.engine import atoms, threads, timing
 from pyscf.deepscf.engine.density import PredictedDensity
 
 _default_predictor = None
@@ -72,7 +72,7 @@ def predict_density(mol, predictor=None, verbose=None, stdout=None):
                               f'or Inf) among the {residual.size} of the residual density')
     t0 = log.timer('deepscf residual density on %s grid' % (grid.shape,), *t0)
     # a predictor's grid holds point values unless it says it smoothed them
-    with threads.engine_blas_threads():
+    with threads.engine_blas_threads(), timing.step('fit'):
         density = PredictedDensity(mol, grid, residual,
                                    smoothing_bohr=getattr(predictor, 'smoothing_bohr', 0.0))
     if not np.all(np.isfinite(density.coeff)):

@@ -8,11 +8,11 @@ see solver.solve for the schemes).  Meta-GGAs need the kinetic energy density ta
 density alone does not give: it is taken from D_x as well.
 """
 import numpy as np
-from pyscf import lib, scf
+from pyscf import df, lib, scf
 from pyscf.dft import numint
 from pyscf.lib import logger
 
-from pyscf.deepscf.engine import atoms
+from pyscf.deepscf.engine import atoms, timing
 
 
 def total_dm(dm, nao):
@@ -90,40 +90,70 @@ def fock_grids(mol, level, small_rho_cutoff=1e-7):
     Points are dropped where the free atoms' density times the weight is below
     ``small_rho_cutoff`` / (number of points), PySCF's rule for its own SCF grids
     (dft.rks.prune_small_rho_grids_, which uses the guess density): 12-13 % of the points of
-    acetone and pyridine.  0 keeps them all.
+    acetone and pyridine.  0 keeps them all.  The grid is sorted into compact blocks with
+    PySCF's mask of the basis shells that reach each block, so V_xc costs grow with the
+    molecule like the SCF's own (without them, as points x functions^2: alkane C13H28
+    B3LYP/def2-SVP 8.7 s of V_xc; see docs/measurements.md).
     """
     from pyscf.dft import gen_grid
     grids = gen_grid.Grids(mol)
     grids.level = level
     grids.verbose = 0
-    # unsorted, no screening mask: xc_from_density evaluates whole blocks (sorting took half of
-    # the build)
-    grids.build(with_non0tab=False, sort_grids=False)
+    grids.build(with_non0tab=False)
     if small_rho_cutoff > 0:
         rho_weight = np.abs(atoms.molecule_density_on_points(mol, grids.coords)) * grids.weights
         keep = rho_weight > small_rho_cutoff / grids.weights.size
-        grids.coords = np.ascontiguousarray(grids.coords[keep])
+        grids.coords = grids.coords[keep]
         grids.weights = grids.weights[keep]
         grids.atm_idx = grids.atm_idx[keep]
         grids.quadrature_weights = grids.quadrature_weights[keep]
+        # PySCF's sparse kernels want the point count aligned: pad with zero-weight points
+        # as Grids.prune_by_density_ does
+        padding = -len(grids.weights) % max(grids.alignment, 1)
+        if padding:
+            grids.coords = np.vstack([grids.coords, np.full((padding, 3), 1e-4)])
+            grids.weights = np.concatenate([grids.weights, np.zeros(padding)])
+            grids.atm_idx = np.concatenate([grids.atm_idx, np.full(padding, -1, np.int32)])
+            grids.quadrature_weights = np.concatenate([grids.quadrature_weights,
+                                                       np.zeros(padding)])
+        grids.coords = np.ascontiguousarray(grids.coords)
+    grids.non0tab = grids.screen_index = grids.make_mask(mol, grids.coords)
     return grids
 
 
-def _xc_matrix(ao, wv, xctype):
-    """The V_xc matrix of one block of grid points: ao from eval_ao (deriv 0 for LDA, else 1),
-    wv the weighted derivatives of the functional from eval_xc_eff."""
-    if xctype == 'LDA':
-        return ao.T @ (wv.reshape(-1)[:, None] * ao)
-    half = ao[0] * (0.5 * wv[0])[:, None] + np.einsum('xgi,xg->gi', ao[1:4], wv[1:4])
-    v = ao[0].T @ half
-    v = v + v.T
-    if xctype == 'MGGA':
-        for x in (1, 2, 3):     # tau = 1/2 sum_i |grad phi_i|^2
-            v += 0.5 * ao[x].T @ (wv[4][:, None] * ao[x])
-    return v
+class _XCMatrix:
+    """Accumulates a V_xc matrix block by block with PySCF's sparse kernels (the shells each
+    block of points reaches), as numint.nr_rks does."""
+
+    def __init__(self, mol, grids, ni, xctype):
+        self.xctype = xctype
+        self.ao_loc = mol.ao_loc_nr()
+        cutoff = grids.cutoff * 1e2
+        self.nbins = numint.NBINS * 2 - int(numint.NBINS * np.log(cutoff) / np.log(grids.cutoff))
+        self.pair_mask = mol.get_overlap_cond() < -np.log(ni.cutoff)
+        self.vmat = np.zeros((mol.nao,) * 2)
+        self._aow = None
+
+    def add(self, ao, wv, mask):
+        """Add the block's matrix: ao from eval_ao (deriv 0 for LDA, else 1), wv the weighted
+        derivatives of the functional from eval_xc_eff (modified)."""
+        args = (self.nbins, mask, self.pair_mask, self.ao_loc)
+        if self.xctype == 'LDA':
+            numint._dot_ao_ao_sparse(ao, ao, wv.reshape(-1), *args, hermi=0, out=self.vmat)
+            return
+        wv[0] *= .5                       # the half that the symmetrization in matrix() doubles
+        self._aow = numint._scale_ao_sparse(ao[:4], wv[:4], mask, self.ao_loc, out=self._aow)
+        numint._dot_ao_ao_sparse(ao[0], self._aow, None, *args, hermi=0, out=self.vmat)
+        if self.xctype == 'MGGA':         # tau = 1/2 sum_i |grad phi_i|^2, half before symmetrizing
+            for x in (1, 2, 3):
+                numint._dot_ao_ao_sparse(ao[x], ao[x], .25 * wv[4], *args, hermi=0,
+                                         out=self.vmat)
+
+    def matrix(self):
+        return self.vmat if self.xctype == 'LDA' else self.vmat + self.vmat.T
 
 
-def xc_from_density(mf, density, dm_tau=None, grids=None, max_points=8192, extra_xc=None):
+def xc_from_density(mf, density, dm_tau=None, grids=None, extra_xc=None):
     """Exchange-correlation energy and matrix of the predicted density on ``grids``
     (default ``mf.grids``).
 
@@ -141,22 +171,21 @@ def xc_from_density(mf, density, dm_tau=None, grids=None, max_points=8192, extra
     if grids.coords is None:
         grids.build(with_non0tab=True)
         if getattr(mf, 'small_rho_cutoff', 0) > 1e-20:
-            rho = np.concatenate([density.eval_rho(grids.coords[i:i + max_points])
-                                  for i in range(0, len(grids.weights), max_points)])
+            rho = np.concatenate([density.eval_rho(grids.coords[i:i + 8192])
+                                  for i in range(0, len(grids.weights), 8192)])
             grids.prune_by_density_(rho, mf.small_rho_cutoff)
     nao = mol.nao
-    vmat = np.zeros((nao, nao))
-    v_extra = np.zeros((nao, nao)) if extra_xc else None
     nelec = exc = int_vrho = 0.0
     if xctype in ('HF', None) or mf.xc.strip().upper() in ('HF', ''):
-        return (nelec, exc, int_vrho, vmat) + ((v_extra,) if extra_xc else ())
+        zero = np.zeros((nao, nao))
+        return (nelec, exc, int_vrho, zero) + ((zero.copy(),) if extra_xc else ())
     extra_type = ni._xc_type(extra_xc) if extra_xc else None
+    vmat = _XCMatrix(mol, grids, ni, xctype)
+    v_extra = _XCMatrix(mol, grids, ni, extra_type) if extra_xc else None
     deriv = 0 if xctype == 'LDA' else 1
-    for p0 in range(0, len(grids.weights), max_points):
-        p1 = min(p0 + max_points, len(grids.weights))
-        coords, weight = grids.coords[p0:p1], grids.weights[p0:p1]
+    max_memory = max(500, getattr(mf, 'max_memory', 4000) - lib.current_memory()[0])
+    for ao, mask, weight, coords in ni.block_loop(mol, grids, nao, deriv, max_memory):
         rho = density.eval_rho(coords, deriv=deriv)
-        ao = ni.eval_ao(mol, coords, deriv=deriv)
         if xctype == 'MGGA':
             tau = 0.5 * sum(np.einsum('gi,ij,gj->g', ao[x], dm_tau, ao[x], optimize=True)
                             for x in (1, 2, 3)) if dm_tau is not None else 0 * rho[0]
@@ -167,13 +196,31 @@ def xc_from_density(mf, density, dm_tau=None, grids=None, max_points=8192, extra
         exc += weight @ (rho0 * exc_g)
         wv = weight * vxc
         int_vrho += wv.ravel() @ rho0 if xctype == 'LDA' else np.einsum('xg,xg->', wv, rho)
-        vmat += _xc_matrix(ao, wv, xctype)
-        if extra_xc:
+        if extra_xc:       # before vmat.add, which scales wv in place
             extra_rho = rho0 if extra_type == 'LDA' else rho[:4]
             extra_ao = ao if xctype == 'LDA' else (ao[0] if extra_type == 'LDA' else ao[:4])
             v = ni.eval_xc_eff(extra_xc, extra_rho, deriv=1, xctype=extra_type)[1]
-            v_extra += _xc_matrix(extra_ao, weight * v, extra_type)
-    return (nelec, exc, int_vrho, vmat) + ((v_extra,) if extra_xc else ())
+            v_extra.add(extra_ao, weight * v, mask)
+        vmat.add(ao, wv, mask)
+    return (nelec, exc, int_vrho, vmat.matrix()) + ((v_extra.matrix(),) if extra_xc else ())
+
+
+def coulomb_matrix(mf, density):
+    """J[rho_pred] (nao, nao): through the SCF's density fitting when it has one (the tensor
+    the SCF reuses; density.PredictedDensity.coulomb_matrix_df), else from three-centre
+    integrals with the fit functions."""
+    with_df = getattr(mf, 'with_df', None)
+    vj = None
+    if with_df is not None and isinstance(mf, df.df_jk._DFHF) and with_df.mol is mf.mol:
+        if with_df._cderi is None:
+            with timing.step('DF tensor (shared with the SCF)'):
+                with_df.build()
+        with timing.step('J'):
+            vj = density.coulomb_matrix_df(with_df)
+    if vj is None:
+        with timing.step('J'):
+            vj = density.coulomb_matrix(mf.mol)
+    return vj
 
 
 def local_fock(mf, density, dm_tau=None, h1e=None, grids=None, extra_xc=None):
@@ -188,12 +235,13 @@ def local_fock(mf, density, dm_tau=None, h1e=None, grids=None, extra_xc=None):
     t0 = (logger.process_clock(), logger.perf_counter())
     if h1e is None:
         h1e = mf.get_hcore(mol)
-    fock = h1e + density.coulomb_matrix(mol)
+    fock = h1e + coulomb_matrix(mf, density)
     t0 = log.timer_debug1('deepscf J from the predicted density', *t0)
     terms = {'exc': 0.0, 'int_vrho': 0.0, 'e_k': 0.0, 'nelec_grid': None}
     if is_kohn_sham(mf):
-        n, exc, int_vrho, vxc, *extra = xc_from_density(mf, density, dm_tau, grids,
-                                                        extra_xc=extra_xc)
+        with timing.step('V_xc'):
+            n, exc, int_vrho, vxc, *extra = xc_from_density(mf, density, dm_tau, grids,
+                                                            extra_xc=extra_xc)
         terms.update(exc=exc, int_vrho=int_vrho, nelec_grid=n)
         if extra:
             terms['v_extra'] = extra[0]
@@ -209,7 +257,8 @@ def exchange_fock(mf, dm_exchange):
         return 0.0, 0.0
     if dm_exchange is None:
         raise ValueError('exact exchange needs a density matrix (dm_exchange)')
-    vk = get_k(mf, dm_exchange)     # as given: its orbital tags speed up density fitting
+    with timing.step('K'):
+        vk = get_k(mf, dm_exchange)     # as given: its orbital tags speed up density fitting
     return -0.5 * vk, -0.25 * np.einsum('ij,ji->', dm_exchange, vk)
 
 

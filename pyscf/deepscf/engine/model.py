@@ -18,7 +18,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from pyscf.deepscf.engine import atoms, fingerprints, memory
+from pyscf.deepscf.engine import atoms, fingerprints, memory, timing
 from pyscf.deepscf.engine.grid import box_grid
 
 FORMAT_VERSION = 1
@@ -302,8 +302,9 @@ class NetworkPredictor:
         # fingerprints (float32), the output and its float64 copies; tiles bound the rest
         memory.require(grid.size * (4 * fingerprints.N_CHANNELS + 4 + 3 * 8),
                        f'the network box of {len(symbols)} atoms ({grid.shape} voxels)')
-        x = fingerprints.fingerprints_on_grid(symbols, coords_bohr, grid)
-        with torch.inference_mode():
+        with timing.step('fingerprints'):
+            x = fingerprints.fingerprints_on_grid(symbols, coords_bohr, grid)
+        with torch.inference_mode(), timing.step('network'):
             xt = torch.from_numpy(x)[None].to(self.device, torch.float32)
             y = 0
             for axes in MIRROR_AXES[self.mirrors]:

@@ -7,7 +7,7 @@ import scipy.linalg
 from pyscf import lib, scf
 from pyscf.lib import logger
 
-from pyscf.deepscf.engine import atoms, fock as fock_mod, threads
+from pyscf.deepscf.engine import atoms, fock as fock_mod, memory, threads, timing
 from pyscf.deepscf.engine.fock import total_dm
 
 # Exact exchange needs a density matrix.  Measured (B3LYP/def2-SVP, oracle density at 0.3 bohr,
@@ -47,6 +47,10 @@ def with_natural_orbitals(dm, s_halves):
         return dm
     s_half, s_inv_half = s_halves
     occ, u = np.linalg.eigh(s_half @ dm @ s_half)
+    # PySCF contracts every orbital with occupation > 0: rounding leaves ~1e-15 on about half
+    # of the empty ones of an idempotent matrix (alkane C13H28, B3LYP/def2-SVP DF: K 11.2 s
+    # with them, see docs/measurements.md)
+    occ[abs(occ) < 1e-10 * abs(occ).max()] = 0.
     return lib.tag_array(dm, mo_coeff=s_inv_half @ u[:, ::-1], mo_occ=occ[::-1])
 
 
@@ -88,7 +92,42 @@ def diagonalize(mf, fock, s1e, s_halves=None):
     return mo_energy, mo_coeff, mo_occ
 
 
-def solve(mf, density, exchange='semilocal', h1e=None, s1e=None, grids_level=1):
+def guess_density_fitting(mf, memory_fraction=0.25):
+    """A density-fitted copy of ``mf`` (PySCF's default JK-fitting basis, tensor built in
+    memory) for the J and exact exchange of a guess, or None: the SCF fits already, the
+    method has no exact exchange, or the tensor would take more than ``memory_fraction`` of
+    the memory available.
+
+    A guess's exact exchange needs no more than a fitted K (an error of ~1e-5 in the matrix),
+    and the exact one of a full density matrix costs as much as the SCF's first cycle.
+    Measured (alkane C13H28, B3LYP/def2-SVP, 1 thread): J 10.0 s and K 35.7 s exact, against
+    a tensor of 7-9 s, J 0.5 s and K 4.5 s fitted (docs/measurements.md).
+    """
+    from pyscf import df
+    if isinstance(mf, df.df_jk._DFHF) or not needs_density_matrix(mf):
+        return None
+    mol = mf.mol
+    try:
+        fitted = mf.density_fit()
+        auxmol = df.addons.make_auxmol(mol, fitted.with_df.auxbasis or
+                                       df.addons.make_auxbasis(mol))
+    except Exception as err:     # an SCF class PySCF cannot fit: exact J and K
+        logger.debug(mf, 'deepscf: no density fitting for the guess (%s)', err)
+        return None
+    tensor_bytes = 8. * auxmol.nao * mol.nao * (mol.nao + 1) / 2
+    available = memory.available_bytes()
+    if available is not None and tensor_bytes > memory_fraction * available:
+        logger.debug(mf, 'deepscf: exact J and K in the guess (a fitting tensor of %.1f GiB)',
+                     tensor_bytes / 2**30)
+        return None
+    fitted.with_df.max_memory = max(fitted.with_df.max_memory, 2 * tensor_bytes / 1e6 + 1000)
+    with timing.step('DF tensor (guess only)'):
+        fitted.with_df.build()
+    return fitted
+
+
+def solve(mf, density, exchange='semilocal', h1e=None, s1e=None, grids_level=1,
+          fit_jk=False):
     """Diagonalize the Fock matrix of ``density`` in the basis of ``mf.mol``.
 
     Exact exchange and the meta-GGA kinetic density come from a density matrix: that of a first
@@ -99,53 +138,63 @@ def solve(mf, density, exchange='semilocal', h1e=None, s1e=None, grids_level=1):
 
     ``h1e`` and ``s1e`` are the method's own (as mf.get_hcore, mf.get_ovlp give them).
     ``grids_level``: V_xc of the prediction on a DFT grid of this level (see
-    fock.fock_grids), None for ``mf.grids``.
+    fock.fock_grids), None for ``mf.grids``.  ``fit_jk``: J and exact exchange through density
+    fitting even when the SCF does not fit (guess_density_fitting; for the guess, not for
+    energies).
 
     Returns dict(mo_energy, mo_coeff, mo_occ, dm, fock, terms): dm is tagged with
     mo_coeff/mo_occ, fock the restricted Fock matrix whose eigenvectors these are, terms the
     energy pieces for the Harris functional (fock.harris_energy).
     """
     with threads.engine_blas_threads():
-        return _solve(mf, density, exchange, h1e, s1e, grids_level)
+        return _solve(mf, density, exchange, h1e, s1e, grids_level, fit_jk)
 
 
-def _solve(mf, density, exchange, h1e, s1e, grids_level):
+def _solve(mf, density, exchange, h1e, s1e, grids_level, fit_jk):
     if exchange not in EXCHANGE_SCHEMES:
         raise ValueError(f'exchange={exchange!r}; choose one of {EXCHANGE_SCHEMES}')
     log = logger.new_logger(mf)
     mol = mf.mol
     if h1e is None:
-        h1e = mf.get_hcore(mol)
+        with timing.step('h1e'):
+            h1e = mf.get_hcore(mol)
     if isinstance(mf, scf.ghf.GHF):          # spin blocks: the spatial core Hamiltonian is one
         h1e = h1e[:mol.nao, :mol.nao]
     if s1e is None:
         s1e = mf.get_ovlp(mol)
     # S^+-1/2 once, for the natural orbitals and the diagonalizations (GHF's overlap has two
     # spin blocks: its spatial one)
-    s_halves = orthogonalizer(s1e[:mol.nao, :mol.nao])
+    with timing.step('diagonalization'):
+        s_halves = orthogonalizer(s1e[:mol.nao, :mol.nao])
     # the first step's exchange: a semilocal stand-in (hybrid functionals, 'semilocal') or
     # K of minao's density matrix (HF, meta-GGAs' tau, 'two-step', 'minao')
     substitute = fock_mod.semilocal_exchange_substitute(mf) if exchange == 'semilocal' else None
     dm_x = None
     if needs_density_matrix(mf) and substitute is None:
-        dm_x = with_natural_orbitals(total_dm(mf.init_guess_by_minao(mol), mol.nao), s_halves)
+        with timing.step('minao'):
+            dm_x = with_natural_orbitals(total_dm(mf.init_guess_by_minao(mol), mol.nao),
+                                         s_halves)
     mgga = fock_mod.is_kohn_sham(mf) and mf._numint._xc_type(mf.xc) == 'MGGA'
     grids = None
     if fock_mod.is_kohn_sham(mf) and grids_level is not None:
-        grids = fock_mod.fock_grids(mol, grids_level, getattr(mf, 'small_rho_cutoff', 1e-7))
+        with timing.step('DFT grid'):
+            grids = fock_mod.fock_grids(mol, grids_level, getattr(mf, 'small_rho_cutoff', 1e-7))
+    # J and K through density fitting: the SCF's own, or one for the guess alone (fit_jk)
+    jk_mf = (guess_density_fitting(mf) if fit_jk else None) or mf
     steps = 2 if (needs_density_matrix(mf) and exchange != 'minao') else 1
     for step in range(steps):
         if step == 0 or mgga:        # J and V_xc change only through tau
-            local, terms = fock_mod.local_fock(mf, density, dm_x, h1e=h1e, grids=grids,
+            local, terms = fock_mod.local_fock(jk_mf, density, dm_x, h1e=h1e, grids=grids,
                                                extra_xc=substitute if step == 0 else None)
         if step == 0 and substitute is not None:
             vk, terms['e_k'] = terms.pop('v_extra'), 0.0
         else:
-            vk, terms['e_k'] = fock_mod.exchange_fock(mf, dm_x)
+            vk, terms['e_k'] = fock_mod.exchange_fock(jk_mf, dm_x)
         fock = local + vk
-        mo_energy, mo_coeff, mo_occ = diagonalize(mf, fock, s1e, s_halves)
-        dm = mf.make_rdm1(mo_coeff, mo_occ)
-        dm_x = with_natural_orbitals(total_dm(dm, mol.nao), s_halves)
+        with timing.step('diagonalization'):
+            mo_energy, mo_coeff, mo_occ = diagonalize(mf, fock, s1e, s_halves)
+            dm = mf.make_rdm1(mo_coeff, mo_occ)
+            dm_x = with_natural_orbitals(total_dm(dm, mol.nao), s_halves)
         log.debug('deepscf step %d: HOMO-LUMO from the predicted density done', step + 1)
     if terms['nelec_grid'] is not None:
         log.debug("deepscf: predicted density integrates to %.6f electrons on the Fock grid (%d)",
