@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 from pyscf import dft, scf
 
-from pyscf.deepscf.engine import solver
+from pyscf.deepscf.engine import solver, timing
 
 
 def test_exchange_density_matrix_tagged_with_natural_orbitals(water):
@@ -50,3 +50,38 @@ def test_exchange_schemes_build_k(water, exchange, k_builds, monkeypatch):
     ref = dft.RKS(water, xc='b3lyp').run()
     mf2 = dft.RKS(water, xc='b3lyp').run(dm0=result['dm'])
     assert abs(mf2.e_tot - ref.e_tot) < 1e-6
+
+
+def test_natural_orbitals_of_an_idempotent_matrix_leave_the_empty_ones_empty(water):
+    """PySCF's fitted K contracts every orbital with occupation > 0: rounding noise on the
+    empty natural orbitals must not count as occupied."""
+    mf = scf.RHF(water)
+    e, c = mf.eig(mf.get_hcore(), mf.get_ovlp())
+    dm = mf.make_rdm1(c, mf.get_occ(e, c))
+    tagged = solver.with_natural_orbitals(dm, solver.orthogonalizer(mf.get_ovlp()))
+    assert np.count_nonzero(tagged.mo_occ) == water.nelectron // 2
+
+
+def test_guess_density_fitting_only_where_it_pays(water, monkeypatch):
+    """A fitted copy for a hybrid or HF SCF without fitting; none for a fitted SCF, a pure
+    functional, or a tensor larger than the memory fraction allows.  The fitted guess gives
+    the density matrix of the exact one within the fitting error (1e-3) and the same SCF."""
+    from pyscf.deepscf.predictors import ZeroPredictor
+    from pyscf.deepscf.predict import predict_density
+    from pyscf.deepscf.engine import memory
+    assert solver.guess_density_fitting(dft.RKS(water, xc='b3lyp').density_fit()) is None
+    assert solver.guess_density_fitting(dft.RKS(water, xc='pbe')) is None
+    fitted = solver.guess_density_fitting(scf.RHF(water))
+    assert fitted is not None and fitted.with_df._cderi is not None
+    monkeypatch.setattr(memory, 'available_bytes', lambda: 1e5)
+    assert solver.guess_density_fitting(dft.RKS(water, xc='b3lyp')) is None
+    monkeypatch.undo()
+    density = predict_density(water, predictor=ZeroPredictor())
+    mf = dft.RKS(water, xc='b3lyp')
+    exact = solver.solve(mf, density)['dm']
+    with timing.recording() as seconds:
+        fit = solver.solve(mf, density, fit_jk=True)['dm']
+    assert 'DF tensor (guess only)' in seconds
+    assert 1e-9 < abs(fit - exact).max() < 1e-3
+    ref = dft.RKS(water, xc='b3lyp').run()
+    assert abs(dft.RKS(water, xc='b3lyp').run(dm0=fit).e_tot - ref.e_tot) < 1e-6

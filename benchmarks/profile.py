@@ -1,0 +1,224 @@
+"""Cost of each step of the deepscf guess against one SCF cycle of the same method.
+
+    python benchmarks/profile.py [FILES_OR_FOLDERS] [--max-atoms 80] [--methods b3lyp/def2-svp
+        b3lyp/def2-svp/df pbe/def2-svp/df b3lyp/def2-tzvp/df] [--out benchmarks/results]
+
+For every molecule (default: the large set, benchmarks/large) and method (xc/basis, '/df' for
+density fitting), two fresh processes on the same thread count:
+
+* guess: the model's load and first call (paid once per process) on a small molecule, then
+  ``init_guess_by_deepscf`` with every step timed (engine/timing.py: fingerprints, network,
+  fit, J, DFT grid, V_xc, K, diagonalizations; 'DF tensor (shared with the SCF)' is the
+  fitting tensor a density-fitted SCF builds anyway, so it is not the guess's cost);
+* cycle: one SCF iteration from minao's density matrix after the SCF's one-time set-up
+  (DFT grid, fitting tensor): J, K, V_xc on the SCF's grid, diagonalization.
+
+Peak memory is each process's maximum resident set.  Writes profile.txt, profile.jsonl and
+profile.png (log-log time per step against atoms, and the fitted exponent of each step).
+"""
+import argparse
+import json
+import os
+import platform
+import resource
+import subprocess
+import sys
+import time
+
+import numpy as np
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+GUESS_STEPS = ('fingerprints', 'network', 'fit', 'h1e', 'DFT grid', 'J', 'V_xc', 'K', 'minao',
+               'diagonalization', 'DF tensor (guess only)')
+SHARED_STEPS = ('DF tensor (shared with the SCF)',)
+CYCLE_STEPS = ('J', 'K', 'V_xc', 'diagonalization')
+
+
+def make_mf(mol, method):
+    from pyscf import dft, scf
+    xc = method.split('/')[0]
+    mf = scf.HF(mol) if xc.upper() == 'HF' else dft.KS(mol, xc=xc)
+    return mf.density_fit() if method.endswith('/df') else mf
+
+
+def peak_mb():
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def clock(fn, *args, **kwargs):
+    t0 = time.perf_counter()
+    out = fn(*args, **kwargs)
+    return out, time.perf_counter() - t0
+
+
+def child(path, method, what):
+    """One measurement in this (fresh) process; prints one JSON row."""
+    from pyscf import deepscf, gto
+    from pyscf.deepscf import molio
+    from pyscf.deepscf.engine import timing
+    basis = method.split('/')[1]
+    mol = molio.load_molecule(path, basis=basis)
+    mf = make_mf(mol, method)
+    row = {'molecule': os.path.splitext(os.path.basename(path))[0], 'natm': mol.natm,
+           'nao': mol.nao, 'method': method, 'what': what}
+    if what == 'guess':
+        water = gto.M(atom='O 0 0 0.12; H 0 0.76 -0.47; H 0 -0.76 -0.47', verbose=0)
+        _, row['first_call_s'] = clock(lambda: deepscf.default_predictor().predict(water))
+        with timing.recording() as seconds:
+            _, row['total_s'] = clock(deepscf.init_guess_by_deepscf, mf, strict=True)
+        row['steps'] = seconds
+    else:
+        import scipy.linalg  # noqa: F401  (imported before the clock: PySCF's eig uses it)
+        s1e, h1e = mf.get_ovlp(), mf.get_hcore()
+        dm = mf.init_guess_by_minao()
+        setup = {}
+        if hasattr(mf, 'grids'):
+            _, setup['DFT grid'] = clock(mf.grids.build, with_non0tab=True)
+        if hasattr(mf, 'with_df'):
+            _, setup['DF tensor'] = clock(mf.with_df.build)
+        steps = {}
+        _, steps['J'] = clock(mf.get_j, mol, dm)
+        if hasattr(mf, 'xc'):
+            omega, alpha, hyb = mf._numint.rsh_and_hybrid_coeff(mf.xc, spin=mol.spin)
+            if hyb or alpha:
+                _, steps['K'] = clock(mf.get_k, mol, dm)
+            _, steps['V_xc'] = clock(mf._numint.nr_rks, mol, mf.grids, mf.xc, dm,
+                                     max_memory=mf.max_memory)
+        else:
+            _, steps['K'] = clock(mf.get_k, mol, dm)
+        fock = h1e + mf.get_veff(mol, dm)
+        _, steps['diagonalization'] = clock(mf.eig, fock, s1e)
+        row['setup'], row['steps'] = setup, steps
+        row['total_s'] = sum(steps.values())
+    row['peak_MB'] = round(peak_mb())
+    print(json.dumps(row), flush=True)
+
+
+def guess_cost(row):
+    """The guess's own seconds: every step but the tensor a fitted SCF builds anyway."""
+    return sum(v for k, v in row['steps'].items() if k not in SHARED_STEPS)
+
+
+def exponents(rows, steps):
+    """Slope of log(seconds) against log(atoms) per step (least squares; None if < 2 sizes)."""
+    out = {}
+    for step in steps:
+        pts = [(r['natm'], r['steps'].get(step, 0)) for r in rows]
+        pts = [(n, t) for n, t in pts if t > 0]
+        if len({n for n, _ in pts}) >= 2:
+            x, y = np.log([n for n, _ in pts]), np.log([t for _, t in pts])
+            out[step] = float(np.polyfit(x, y, 1)[0])
+    return out
+
+
+def report(rows, out_dir, stdout=sys.stdout):
+    methods = list(dict.fromkeys(r['method'] for r in rows))
+    lines = [f'# python benchmarks/profile.py; {platform.node()}, '
+             f'OMP_NUM_THREADS={os.environ.get("OMP_NUM_THREADS", "all")}, '
+             f'{os.cpu_count()} cores; seconds']
+    for method in methods:
+        guesses = {r['molecule']: r for r in rows if r['method'] == method and r['what'] == 'guess'}
+        cycles = {r['molecule']: r for r in rows if r['method'] == method and r['what'] == 'cycle'}
+        names = sorted(set(guesses) & set(cycles), key=lambda m: guesses[m]['natm'])
+        if not names:
+            continue
+        lines.append(f'\n## {method}')
+        lines.append(f'{"molecule":18s} {"atoms":>5s} {"nao":>5s}  {"net":>6s} {"fit":>6s} '
+                     f'{"J":>6s} {"V_xc":>6s} {"K":>6s} {"DFtens":>6s} {"other":>6s}  '
+                     f'{"guess":>7s} {"cycle":>7s} {"ratio":>6s}  {"MB g/c":>11s}')
+        for m in names:
+            g, c = guesses[m], cycles[m]
+            s = g['steps']
+            net = s.get('fingerprints', 0) + s.get('network', 0)
+            own = guess_cost(g)
+            other = own - net - sum(s.get(k, 0) for k in ('fit', 'J', 'V_xc', 'K',
+                                                           'DF tensor (guess only)'))
+            tensor = s.get('DF tensor (guess only)', 0)
+            lines.append(f'{m:18s} {g["natm"]:5d} {g["nao"]:5d}  {net:6.1f} {s.get("fit", 0):6.1f} '
+                         f'{s.get("J", 0):6.1f} {s.get("V_xc", 0):6.1f} {s.get("K", 0):6.1f} '
+                         f'{tensor:6.1f} {other:6.1f}  {own:7.1f} {c["total_s"]:7.1f} '
+                         f'{own / c["total_s"]:6.2f}  {g["peak_MB"]:5d}/{c["peak_MB"]:<5d}')
+        ratios = [guess_cost(guesses[m]) / cycles[m]['total_s'] for m in names]
+        lines.append(f'median guess/cycle {np.median(ratios):.2f}; first call of a process '
+                     f'(torch import excluded, model load + water): '
+                     f'{np.median([guesses[m]["first_call_s"] for m in names]):.1f} s')
+        g_exp = exponents([guesses[m] for m in names], GUESS_STEPS)
+        c_exp = exponents([cycles[m] for m in names], CYCLE_STEPS)
+        lines.append('exponents (t ~ atoms^k), guess: ' +
+                     ', '.join(f'{k} {v:.1f}' for k, v in g_exp.items()))
+        lines.append('exponents, SCF cycle: ' + ', '.join(f'{k} {v:.1f}' for k, v in c_exp.items()))
+    text = '\n'.join(lines) + '\n'
+    stdout.write(text)
+    with open(os.path.join(out_dir, 'profile.txt'), 'w') as f:
+        f.write(text)
+    plot(rows, methods, os.path.join(out_dir, 'profile.png'))
+
+
+def plot(rows, methods, path):
+    import matplotlib
+    matplotlib.use('Agg')
+    import matplotlib.pyplot as plt
+    fig, axes = plt.subplots(1, len(methods), figsize=(5 * len(methods), 4.2), squeeze=False)
+    for ax, method in zip(axes[0], methods):
+        guesses = sorted((r for r in rows if r['method'] == method and r['what'] == 'guess'),
+                         key=lambda r: r['natm'])
+        cycles = sorted((r for r in rows if r['method'] == method and r['what'] == 'cycle'),
+                        key=lambda r: r['natm'])
+        for step in GUESS_STEPS:
+            pts = [(r['natm'], r['steps'][step]) for r in guesses if r['steps'].get(step, 0) > 0]
+            if pts:
+                ax.loglog(*zip(*pts), 'o-', ms=3, lw=1, label=f'guess: {step}')
+        ax.loglog([r['natm'] for r in guesses], [guess_cost(r) for r in guesses], 'k-', lw=2,
+                  label='guess (total)')
+        ax.loglog([r['natm'] for r in cycles], [r['total_s'] for r in cycles], 'k--', lw=2,
+                  label='one SCF cycle')
+        ax.loglog([r['natm'] for r in cycles], [0.5 * r['total_s'] for r in cycles], 'k:', lw=1,
+                  label='half an SCF cycle')
+        ax.set(title=method, xlabel='atoms', ylabel='seconds')
+    axes[0][0].legend(fontsize=6)
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+
+
+def main(argv=None):
+    p = argparse.ArgumentParser(description=__doc__.split('\n')[0])
+    p.add_argument('paths', nargs='*', default=[os.path.join(HERE, 'large')])
+    p.add_argument('--max-atoms', type=int, default=80)
+    p.add_argument('--methods', nargs='+', default=['b3lyp/def2-svp', 'b3lyp/def2-svp/df'])
+    p.add_argument('--out', default=os.path.join(HERE, 'results'))
+    p.add_argument('--child', nargs=3, help=argparse.SUPPRESS)
+    args = p.parse_args(argv)
+    if args.child:
+        return child(*args.child)
+    from pyscf.deepscf import bench, molio
+    files = [f for f in bench.molecule_files(args.paths)
+             if len(molio.read_xyz(f)) <= args.max_atoms]
+    files.sort(key=lambda f: len(molio.read_xyz(f)))
+    jsonl = os.path.join(args.out, 'profile.jsonl')
+    rows = []
+    if os.path.exists(jsonl):       # resume: keep what an earlier run measured
+        with open(jsonl) as f:
+            rows = [json.loads(line) for line in f]
+    done = {(r['molecule'], r['method'], r['what']) for r in rows}
+    for method in args.methods:
+        for path in files:
+            name = os.path.splitext(os.path.basename(path))[0]
+            for what in ('guess', 'cycle'):
+                if (name, method, what) in done:
+                    continue
+                out = subprocess.run([sys.executable, __file__, '--child', path, method, what],
+                                     capture_output=True, text=True)
+                if out.returncode != 0:
+                    print(f'{name} {method} {what}: failed\n{out.stderr[-2000:]}', flush=True)
+                    continue
+                row = json.loads(out.stdout.strip().splitlines()[-1])
+                rows.append(row)
+                with open(jsonl, 'a') as f:
+                    f.write(json.dumps(row) + '\n')
+                print(f'{name:18s} {method:20s} {what:5s} {row["total_s"]:8.1f} s '
+                      f'{row["peak_MB"]:6d} MB', flush=True)
+    report(rows, args.out)
+
+
+if __name__ == '__main__':
+    main()
