@@ -205,13 +205,14 @@ def xc_from_density(mf, density, dm_tau=None, grids=None, extra_xc=None):
     return (nelec, exc, int_vrho, vmat.matrix()) + ((v_extra.matrix(),) if extra_xc else ())
 
 
-def coulomb_matrix(mf, density):
-    """J[rho_pred] (nao, nao): through the SCF's density fitting when it has one (the tensor
-    the SCF reuses; density.PredictedDensity.coulomb_matrix_df), else from three-centre
-    integrals with the fit functions."""
+def coulomb_matrix(mf, density, fitted=True):
+    """J[rho_pred] (nao, nao): with ``fitted``, through the SCF's density fitting when it has
+    one (the tensor the SCF reuses; density.PredictedDensity.coulomb_matrix_df), else from
+    three-centre integrals with the fit functions."""
     with_df = getattr(mf, 'with_df', None)
     vj = None
-    if with_df is not None and isinstance(mf, df.df_jk._DFHF) and with_df.mol is mf.mol:
+    if (fitted and with_df is not None and isinstance(mf, df.df_jk._DFHF)
+            and with_df.mol is mf.mol):
         if with_df._cderi is None:
             with timing.step('DF tensor (shared with the SCF)'):
                 with_df.build()
@@ -223,19 +224,22 @@ def coulomb_matrix(mf, density):
     return vj
 
 
-def local_fock(mf, density, dm_tau=None, h1e=None, grids=None, extra_xc=None):
+def local_fock(mf, density, dm_tau=None, h1e=None, grids=None, extra_xc=None,
+               fitted_coulomb=False):
     """h + J[rho] + V_xc[rho] (nao, nao) and the energy terms for the Harris functional.
 
     terms = dict(exc, int_vrho, e_k, nelec_grid); ``dm_tau`` (total density matrix)
     supplies the kinetic energy density of meta-GGAs.  With ``extra_xc`` (see xc_from_density)
-    terms['v_extra'] holds that functional's matrix.
+    terms['v_extra'] holds that functional's matrix.  ``fitted_coulomb``: J through the
+    density fitting of ``mf`` if it has one (coulomb_matrix); the Harris energy's E_J is the
+    exact one, so NonSCF keeps the exact J.
     """
     mol = mf.mol
     log = logger.new_logger(mf)
     t0 = (logger.process_clock(), logger.perf_counter())
     if h1e is None:
         h1e = mf.get_hcore(mol)
-    fock = h1e + coulomb_matrix(mf, density)
+    fock = h1e + coulomb_matrix(mf, density, fitted_coulomb)
     t0 = log.timer_debug1('deepscf J from the predicted density', *t0)
     terms = {'exc': 0.0, 'int_vrho': 0.0, 'e_k': 0.0, 'nelec_grid': None}
     if is_kohn_sham(mf):

@@ -111,7 +111,7 @@ def guess_density_fitting(mf, memory_fraction=0.25):
         fitted = mf.density_fit()
         auxmol = df.addons.make_auxmol(mol, fitted.with_df.auxbasis or
                                        df.addons.make_auxbasis(mol))
-    except Exception as err:     # an SCF class PySCF cannot fit: exact J and K
+    except Exception as err:     # an SCF class or a basis PySCF cannot fit: exact J and K
         logger.debug(mf, 'deepscf: no density fitting for the guess (%s)', err)
         return None
     tensor_bytes = 8. * auxmol.nao * mol.nao * (mol.nao + 1) / 2
@@ -121,8 +121,12 @@ def guess_density_fitting(mf, memory_fraction=0.25):
                      tensor_bytes / 2**30)
         return None
     fitted.with_df.max_memory = max(fitted.with_df.max_memory, 2 * tensor_bytes / 1e6 + 1000)
-    with timing.step('DF tensor (guess only)'):
-        fitted.with_df.build()
+    try:
+        with timing.step('DF tensor (guess only)'):
+            fitted.with_df.build()
+    except Exception as err:     # e.g. no fitting basis for an element: exact J and K
+        logger.debug(mf, 'deepscf: no density fitting for the guess (%s)', err)
+        return None
     return fitted
 
 
@@ -138,9 +142,9 @@ def solve(mf, density, exchange='semilocal', h1e=None, s1e=None, grids_level=1,
 
     ``h1e`` and ``s1e`` are the method's own (as mf.get_hcore, mf.get_ovlp give them).
     ``grids_level``: V_xc of the prediction on a DFT grid of this level (see
-    fock.fock_grids), None for ``mf.grids``.  ``fit_jk``: J and exact exchange through density
-    fitting even when the SCF does not fit (guess_density_fitting; for the guess, not for
-    energies).
+    fock.fock_grids), None for ``mf.grids``.  ``fit_jk`` (for the guess, not for energies): J
+    through the SCF's density fitting, or, when it has none, J and exact exchange through a
+    fitting of the guess's own (guess_density_fitting).
 
     Returns dict(mo_energy, mo_coeff, mo_occ, dm, fock, terms): dm is tagged with
     mo_coeff/mo_occ, fock the restricted Fock matrix whose eigenvectors these are, terms the
@@ -185,7 +189,8 @@ def _solve(mf, density, exchange, h1e, s1e, grids_level, fit_jk):
     for step in range(steps):
         if step == 0 or mgga:        # J and V_xc change only through tau
             local, terms = fock_mod.local_fock(jk_mf, density, dm_x, h1e=h1e, grids=grids,
-                                               extra_xc=substitute if step == 0 else None)
+                                               extra_xc=substitute if step == 0 else None,
+                                               fitted_coulomb=fit_jk)
         if step == 0 and substitute is not None:
             vk, terms['e_k'] = terms.pop('v_extra'), 0.0
         else:
