@@ -78,11 +78,11 @@ def test_cube_residual_integrates_to_zero(water_xyz, tmp_path):
 def test_bench_table_jsonl_png(water_xyz, tmp_path, capsys):
     out = str(tmp_path / 'bench')
     assert main(['bench', water_xyz, '--xc', 'pbe', '--basis', 'sto-3g', '--guesses',
-                 'minao,atom,deepscf', '--out', out, '--no-progress']) == 0
+                 'minao,atom,deepscf,deepscf/stand-in', '--out', out, '--no-progress']) == 0
     text = capsys.readouterr().out
     assert 'water' in text and 'deepscf' in text
     rows = [json.loads(line) for line in open(os.path.join(out, 'bench_pbe_sto-3g.jsonl'))]
-    assert [r['guess'] for r in rows] == ['minao', 'atom', 'deepscf']
+    assert [r['guess'] for r in rows] == ['minao', 'atom', 'deepscf', 'deepscf/stand-in']
     assert all(r['converged'] and abs(r['final_vs_minao']) < 1e-6 for r in rows)
     assert os.path.getsize(os.path.join(out, 'bench_pbe_sto-3g.png')) > 1000
 

@@ -89,6 +89,8 @@ def test_extrapolated_energy_mixes_ks_and_harris(water):
         plain.kernel()
     with pytest.raises(ValueError, match='energy='):
         deepscf.NonSCF(water, xc='pbe', predictor=CalibratedZero(), energy='best').kernel()
+    with pytest.raises(ValueError, match='guess only'):
+        deepscf.NonSCF(water, xc='b3lyp', predictor=CalibratedZero(), exchange='stand-in').kernel()
 
 
 @pytest.mark.parametrize('method', ['RKS', 'UKS', 'RHF'])

@@ -85,3 +85,26 @@ def test_guess_density_fitting_only_where_it_pays(water, monkeypatch):
     assert 1e-9 < abs(fit - exact).max() < 1e-3
     ref = dft.RKS(water, xc='b3lyp').run()
     assert abs(dft.RKS(water, xc='b3lyp').run(dm0=fit).e_tot - ref.e_tot) < 1e-6
+
+
+def test_stand_in_scheme_builds_no_exchange_and_reaches_the_same_scf(water, monkeypatch):
+    """'stand-in': one diagonalization with the semilocal stand-in and no K build; its Fock
+    matrix equals the first step of 'semilocal' (same stand-in, one contraction instead of
+    two), and the SCF from it ends in the same state."""
+    from pyscf.deepscf.predictors import ZeroPredictor
+    from pyscf.deepscf.predict import predict_density
+    density = predict_density(water, predictor=ZeroPredictor())
+    mf = dft.RKS(water, xc='b3lyp')
+    calls = []
+    get_k = mf.get_k
+    monkeypatch.setattr(mf, 'get_k', lambda *a, **k: calls.append(1) or get_k(*a, **k))
+    result = solver.solve(mf, density, exchange='stand-in')
+    assert not calls
+    first = solver.solve(mf, density, exchange='semilocal')
+    assert len(calls) == 1
+    local, terms = solver.fock_mod.local_fock(mf, density, grids=solver.fock_mod.fock_grids(
+        water, 1), extra_xc='0.2*B88')
+    assert abs(result['fock'] - (local + terms['v_extra'])).max() < 1e-10
+    assert abs(result['fock'] - first['fock']).max() > 1e-4      # step 2 used exact K
+    ref = dft.RKS(water, xc='b3lyp').run()
+    assert abs(dft.RKS(water, xc='b3lyp').run(dm0=result['dm']).e_tot - ref.e_tot) < 1e-6

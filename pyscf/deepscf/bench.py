@@ -15,8 +15,10 @@ from pyscf.lib import logger
 
 import pyscf.deepscf  # noqa: F401  registers the 'deepscf' key
 from pyscf.deepscf import molio
+from pyscf.deepscf.engine import solver
 
 GUESSES = ('minao', 'atom', 'huckel', 'sap', 'vsap', 'deepscf')
+EXCHANGE_SCHEMES = solver.EXCHANGE_SCHEMES
 
 
 def make_mf(mol, xc, density_fit=False):
@@ -25,12 +27,16 @@ def make_mf(mol, xc, density_fit=False):
 
 
 def run_guess(mol, xc, key, density_fit=False):
-    """One SCF from guess ``key``; returns a dict of cycles, seconds, energies."""
+    """One SCF from guess ``key`` (a PySCF key, 'deepscf', or 'deepscf/<exchange scheme>');
+    returns a dict of cycles, seconds, energies."""
     mf = make_mf(mol, xc, density_fit)
     if key == 'vsap' and not hasattr(mf, 'init_guess_by_vsap'):
         return None                                   # vsap exists for DFT only
     t0 = time.perf_counter()
-    dm0 = mf.get_init_guess(mol, key)
+    if key.startswith('deepscf/'):       # 'deepscf/<exchange scheme>' (solver.EXCHANGE_SCHEMES)
+        dm0 = pyscf.deepscf.init_guess_by_deepscf(mf, mol, exchange=key.split('/', 1)[1])
+    else:
+        dm0 = mf.get_init_guess(mol, key)
     t_guess = time.perf_counter() - t0
     e_guess = mf.energy_tot(dm0)
     mf.kernel(dm0=dm0)
@@ -99,8 +105,8 @@ def run(paths, xc='b3lyp', basis='def2-svp', guesses=GUESSES, out=None, density_
 
 
 def summary(rows, guesses, stdout):
-    stdout.write(f'{"guess":10s} {"cycles":>7s} {"ratio":>6s} {"time s":>8s} {"ratio":>6s} '
-                 f'{"guess err mHa":>14s} {"max |dE| vs minao":>18s}\n')
+    stdout.write(f'{"guess":18s} {"cycles":>7s} {"ratio":>6s} {"time s":>8s} {"ratio":>6s} '
+                 f'{"guess/cycle":>11s} {"guess err mHa":>14s} {"max |dE| vs minao":>18s}\n')
     ref = [r for r in rows if r['guess'] == 'minao']
     c_ref = sum(r['cycles'] for r in ref) or 1
     t_ref = sum(r['seconds'] for r in ref) or 1
@@ -111,8 +117,15 @@ def summary(rows, guesses, stdout):
         cyc, sec = sum(r['cycles'] for r in sel), sum(r['seconds'] for r in sel)
         err = np.median([r['guess_error_mHa'] for r in sel])
         de = max(abs(r['final_vs_minao']) for r in sel)
-        stdout.write(f'{g:10s} {cyc:7d} {cyc / c_ref:6.2f} {sec:8.1f} {sec / t_ref:6.2f} '
+        stdout.write(f'{g:18s} {cyc:7d} {cyc / c_ref:6.2f} {sec:8.1f} {sec / t_ref:6.2f} '
+                     f'{np.median([guess_per_cycle(r) for r in sel]):11.2f} '
                      f'{err:14.1f} {de:18.1e}\n')
+
+
+def guess_per_cycle(row):
+    """The guess's wall time in units of one of its own SCF's cycles (mean cycle)."""
+    scf_seconds = row['seconds'] - row['guess_seconds']
+    return row['guess_seconds'] / (scf_seconds / max(row['cycles'], 1))
 
 
 def write_jsonl(rows, out, xc, basis):

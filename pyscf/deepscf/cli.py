@@ -358,7 +358,9 @@ def add_bench_command(subparsers):
     p.add_argument('--xc', default='b3lyp', help="functional, or 'hf' (default b3lyp)")
     p.add_argument('--basis', default='def2-svp', help='basis set (default def2-svp)')
     p.add_argument('--guesses', default=','.join(bench.GUESSES),
-                   help=f"comma-separated guess keys (default {','.join(bench.GUESSES)})")
+                   help=f"comma-separated guess keys (default {','.join(bench.GUESSES)}); "
+                        "'deepscf/SCHEME' runs deepscf with exact exchange from SCHEME "
+                        f"({', '.join(bench.EXCHANGE_SCHEMES)})")
     p.add_argument('--density-fit', action='store_true', help='density fitting (RI-J/K)')
     p.add_argument('--charge', type=int, default=0, help='total charge of every molecule')
     p.add_argument('--spin', type=nonnegative_int, default=None, help='2S of every molecule')
@@ -370,10 +372,11 @@ def add_bench_command(subparsers):
 def run_bench(args, parser):
     from pyscf.deepscf import bench, molio
     guesses = [g.strip().lower() for g in args.guesses.split(',') if g.strip()]
-    unknown = [g for g in guesses if g not in bench.GUESSES]
+    known = bench.GUESSES + tuple(f'deepscf/{s}' for s in bench.EXCHANGE_SCHEMES)
+    unknown = [g for g in guesses if g not in known]
     if not guesses or unknown:
         parser.error(f'--guesses: unknown {", ".join(unknown) or "(none given)"}; '
-                     f'choose from {", ".join(bench.GUESSES)}')
+                     f'choose from {", ".join(known)}')
     files = bench.molecule_files(args.molecules)
     if not files:
         parser.error(f'no .xyz files in {" ".join(args.molecules)}')

@@ -84,6 +84,9 @@ class _NonSCF:
         t0 = (logger.process_clock(), logger.perf_counter())
         if self.energy not in ENERGIES:
             raise ValueError(f'energy={self.energy!r}; choose one of {ENERGIES}')
+        if self.exchange == 'stand-in':     # its Fock matrix has no exact exchange to count
+            raise ValueError("exchange='stand-in' is for the guess only; NonSCF energies need "
+                             "'semilocal', 'two-step' or 'minao'")
         if self.verbose >= logger.WARN:
             self.check_sanity()
         self.dump_flags()

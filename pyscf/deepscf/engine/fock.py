@@ -153,7 +153,7 @@ class _XCMatrix:
         return self.vmat if self.xctype == 'LDA' else self.vmat + self.vmat.T
 
 
-def xc_from_density(mf, density, dm_tau=None, grids=None, extra_xc=None):
+def xc_from_density(mf, density, dm_tau=None, grids=None, extra_xc=None, extra_apart=True):
     """Exchange-correlation energy and matrix of the predicted density on ``grids``
     (default ``mf.grids``).
 
@@ -162,7 +162,9 @@ def xc_from_density(mf, density, dm_tau=None, grids=None, extra_xc=None):
     includes int v_tau tau) and the V_xc matrix (nao, nao).  Spin-restricted: the guess
     and the Harris energy use the total density.  With ``extra_xc`` (an LDA or GGA xc string,
     not beyond the method's own type) a fifth item: the matrix of that functional too, from
-    the same pass over the grid.
+    the same pass over the grid; with ``extra_apart=False`` no fifth item, and vxc is the
+    matrix of the sum of both functionals (one contraction instead of two; exc and int_vrho
+    stay the method's).
     """
     mol, ni = mf.mol, mf._numint
     if grids is None:
@@ -181,7 +183,7 @@ def xc_from_density(mf, density, dm_tau=None, grids=None, extra_xc=None):
         return (nelec, exc, int_vrho, zero) + ((zero.copy(),) if extra_xc else ())
     extra_type = ni._xc_type(extra_xc) if extra_xc else None
     vmat = _XCMatrix(mol, grids, ni, xctype)
-    v_extra = _XCMatrix(mol, grids, ni, extra_type) if extra_xc else None
+    v_extra = _XCMatrix(mol, grids, ni, extra_type) if extra_xc and extra_apart else None
     deriv = 0 if xctype == 'LDA' else 1
     max_memory = max(500, getattr(mf, 'max_memory', 4000) - lib.current_memory()[0])
     for ao, mask, weight, coords in ni.block_loop(mol, grids, nao, deriv, max_memory):
@@ -200,9 +202,12 @@ def xc_from_density(mf, density, dm_tau=None, grids=None, extra_xc=None):
             extra_rho = rho0 if extra_type == 'LDA' else rho[:4]
             extra_ao = ao if xctype == 'LDA' else (ao[0] if extra_type == 'LDA' else ao[:4])
             v = ni.eval_xc_eff(extra_xc, extra_rho, deriv=1, xctype=extra_type)[1]
-            v_extra.add(extra_ao, weight * v, mask)
+            if extra_apart:
+                v_extra.add(extra_ao, weight * v, mask)
+            else:
+                wv[:len(v)] += weight * v
         vmat.add(ao, wv, mask)
-    return (nelec, exc, int_vrho, vmat.matrix()) + ((v_extra.matrix(),) if extra_xc else ())
+    return (nelec, exc, int_vrho, vmat.matrix()) + ((v_extra.matrix(),) if v_extra else ())
 
 
 def coulomb_matrix(mf, density, fitted=True):
@@ -225,12 +230,13 @@ def coulomb_matrix(mf, density, fitted=True):
 
 
 def local_fock(mf, density, dm_tau=None, h1e=None, grids=None, extra_xc=None,
-               fitted_coulomb=False):
+               fitted_coulomb=False, extra_apart=True):
     """h + J[rho] + V_xc[rho] (nao, nao) and the energy terms for the Harris functional.
 
     terms = dict(exc, int_vrho, e_k, nelec_grid); ``dm_tau`` (total density matrix)
     supplies the kinetic energy density of meta-GGAs.  With ``extra_xc`` (see xc_from_density)
-    terms['v_extra'] holds that functional's matrix.  ``fitted_coulomb``: J through the
+    terms['v_extra'] holds that functional's matrix (``extra_apart=False``: it is added to
+    the Fock matrix instead).  ``fitted_coulomb``: J through the
     density fitting of ``mf`` if it has one (coulomb_matrix); the Harris energy's E_J is the
     exact one, so NonSCF keeps the exact J.
     """
@@ -245,7 +251,7 @@ def local_fock(mf, density, dm_tau=None, h1e=None, grids=None, extra_xc=None,
     if is_kohn_sham(mf):
         with timing.step('V_xc'):
             n, exc, int_vrho, vxc, *extra = xc_from_density(mf, density, dm_tau, grids,
-                                                            extra_xc=extra_xc)
+                                                            extra_xc, extra_apart)
         terms.update(exc=exc, int_vrho=int_vrho, nelec_grid=n)
         if extra:
             terms['v_extra'] = extra[0]

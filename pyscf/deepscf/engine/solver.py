@@ -17,7 +17,9 @@ from pyscf.deepscf.engine.fock import total_dm
 # semilocal stand-in for exact exchange (fock.semilocal_exchange_substitute), so one K build
 # instead of two: oracle, 6 dev molecules, 41 cycles against two-step's 43; network, 10 dev
 # molecules, 87 and 87; tyrosine's guess 8.0-8.9 s against 11.4-11.9 s (exact K, 2 cores).
-EXCHANGE_SCHEMES = ('two-step', 'minao', 'semilocal')
+# 'stand-in': the first diagonalization alone, no exact exchange at all (the guess's cheapest;
+# see docs/measurements.md for its cycles against 'semilocal').
+EXCHANGE_SCHEMES = ('two-step', 'minao', 'semilocal', 'stand-in')
 
 
 def needs_density_matrix(mf):
@@ -138,7 +140,8 @@ def solve(mf, density, exchange='semilocal', h1e=None, s1e=None, grids_level=1,
     diagonalization's orbitals, in a second one.  The first diagonalization takes them from
     minao's density matrix ('two-step'), or, for LDA and GGA hybrids (``exchange='semilocal'``),
     replaces exact exchange by a semilocal stand-in (one K build instead of two).  'minao': one
-    diagonalization with minao's matrix.
+    diagonalization with minao's matrix.  'stand-in': for LDA and GGA hybrids, the first
+    diagonalization alone (no K build; for other methods as 'semilocal').
 
     ``h1e`` and ``s1e`` are the method's own (as mf.get_hcore, mf.get_ovlp give them).
     ``grids_level``: V_xc of the prediction on a DFT grid of this level (see
@@ -172,7 +175,9 @@ def _solve(mf, density, exchange, h1e, s1e, grids_level, fit_jk):
         s_halves = orthogonalizer(s1e[:mol.nao, :mol.nao])
     # the first step's exchange: a semilocal stand-in (hybrid functionals, 'semilocal') or
     # K of minao's density matrix (HF, meta-GGAs' tau, 'two-step', 'minao')
-    substitute = fock_mod.semilocal_exchange_substitute(mf) if exchange == 'semilocal' else None
+    substitute = (fock_mod.semilocal_exchange_substitute(mf)
+                  if exchange in ('semilocal', 'stand-in') else None)
+    stand_in_only = exchange == 'stand-in' and substitute is not None
     dm_x = None
     if needs_density_matrix(mf) and substitute is None:
         with timing.step('minao'):
@@ -185,13 +190,16 @@ def _solve(mf, density, exchange, h1e, s1e, grids_level, fit_jk):
             grids = fock_mod.fock_grids(mol, grids_level, getattr(mf, 'small_rho_cutoff', 1e-7))
     # J and K through density fitting: the SCF's own, or one for the guess alone (fit_jk)
     jk_mf = (guess_density_fitting(mf) if fit_jk else None) or mf
-    steps = 2 if (needs_density_matrix(mf) and exchange != 'minao') else 1
+    steps = 2 if (needs_density_matrix(mf) and exchange != 'minao' and not stand_in_only) else 1
     for step in range(steps):
         if step == 0 or mgga:        # J and V_xc change only through tau
             local, terms = fock_mod.local_fock(jk_mf, density, dm_x, h1e=h1e, grids=grids,
                                                extra_xc=substitute if step == 0 else None,
-                                               fitted_coulomb=fit_jk)
-        if step == 0 and substitute is not None:
+                                               fitted_coulomb=fit_jk,
+                                               extra_apart=not stand_in_only)
+        if stand_in_only:             # the stand-in is in V_xc already
+            vk, terms['e_k'] = 0.0, 0.0
+        elif step == 0 and substitute is not None:
             vk, terms['e_k'] = terms.pop('v_extra'), 0.0
         else:
             vk, terms['e_k'] = fock_mod.exchange_fock(jk_mf, dm_x)
