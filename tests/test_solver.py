@@ -71,13 +71,17 @@ def test_guess_density_fitting_only_where_it_pays(water, monkeypatch):
     from pyscf.deepscf.engine import memory
     assert solver.guess_density_fitting(dft.RKS(water, xc='b3lyp').density_fit()) is None
     assert solver.guess_density_fitting(dft.RKS(water, xc='pbe')) is None
-    fitted = solver.guess_density_fitting(scf.RHF(water))
+    assert solver.guess_density_fitting(scf.RHF(water)) is None        # in-core integrals
+    direct = scf.RHF(water)
+    direct.max_memory = 0                                               # direct SCF
+    fitted = solver.guess_density_fitting(direct)
     assert fitted is not None and fitted.with_df._cderi is not None
     monkeypatch.setattr(memory, 'available_bytes', lambda: 1e5)
-    assert solver.guess_density_fitting(dft.RKS(water, xc='b3lyp')) is None
+    assert solver.guess_density_fitting(direct) is None
     monkeypatch.undo()
     density = predict_density(water, predictor=ZeroPredictor())
     mf = dft.RKS(water, xc='b3lyp')
+    mf.max_memory = 0
     exact = solver.solve(mf, density)['dm']
     with timing.recording() as seconds:
         fit = solver.solve(mf, density, fit_jk=True)['dm']

@@ -98,7 +98,8 @@ def guess_density_fitting(mf, memory_fraction=0.25):
     """A density-fitted copy of ``mf`` (PySCF's default JK-fitting basis, tensor built in
     memory) for the J and exact exchange of a guess, or None: the SCF fits already, the
     method has no exact exchange, or the tensor would take more than ``memory_fraction`` of
-    the memory available.
+    the memory available, or the SCF keeps the two-electron integrals in memory (small
+    molecules: the guess's exact K computes them for the SCF).
 
     A guess's exact exchange needs no more than a fitted K (an error of ~1e-5 in the matrix),
     and the exact one of a full density matrix costs as much as the SCF's first cycle.
@@ -109,6 +110,11 @@ def guess_density_fitting(mf, memory_fraction=0.25):
     if isinstance(mf, df.df_jk._DFHF) or not needs_density_matrix(mf):
         return None
     mol = mf.mol
+    # an SCF that keeps all two-electron integrals in memory builds them once in its first
+    # K; the guess's exact K builds them for it (PySCF's own test, scf.hf.RHF.get_jk)
+    if (getattr(mf, '_eri', None) is not None or mol.incore_anyway
+            or (hasattr(mf, '_is_mem_enough') and mf._is_mem_enough())):
+        return None
     try:
         fitted = mf.density_fit()
         auxmol = df.addons.make_auxmol(mol, fitted.with_df.auxbasis or
