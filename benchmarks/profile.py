@@ -10,8 +10,10 @@ density fitting), two fresh processes on the same thread count:
   ``init_guess_by_deepscf`` with every step timed (engine/timing.py: fingerprints, network,
   fit, J, DFT grid, V_xc, K, diagonalizations; 'DF tensor (shared with the SCF)' is the
   fitting tensor a density-fitted SCF builds anyway, so it is not the guess's cost);
-* cycle: one SCF iteration from minao's density matrix after the SCF's one-time set-up
-  (DFT grid, fitting tensor): J, K, V_xc on the SCF's grid, diagonalization.
+* cycle: one SCF iteration after the SCF's one-time set-up (its first get_veff: DFT grid,
+  fitting tensor or in-core integrals): J, K,
+  V_xc on the SCF's grid, diagonalization, for a density matrix tagged with its orbitals as
+  the SCF's are from its second cycle on (those of the core Hamiltonian).
 
 Peak memory is each process's maximum resident set.  Writes profile.txt, profile.jsonl and
 profile.png (log-log time per step against atoms, and the fitted exponent of each step).
@@ -70,12 +72,14 @@ def child(path, method, what):
     else:
         import scipy.linalg  # noqa: F401  (imported before the clock: PySCF's eig uses it)
         s1e, h1e = mf.get_ovlp(), mf.get_hcore()
-        dm = mf.init_guess_by_minao()
+        # a density matrix tagged with its orbitals, as the SCF's own after its first cycle
+        # (fitted K then contracts the occupied orbitals only)
+        e, c = mf.eig(h1e, s1e)
+        dm = mf.make_rdm1(c, mf.get_occ(e, c))
+        # the first get_veff does the one-time work: the grid (pruned as the SCF prunes
+        # it), the fitting tensor, in-core integrals
         setup = {}
-        if hasattr(mf, 'grids'):
-            _, setup['DFT grid'] = clock(mf.grids.build, with_non0tab=True)
-        if hasattr(mf, 'with_df'):
-            _, setup['DF tensor'] = clock(mf.with_df.build)
+        _, setup['first get_veff'] = clock(mf.get_veff, mol, dm)
         steps = {}
         _, steps['J'] = clock(mf.get_j, mol, dm)
         if hasattr(mf, 'xc'):

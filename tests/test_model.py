@@ -195,6 +195,11 @@ def test_train_resume_export_evaluate(tmp_path):
                                '--smoothing', '0.2']) == 0
     tuned_module, tuned_meta = model.load(tuned)
     assert tuned_meta['training']['init'] == 'w.pt' and tuned_meta['config'] == meta['config']
+    # a resumed fine-tuning keeps naming its starting weights
+    resumed = str(tmp_path / 'resumed.pt')
+    assert train.main(fresh + ['--epochs', '1', '--resume', '--export', resumed,
+                               '--smoothing', '0.2']) == 0
+    assert model.load(resumed)[1]['training']['init'] == 'w.pt'
     # the target kind travels with the weights: the predictor tells the fit
     assert meta['smoothing_bohr'] == 0.0 and tuned_meta['smoothing_bohr'] == 0.2
     assert model.NetworkPredictor(tuned, device='cpu').smoothing_bohr == 0.2

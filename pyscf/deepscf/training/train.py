@@ -216,6 +216,8 @@ def run(args):
     if args.resume and os.path.exists(ckpt_path):
         ckpt = torch.load(ckpt_path, map_location='cpu', weights_only=False)
         cfg, state = ckpt['config'], ckpt['state']
+        # the run's starting weights, for the metadata: those of the run being resumed
+        args.init = args.init or (ckpt.get('metadata') or {}).get('training', {}).get('init')
     elif args.init:
         module, meta = nn_model.load(args.init)
         init = module.state_dict()
