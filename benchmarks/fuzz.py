@@ -21,7 +21,8 @@ Outcomes:
           error     a clear error naming the problem
           WRONG     anything else
 
-Writes fuzz.txt (one row per class) and fuzz.jsonl (one line per case) to --out.
+Writes fuzz.txt (one row per class) and fuzz.jsonl (one line per case) to --out; until the
+end, each case's row goes to a partial file there, from which an interrupted run resumes.
 """
 import argparse
 import io
@@ -419,12 +420,26 @@ def table(rows):
 def run(per_class=None, seed=0, out=None, progress=True):
     """Generate and run the cases (the first ``per_class`` of each class, or all); returns
     (rows, table text, totals)."""
+    # rows are appended to a partial file as they come: an interrupted campaign resumes
+    partial = os.path.join(out, f'fuzz_partial_seed{seed}_{per_class or "all"}.jsonl') if out else None
+    done = {}
+    if partial and os.path.exists(partial):
+        with open(partial) as f:
+            done = {r['case']: r for r in map(json.loads, f)}
     with tempfile.TemporaryDirectory() as folder:
         cases = [c for cs in generate(np.random.default_rng(seed), folder).values()
                  for c in cs[:per_class]]
         rows = []
         for k, c in enumerate(cases):
-            rows.append(run_case(c))
+            key = f'{k}:{c["class"]}:{c["name"]}'
+            if key in done:
+                rows.append(done[key])
+                continue
+            rows.append({'case': key, **run_case(c)})
+            if partial:
+                os.makedirs(out, exist_ok=True)
+                with open(partial, 'a') as f:
+                    f.write(json.dumps(rows[-1], default=str) + '\n')
             if progress:
                 r = rows[-1]
                 print(f'[{k + 1}/{len(cases)}] {r["class"]}: {r["name"]}: {r["guess"]}'
@@ -441,6 +456,8 @@ def run(per_class=None, seed=0, out=None, progress=True):
             f.write(f'# python benchmarks/fuzz.py --seed {seed}'
                     f'{f" --per-class {per_class}" if per_class else ""}; '
                     f'{len(rows)} cases\n' + text + '\n')
+        if partial and os.path.exists(partial):
+            os.remove(partial)
     return rows, text, totals
 
 
