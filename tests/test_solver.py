@@ -112,3 +112,13 @@ def test_stand_in_scheme_builds_no_exchange_and_reaches_the_same_scf(water, monk
     assert abs(result['fock'] - first['fock']).max() > 1e-4      # step 2 used exact K
     ref = dft.RKS(water, xc='b3lyp').run()
     assert abs(dft.RKS(water, xc='b3lyp').run(dm0=result['dm']).e_tot - ref.e_tot) < 1e-6
+
+
+def test_default_exchange_builds_k_only_where_the_integrals_are_in_memory(water):
+    """'semilocal' (one exact K, which builds the in-core integrals the SCF reuses) for a small
+    SCF without fitting; 'stand-in' (no K) for a fitted or a direct SCF."""
+    assert solver.default_exchange(dft.RKS(water, xc='b3lyp')) == 'semilocal'
+    assert solver.default_exchange(dft.RKS(water, xc='b3lyp').density_fit()) == 'stand-in'
+    direct = dft.RKS(water, xc='b3lyp')
+    direct.max_memory = 0
+    assert solver.default_exchange(direct) == 'stand-in'

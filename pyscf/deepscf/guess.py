@@ -13,15 +13,16 @@ from pyscf.deepscf.predict import PredictionError, predict_density
 GUESS_KEY = 'deepscf'
 
 
-def init_guess_by_deepscf(mf, mol=None, predictor=None, exchange='semilocal', strict=False,
+def init_guess_by_deepscf(mf, mol=None, predictor=None, exchange='auto', strict=False,
                           s1e=None, fit_jk=True):
     """Initial density matrix from the predicted density, in the format of ``mf``.
 
     Args:
         mf : any PySCF mean-field object (RHF/RKS/UHF/UKS/ROHF/ROKS/GHF, density-fitted or not)
         predictor : object with predict(mol) -> (grid, residual); None for the default model
-        exchange : 'semilocal' (default), 'two-step' or 'minao': where exact exchange takes its
-            density matrix from (solver.solve)
+        exchange : 'auto' (default: solver.default_exchange), 'stand-in', 'semilocal',
+            'two-step' or 'minao': whether and from which density matrix the guess builds
+            exact exchange (solver.solve)
         strict : raise instead of falling back to minao (elements the model does not know, or
             any failure of the prediction: a non-finite density, a box or fit larger than the
             memory available, an unreadable weights file)
@@ -47,6 +48,8 @@ def init_guess_by_deepscf(mf, mol=None, predictor=None, exchange='semilocal', st
     try:
         density = predict_density(mol, predictor=predictor, verbose=mf.verbose,
                                   stdout=mf.stdout)
+        if exchange == 'auto':
+            exchange = solver.default_exchange(mf)
         dm = solver.solve(mf, density, exchange=exchange, s1e=s1e, fit_jk=fit_jk)['dm']
         if not np.all(np.isfinite(dm)):
             raise PredictionError('deepscf: the guess density matrix has non-finite elements')

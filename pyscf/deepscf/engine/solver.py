@@ -94,6 +94,24 @@ def diagonalize(mf, fock, s1e, s_halves=None):
     return mo_energy, mo_coeff, mo_occ
 
 
+def keeps_integrals_in_memory(mf):
+    """True when the SCF holds all two-electron integrals in memory (small molecules without
+    density fitting; PySCF's own test, scf.hf.RHF.get_jk): they are built once, by the first
+    K, and every later J and K is a cheap contraction."""
+    from pyscf import df
+    if isinstance(mf, df.df_jk._DFHF):
+        return False
+    return (getattr(mf, '_eri', None) is not None or mf.mol.incore_anyway
+            or (hasattr(mf, '_is_mem_enough') and mf._is_mem_enough()))
+
+
+def default_exchange(mf):
+    """The guess's exchange scheme: 'semilocal' (one exact K) for an SCF with in-core
+    integrals, where the guess's K builds the integrals the SCF reuses; 'stand-in' (no K)
+    otherwise, where one K costs about half an SCF cycle (docs/measurements.md)."""
+    return 'semilocal' if keeps_integrals_in_memory(mf) else 'stand-in'
+
+
 def guess_density_fitting(mf, memory_fraction=0.25):
     """A density-fitted copy of ``mf`` (PySCF's default JK-fitting basis, tensor built in
     memory) for the J and exact exchange of a guess, or None: the SCF fits already, the
@@ -107,14 +125,10 @@ def guess_density_fitting(mf, memory_fraction=0.25):
     a tensor of 7-9 s, J 0.5 s and K 4.5 s fitted (docs/measurements.md).
     """
     from pyscf import df
-    if isinstance(mf, df.df_jk._DFHF) or not needs_density_matrix(mf):
+    if (isinstance(mf, df.df_jk._DFHF) or not needs_density_matrix(mf)
+            or keeps_integrals_in_memory(mf)):
         return None
     mol = mf.mol
-    # an SCF that keeps all two-electron integrals in memory builds them once in its first
-    # K; the guess's exact K builds them for it (PySCF's own test, scf.hf.RHF.get_jk)
-    if (getattr(mf, '_eri', None) is not None or mol.incore_anyway
-            or (hasattr(mf, '_is_mem_enough') and mf._is_mem_enough())):
-        return None
     try:
         fitted = mf.density_fit()
         auxmol = df.addons.make_auxmol(mol, fitted.with_df.auxbasis or
@@ -195,7 +209,7 @@ def _solve(mf, density, exchange, h1e, s1e, grids_level, fit_jk):
         with timing.step('DFT grid'):
             grids = fock_mod.fock_grids(mol, grids_level, getattr(mf, 'small_rho_cutoff', 1e-7))
     # J and K through density fitting: the SCF's own, or one for the guess alone (fit_jk)
-    jk_mf = (guess_density_fitting(mf) if fit_jk else None) or mf
+    jk_mf = (guess_density_fitting(mf) if fit_jk and not stand_in_only else None) or mf
     steps = 2 if (needs_density_matrix(mf) and exchange != 'minao' and not stand_in_only) else 1
     for step in range(steps):
         if step == 0 or mgga:        # J and V_xc change only through tau
