@@ -15,8 +15,9 @@ density fitting), two fresh processes on the same thread count:
   V_xc on the SCF's grid, diagonalization, for a density matrix tagged with its orbitals as
   the SCF's are from its second cycle on (those of the core Hamiltonian).
 
-Peak memory is each process's maximum resident set.  Writes profile.txt, profile.jsonl and
-profile.png (log-log time per step against atoms, and the fitted exponent of each step).
+Peak memory is each process's maximum resident set.  Writes NAME.txt, NAME.jsonl and NAME.png
+(--name, default profile: log-log time per step against atoms, and the fitted exponent of each
+step); a rerun resumes from NAME.jsonl.
 """
 import argparse
 import json
@@ -62,7 +63,8 @@ def child(path, method, what):
     mol = molio.load_molecule(path, basis=basis)
     mf = make_mf(mol, method)
     row = {'molecule': os.path.splitext(os.path.basename(path))[0], 'natm': mol.natm,
-           'nao': mol.nao, 'method': method, 'what': what}
+           'nao': mol.nao, 'method': method, 'what': what,
+           'threads': os.environ.get('OMP_NUM_THREADS', 'all')}
     if what == 'guess':
         water = gto.M(atom='O 0 0 0.12; H 0 0.76 -0.47; H 0 -0.76 -0.47', verbose=0)
         _, row['first_call_s'] = clock(lambda: deepscf.default_predictor().predict(water))
@@ -115,11 +117,12 @@ def exponents(rows, steps):
     return out
 
 
-def report(rows, out_dir, stdout=sys.stdout):
+def report(rows, out_dir, name='profile', stdout=sys.stdout):
     methods = list(dict.fromkeys(r['method'] for r in rows))
     lines = [f'# python benchmarks/profile.py; {platform.node()}, '
-             f'OMP_NUM_THREADS={os.environ.get("OMP_NUM_THREADS", "all")}, '
-             f'{os.cpu_count()} cores; seconds']
+             f'OMP_NUM_THREADS={rows[0].get("threads", "?") if rows else "?"}, '
+             f'{os.cpu_count()} cores; seconds; guess = its own steps (a fitted SCF\'s tensor '
+             f'excluded), cycle = J + K + V_xc + diagonalization after the SCF\'s first cycle']
     for method in methods:
         guesses = {r['molecule']: r for r in rows if r['method'] == method and r['what'] == 'guess'}
         cycles = {r['molecule']: r for r in rows if r['method'] == method and r['what'] == 'cycle'}
@@ -153,9 +156,9 @@ def report(rows, out_dir, stdout=sys.stdout):
         lines.append('exponents, SCF cycle: ' + ', '.join(f'{k} {v:.1f}' for k, v in c_exp.items()))
     text = '\n'.join(lines) + '\n'
     stdout.write(text)
-    with open(os.path.join(out_dir, 'profile.txt'), 'w') as f:
+    with open(os.path.join(out_dir, name + '.txt'), 'w') as f:
         f.write(text)
-    plot(rows, methods, os.path.join(out_dir, 'profile.png'))
+    plot(rows, methods, os.path.join(out_dir, name + '.png'))
 
 
 def plot(rows, methods, path):
@@ -190,15 +193,21 @@ def main(argv=None):
     p.add_argument('--max-atoms', type=int, default=80)
     p.add_argument('--methods', nargs='+', default=['b3lyp/def2-svp', 'b3lyp/def2-svp/df'])
     p.add_argument('--out', default=os.path.join(HERE, 'results'))
+    p.add_argument('--name', default='profile', help='file stem of the outputs (profile)')
+    p.add_argument('--report-only', action='store_true',
+                   help='tables and plot from the profile.jsonl in --out, nothing run')
     p.add_argument('--child', nargs=3, help=argparse.SUPPRESS)
     args = p.parse_args(argv)
     if args.child:
         return child(*args.child)
+    if args.report_only:
+        with open(os.path.join(args.out, args.name + '.jsonl')) as f:
+            return report([json.loads(line) for line in f], args.out, args.name)
     from pyscf.deepscf import bench, molio
     files = [f for f in bench.molecule_files(args.paths)
              if len(molio.read_xyz(f)) <= args.max_atoms]
     files.sort(key=lambda f: len(molio.read_xyz(f)))
-    jsonl = os.path.join(args.out, 'profile.jsonl')
+    jsonl = os.path.join(args.out, args.name + '.jsonl')
     rows = []
     if os.path.exists(jsonl):       # resume: keep what an earlier run measured
         with open(jsonl) as f:
@@ -221,7 +230,7 @@ def main(argv=None):
                     f.write(json.dumps(row) + '\n')
                 print(f'{name:18s} {method:20s} {what:5s} {row["total_s"]:8.1f} s '
                       f'{row["peak_MB"]:6d} MB', flush=True)
-    report(rows, args.out)
+    report(rows, args.out, args.name)
 
 
 if __name__ == '__main__':
