@@ -15,6 +15,11 @@ from pyscf.lib import logger
 from pyscf.deepscf.engine import atoms, timing
 
 
+# the timing step of a fitting tensor the guess builds for a density-fitted SCF, which the SCF
+# then reuses: not the guess's own cost (bench.py, benchmarks/profile.py)
+SHARED_TENSOR_STEP = 'DF tensor (shared with the SCF)'
+
+
 def total_dm(dm, nao):
     """Spatial total density matrix (nao, nao) of an RHF, UHF/ROHF (2, n, n) or GHF (2n, 2n) one."""
     dm = np.asarray(dm)
@@ -219,7 +224,7 @@ def coulomb_matrix(mf, density, fitted=True):
     if (fitted and with_df is not None and isinstance(mf, df.df_jk._DFHF)
             and with_df.mol is mf.mol):
         if with_df._cderi is None:
-            with timing.step('DF tensor (shared with the SCF)'):
+            with timing.step(SHARED_TENSOR_STEP):
                 with_df.build()
         with timing.step('J'):
             vj = density.coulomb_matrix_df(with_df)
