@@ -178,8 +178,9 @@ def xc_from_density(mf, density, dm_tau=None, grids=None, extra_xc=None, extra_a
     if grids.coords is None:
         grids.build(with_non0tab=True)
         if getattr(mf, 'small_rho_cutoff', 0) > 1e-20:
-            rho = np.concatenate([density.eval_rho(grids.coords[i:i + 8192])
-                                  for i in range(0, len(grids.weights), 8192)])
+            block = 8192     # points per evaluation of the predicted density
+            rho = np.concatenate([density.eval_rho(grids.coords[i:i + block])
+                                  for i in range(0, len(grids.weights), block)])
             grids.prune_by_density_(rho, mf.small_rho_cutoff)
     nao = mol.nao
     nelec = exc = int_vrho = 0.0
