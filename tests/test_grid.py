@@ -46,3 +46,12 @@ def test_smoothed_point_charges_are_normalized_gaussians():
     assert abs(field.sum() * grid.voxel_volume - q.sum()) < 1e-3
     outside = smoothed_point_charges(grid, np.array([[30., 0, 0]]), [1.0], 0.2)
     assert not outside.any()
+
+
+def test_sub_grid_between_two_corners_holds_the_same_points():
+    grid = UniformGrid([-1., 0., 2.], 0.5, (10, 8, 6))
+    box = grid.sub_box_between([0., 0.6, 2.4], [2.1, 2.0, 9.])
+    sub = grid.sub_grid(box)
+    assert np.allclose(sub.coords(), grid.coords().reshape(*grid.shape, 3)[box].reshape(-1, 3))
+    assert sub.coords()[:, 0].min() >= 0. and sub.coords()[:, 0].max() <= 2.1
+    assert grid.sub_box_between([10., 0., 0.], [11., 1., 1.]) is None

@@ -119,14 +119,18 @@ def density_on_grid(symbols, coords_bohr, grid):
     out = np.zeros(grid.shape)
     for sym, center in zip(symbols, np.asarray(coords_bohr, dtype=float).reshape(-1, 3)):
         box = grid.sub_box(center, cutoff_radius_bohr(sym))
-        if box is None:
-            continue
-        exps, coefs = element_params(sym)
-        x, y, z = (axis - c for axis, c in zip(grid.sub_axes(box), center))
-        fx, fy, fz = (np.exp(-np.outer(t * t, exps)) for t in (x, y, z))
-        fxy = np.einsum('ia,ja->ija', fx * coefs, fy).reshape(-1, len(exps))
-        out[box] += (fxy @ fz.T).reshape(len(x), len(y), len(z))
+        if box is not None:
+            out[box] += atom_density_on_box(sym, center, grid, box)
     return out
+
+
+def atom_density_on_box(symbol, center_bohr, grid, box):
+    """One free atom's density (e/bohr^3) on the sub-box ``box`` of a UniformGrid."""
+    exps, coefs = element_params(symbol)
+    x, y, z = (axis - c for axis, c in zip(grid.sub_axes(box), center_bohr))
+    fx, fy, fz = (np.exp(-np.outer(t * t, exps)) for t in (x, y, z))
+    fxy = np.einsum('ia,ja->ija', fx * coefs, fy).reshape(-1, len(exps))
+    return (fxy @ fz.T).reshape(len(x), len(y), len(z))
 
 
 def molecule_density_on_points(mol, points_bohr, deriv=0):

@@ -278,8 +278,17 @@ def _gto_norms(l, exponent):
     return np.sqrt(2 * (2 * exponent) ** (l + 1.5) / scipy.special.gamma(l + 1.5))
 
 
+# Ridge of the fit, relative to the largest diagonal entry of the Gram matrix: against the
+# near-linear dependencies of the sampled basis.
+RIDGE = 1e-7
+
+
+# Above this many functions the fit goes domain by domain (domain_fit): see fit_residual.
+DENSE_FIT_MAX_FUNCTIONS = 6000
+
+
 def fit_residual(auxmol, grid, residual_density, charge=0.0, core_radius_bohr=0.2,
-                 cartesian_map=None, smoothing_bohr=0.0):
+                 cartesian_map=None, smoothing_bohr=0.0, method='auto'):
     """Coefficients c with sum_P c_P chi_P closest to the grid residual, integral = ``charge``.
 
     ``smoothing_bohr`` > 0: the grid holds the residual smoothed by a Gaussian of that standard
@@ -295,7 +304,18 @@ def fit_residual(auxmol, grid, residual_density, charge=0.0, core_radius_bohr=0.
     so the projections and the Gram matrix are tensor contractions: cost ~ grid points x
     distinct 1D factors, instead of grid points x functions^2.  ``cartesian_map``:
     _cartesian_map(auxmol), when the caller has it already.
+
+    ``method``: 'dense' (one least-squares problem), 'domains' (overlapping domains,
+    domain_fit.fit_residual_by_domains: time and memory linear in the atoms), or 'auto':
+    domains above DENSE_FIT_MAX_FUNCTIONS functions.
     """
+    if method not in ('auto', 'dense', 'domains'):
+        raise ValueError(f"fit_residual: method must be 'auto', 'dense' or 'domains', not {method!r}")
+    if method == 'domains' or (method == 'auto' and auxmol.nao > DENSE_FIT_MAX_FUNCTIONS):
+        from pyscf.deepscf.engine import domain_fit
+        dense = functools.partial(fit_residual, core_radius_bohr=core_radius_bohr,
+                                  smoothing_bohr=smoothing_bohr, method='dense')
+        return domain_fit.fit_residual_by_domains(dense, auxmol, grid, residual_density, charge)
     if smoothing_bohr > 0:
         smoothed, scale = smoothed_auxmol(auxmol, smoothing_bohr)
         return fit_residual(smoothed, grid, residual_density, charge, core_radius_bohr=0.) / scale
@@ -358,7 +378,7 @@ def fit_residual(auxmol, grid, residual_density, charge=0.0, core_radius_bohr=0.
     q = atoms_mod.s_function_integrals(auxmol) / grid.voxel_volume
     # Ridge (1e-7 of the largest diagonal) against near-linear dependencies of the sampled
     # basis; a Cholesky solve is ~40x cheaper than an eigen-decomposition of the same matrix.
-    gram[np.diag_indices_from(gram)] += 1e-7 * gram.diagonal().max()
+    gram[np.diag_indices_from(gram)] += RIDGE * gram.diagonal().max()
     c0, gq = _solve_positive(gram, np.stack([rhs, q], axis=1)).T
     lam = (q @ c0 - charge / grid.voxel_volume) / (q @ gq)
     return c0 - lam * gq

@@ -46,13 +46,24 @@ class UniformGrid:
     def sub_box(self, center_bohr, radius_bohr):
         """Slices (three, into arrays of ``shape``) of the grid's part within the cube of
         half-edge ``radius_bohr`` around a point; None when they do not overlap."""
-        lo = np.ceil((np.asarray(center_bohr) - radius_bohr - self.origin_bohr) / self.spacing_bohr)
-        hi = np.floor((np.asarray(center_bohr) + radius_bohr - self.origin_bohr) / self.spacing_bohr)
+        center_bohr = np.asarray(center_bohr, dtype=float)
+        return self.sub_box_between(center_bohr - radius_bohr, center_bohr + radius_bohr)
+
+    def sub_box_between(self, lo_bohr, hi_bohr):
+        """Slices of the grid's part within the box from corner ``lo_bohr`` to ``hi_bohr``;
+        None when they do not overlap."""
+        lo = np.ceil((np.asarray(lo_bohr) - self.origin_bohr) / self.spacing_bohr)
+        hi = np.floor((np.asarray(hi_bohr) - self.origin_bohr) / self.spacing_bohr)
         lo = np.maximum(lo.astype(int), 0)
         hi = np.minimum(hi.astype(int) + 1, self.shape)
         if np.any(hi <= lo):
             return None
         return tuple(slice(a, b) for a, b in zip(lo, hi))
+
+    def sub_grid(self, box):
+        """The UniformGrid of a sub_box."""
+        return UniformGrid(self.origin_bohr + self.spacing_bohr * np.array([b.start for b in box]),
+                           self.spacing_bohr, [b.stop - b.start for b in box])
 
     def sub_axes(self, box):
         """The coordinates (bohr) along x, y, z of a sub_box."""
