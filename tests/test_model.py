@@ -178,11 +178,15 @@ def test_train_resume_export_evaluate(tmp_path):
               '--val-every', '1', '--no-progress', '--threads', '1']
     # one DataLoader worker: PySCF has used OpenMP in this process (data.generate), which hung
     # forked workers; the spawned ones must deliver
-    assert train.main(common + ['--epochs', '1', '--workers', '1']) == 0
+    assert train.main(common + ['--epochs', '1', '--workers', '1', '--lr', '1e-3',
+                                '--lr-final', '1e-4']) == 0
     weights = str(tmp_path / 'w.pt')
     assert train.main(common + ['--epochs', '2', '--resume', '--export', weights]) == 0
     lines = [json.loads(line) for line in open(tmp_path / 'run' / 'metrics.jsonl')]
     assert max(line.get('step', 0) for line in lines) == 2          # resumed, not restarted
+    # the resumed run keeps the schedule it was started with; a value given anew wins
+    resumed_args = [line['args'] for line in lines if line.get('event') == 'start'][-1]
+    assert (resumed_args['lr'], resumed_args['lr_final'], resumed_args['epochs']) == (1e-3, 1e-4, 2)
     module, meta = model.load(weights)
     assert meta['dataset']['structures'] == {'train': 2, 'val': 1, 'test': 0}
     assert 'nmae_delta_rho' in meta['validation'] and meta['reference']['basis'] == 'sto-3g'

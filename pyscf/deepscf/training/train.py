@@ -164,6 +164,23 @@ def evaluate(args):
 
 # ------------------------------------------------------------------------------- main
 
+# Options that say how to run, not what the run is: a resumed run takes them from the command
+# line; every other option it takes from the run it continues, unless given a new value.
+RUN_CONTROL = {'data', 'out', 'resume', 'init', 'export', 'export_only', 'evaluate', 'split',
+               'max_minutes', 'threads', 'device', 'workers', 'no_progress', 'rescan', 'func',
+               'command'}
+
+
+def continue_run(args, saved):
+    """Give ``args`` the resumed run's options (``saved``: its parsed command line) where the
+    command line leaves them at their defaults, so that ``--resume`` alone continues the run
+    as it was started (learning-rate schedule, batch, crops); a value given now wins."""
+    defaults = vars(build_parser().parse_args(['--data', '-', '--out', '-']))
+    for key, value in saved.items():
+        if key not in RUN_CONTROL and key in defaults and getattr(args, key, None) == defaults[key]:
+            setattr(args, key, value)
+
+
 def main(argv=None):
     return run(build_parser().parse_args(argv))
 
@@ -182,6 +199,10 @@ def run(args):
         evaluate(args)
         return 0
     rank, world, device = setup_distributed(args.device)
+    ckpt = None
+    if args.resume and os.path.exists(ckpt_path):
+        ckpt = torch.load(ckpt_path, map_location='cpu', weights_only=False)
+        continue_run(args, ckpt.get('args') or {})
     options = {k: v for k, v in vars(args).items() if k != 'func'}   # cli.py adds its handler
     torch.manual_seed(args.seed)
     os.makedirs(args.out, exist_ok=True)
@@ -211,10 +232,8 @@ def run(args):
     cfg = {**nn_model.DEFAULT_CONFIG, 'widths': args.widths,
            'blocks_per_level': args.blocks_per_level, 'groups': args.groups}
     state = {'epoch': 0, 'step': 0, 'best': {}}
-    ckpt = None
     init = None
-    if args.resume and os.path.exists(ckpt_path):
-        ckpt = torch.load(ckpt_path, map_location='cpu', weights_only=False)
+    if ckpt:
         cfg, state = ckpt['config'], ckpt['state']
         # the run's starting weights, for the metadata: those of the run being resumed
         args.init = args.init or (ckpt.get('metadata') or {}).get('training', {}).get('init')
