@@ -319,7 +319,8 @@ def fit_residual(auxmol, grid, residual_density, charge=0.0, core_radius_bohr=0.
         return domain_fit.fit_residual_by_domains(dense, auxmol, grid, residual_density, charge)
     if smoothing_bohr > 0:
         smoothed, scale = smoothed_auxmol(auxmol, smoothing_bohr)
-        return fit_residual(smoothed, grid, residual_density, charge, core_radius_bohr=0.) / scale
+        return fit_residual(smoothed, grid, residual_density, charge, core_radius_bohr=0.,
+                            method='dense') / scale
     terms, transform = cartesian_map or _cartesian_map(auxmol)
     axes = grid.axes()
     centers = auxmol.atom_coords()
