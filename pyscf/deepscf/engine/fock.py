@@ -16,7 +16,7 @@ from pyscf.deepscf.engine import atoms, timing
 
 
 # the timing step of a fitting tensor the guess builds for a density-fitted SCF, which the SCF
-# then reuses: not the guess's own cost (bench.py, benchmarks/profile.py)
+# then reuses: not the guess's own cost (bench.py, benchmarks/guess_profile.py)
 SHARED_TENSOR_STEP = 'DF tensor (shared with the SCF)'
 
 

@@ -1,4 +1,4 @@
-"""Wall time of each step of the guess, recorded only when asked (benchmarks/profile.py).
+"""Wall time of each step of the guess, recorded only when asked (benchmarks/guess_profile.py).
 
     with timing.recording() as seconds:
         mf.get_init_guess(key='deepscf')

@@ -1,6 +1,6 @@
 """Cost of each step of the deepscf guess against one SCF cycle of the same method.
 
-    python benchmarks/profile.py [FILES_OR_FOLDERS] [--max-atoms 80] [--methods b3lyp/def2-svp
+    python benchmarks/guess_profile.py [FILES_OR_FOLDERS] [--max-atoms 80] [--methods b3lyp/def2-svp
         b3lyp/def2-svp/df pbe/def2-svp/df b3lyp/def2-tzvp/df] [--out benchmarks/results]
 
 For every molecule (default: the large set, benchmarks/large) and method (xc/basis, '/df' for
@@ -121,7 +121,7 @@ def exponents(rows, steps):
 
 def report(rows, out_dir, name='profile', stdout=sys.stdout):
     methods = list(dict.fromkeys(r['method'] for r in rows))
-    lines = [f'# python benchmarks/profile.py; {platform.node()}, '
+    lines = [f'# python benchmarks/guess_profile.py; {platform.node()}, '
              f'OMP_NUM_THREADS={rows[0].get("threads", "?") if rows else "?"}, '
              f'{os.cpu_count()} cores; seconds; guess = its own steps (a fitted SCF\'s tensor '
              f'excluded), cycle = J + K + V_xc + diagonalization after the SCF\'s first cycle']
