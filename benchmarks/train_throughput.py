@@ -27,6 +27,8 @@ SETTINGS = [  # (name, crop, batch, options)
     ('channels-last', 32, 2, {'channels_last': True}),
     ('bfloat16 autocast', 32, 2, {'bf16': True}),
     ('torch.compile', 32, 2, {'compile': True}),
+    ('torch.compile + bfloat16', 32, 2, {'compile': True, 'bf16': True}),
+    ('torch.compile, crop 24 b 4', 24, 4, {'compile': True}),
     ('wider: 24-48-96', 32, 2, {'widths': [24, 48, 96]}),
     ('wider: 32-64-128', 32, 2, {'widths': [32, 64, 128]}),
 ]

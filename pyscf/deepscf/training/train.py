@@ -102,6 +102,9 @@ def add_arguments(p):
     g.add_argument('--seed', type=int, default=0)
     g.add_argument('--threads', type=int, default=None, help='torch CPU threads')
     g.add_argument('--device', default=None, help="default 'cuda' when present, else 'cpu'")
+    g.add_argument('--compile', action='store_true',
+                   help='torch.compile the training steps (1.2-1.5x on this CPU, '
+                        'benchmarks/results/train_throughput.txt)')
     g.add_argument('--no-progress', action='store_true')
     return p
 
@@ -168,7 +171,7 @@ def evaluate(args):
 # line; every other option it takes from the run it continues, unless given a new value.
 RUN_CONTROL = {'data', 'out', 'resume', 'init', 'export', 'export_only', 'evaluate', 'split',
                'max_minutes', 'threads', 'device', 'workers', 'no_progress', 'rescan', 'func',
-               'command'}
+               'command', 'compile'}
 
 
 def continue_run(args, saved):
@@ -254,6 +257,8 @@ def run(args):
     elif init is not None:
         model.load_state_dict(init)
     net = torch.nn.parallel.DistributedDataParallel(model) if world > 1 else model
+    if args.compile:        # crops and batches have one shape: compiled once
+        net = torch.compile(net)
     log = open(os.path.join(args.out, 'metrics.jsonl'), 'a') if rank == 0 else None
 
     def record(**entry):
