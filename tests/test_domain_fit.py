@@ -62,31 +62,34 @@ def test_domain_fit_as_accurate_as_the_dense_fit(butane_oracle):
     assert err_dense < 0.025
 
 
-def test_fit_method_auto_switches_to_domains_above_the_size(butane_oracle, monkeypatch):
-    mol, mf, grid, residual = butane_oracle
+@pytest.fixture
+def domain_fit_calls(monkeypatch):
+    """A list that gets one entry per call of fit_residual_by_domains."""
     calls = []
     real = domain_fit.fit_residual_by_domains
     monkeypatch.setattr(domain_fit, 'fit_residual_by_domains',
                         lambda *a, **k: calls.append(1) or real(*a, **k))
+    return calls
+
+
+def test_fit_method_auto_switches_to_domains_above_the_size(butane_oracle, monkeypatch,
+                                                            domain_fit_calls):
+    mol, mf, grid, residual = butane_oracle
     monkeypatch.setattr(dens, 'DENSE_FIT_MAX_FUNCTIONS', 100)
     d = dens.PredictedDensity(mol, grid, residual)
-    assert calls and abs(d.nelectron - mol.nelectron) < 1e-8
+    assert domain_fit_calls and abs(d.nelectron - mol.nelectron) < 1e-8
     with pytest.raises(ValueError, match="method must be"):
         dens.fit_residual(d.residual_auxmol, grid, residual, method='sparse')
 
 
-def test_domain_fit_of_a_smoothed_grid(butane_oracle, monkeypatch):
+def test_domain_fit_of_a_smoothed_grid(butane_oracle, monkeypatch, domain_fit_calls):
     """A smoothed residual (the predictor's smoothing_bohr) goes through the domains too, and
     each domain's fit stays one least squares (no domains within domains)."""
     mol, mf, grid, _ = butane_oracle
     grid, smoothed = OraclePredictor(mf.make_rdm1(), 0.3, smoothing_bohr=0.2).predict(mol)
     monkeypatch.setattr(dens, 'DENSE_FIT_MAX_FUNCTIONS', 100)    # every domain is above it too
-    calls = []
-    real = domain_fit.fit_residual_by_domains
-    monkeypatch.setattr(domain_fit, 'fit_residual_by_domains',
-                        lambda *a, **k: calls.append(1) or real(*a, **k))
     d = dens.PredictedDensity(mol, grid, smoothed, smoothing_bohr=0.2)
-    assert len(calls) == 1 and abs(d.nelectron - mol.nelectron) < 1e-8
+    assert len(domain_fit_calls) == 1 and abs(d.nelectron - mol.nelectron) < 1e-8
     g = mf.grids
     rho_scf = dft.numint.eval_rho(mol, dft.numint.eval_ao(mol, g.coords), mf.make_rdm1())
     err = g.weights @ abs(d.eval_rho(g.coords) - rho_scf) / mol.nelectron

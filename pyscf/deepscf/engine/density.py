@@ -378,7 +378,7 @@ def fit_residual(auxmol, grid, residual_density, charge=0.0, core_radius_bohr=0.
         gram -= wchi.T @ chi
         rhs -= wchi.T @ r.ravel()[near]
     q = atoms_mod.s_function_integrals(auxmol) / grid.voxel_volume
-    # Ridge (1e-7 of the largest diagonal) against near-linear dependencies of the sampled
+    # Ridge (RIDGE times the largest diagonal) against near-linear dependencies of the sampled
     # basis; a Cholesky solve is ~40x cheaper than an eigen-decomposition of the same matrix.
     gram[np.diag_indices_from(gram)] += RIDGE * gram.diagonal().max()
     c0, gq = _solve_positive(gram, np.stack([rhs, q], axis=1)).T

@@ -85,7 +85,7 @@ def fit_residual_by_domains(fit, auxmol, grid, residual_density, charge=0.0, til
     so that the total is ``charge``.
     """
     coords = auxmol.atom_coords()
-    symbols = [gto.mole._std_symbol(auxmol.atom_pure_symbol(i)) for i in range(auxmol.natm)]
+    symbols = atoms_mod.atom_symbols(auxmol)
     residual_density = np.asarray(residual_density, dtype=float)
     memory.require(8 * 2 * grid.size, f'the fit of the residual by domains (grid {grid.shape})')
     atom_boxes = _free_atom_boxes(symbols, coords, grid)
@@ -103,6 +103,8 @@ def fit_residual_by_domains(fit, auxmol, grid, residual_density, charge=0.0, til
         return domain, window, residual_density[window] * np.clip(share, 0., 1.)
 
     cores = tiles(coords, tile_bohr)
+    # each piece is made twice (for its charge, then for its fit) rather than kept: the windows
+    # of compact molecules overlap many times over, and together they would outweigh the grid
     piece_charges = np.array([domain_of(core)[2].sum() for core in cores]) * grid.voxel_volume
     missing = charge - piece_charges.sum()
     aoslice = auxmol.aoslice_by_atom()[:, 2:4]
