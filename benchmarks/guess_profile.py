@@ -15,7 +15,10 @@ density fitting), two fresh processes on the same thread count:
   V_xc on the SCF's grid, diagonalization, for a density matrix tagged with its orbitals as
   the SCF's are from its second cycle on (those of the core Hamiltonian).
 
-Peak memory is each process's maximum resident set.  Writes NAME.txt, NAME.jsonl and NAME.png
+Memory: each process's peak resident set; the resident set before any work (PySCF, the molecule:
+shared by both); torch and the model (the guess's first call); and the peak of each step above
+the resident set it began at (engine/timing.py), for the guess and for the SCF's set-up and
+cycle.  Writes NAME.txt, NAME.jsonl and NAME.png
 (--name, default profile: log-log time per step against atoms, and the fitted exponent of each
 step); a rerun resumes from NAME.jsonl.
 """
@@ -23,7 +26,6 @@ import argparse
 import json
 import os
 import platform
-import resource
 import subprocess
 import sys
 import time
@@ -46,14 +48,15 @@ def make_mf(mol, method):
     return mf.density_fit() if method.endswith('/df') else mf
 
 
-def peak_mb():
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-
-
 def clock(fn, *args, **kwargs):
     t0 = time.perf_counter()
     out = fn(*args, **kwargs)
     return out, time.perf_counter() - t0
+
+
+def rss_mb():
+    with open('/proc/self/status') as f:
+        return next(int(line.split()[1]) for line in f if line.startswith('VmRSS:')) / 1024
 
 
 def child(path, method, what):
@@ -67,12 +70,14 @@ def child(path, method, what):
     row = {'molecule': os.path.splitext(os.path.basename(path))[0], 'natm': mol.natm,
            'nao': mol.nao, 'method': method, 'what': what,
            'threads': os.environ.get('OMP_NUM_THREADS', 'all')}
+    # the resident set of PySCF, the molecule and the (unbuilt) method: what both processes share
+    row['base_MB'] = round(rss_mb())
     if what == 'guess':
         water = gto.M(atom='O 0 0 0.12; H 0 0.76 -0.47; H 0 -0.76 -0.47', verbose=0)
         _, row['first_call_s'] = clock(lambda: deepscf.default_predictor().predict(water))
-        with timing.recording() as seconds:
+        row['torch_model_MB'] = round(rss_mb() - row['base_MB'])   # torch, the model, its call
+        with timing.recording(memory=True) as seconds:
             _, row['total_s'] = clock(deepscf.init_guess_by_deepscf, mf, strict=True)
-        row['steps'] = seconds
     else:
         import scipy.linalg  # noqa: F401  (imported before the clock: PySCF's eig uses it)
         s1e, h1e = mf.get_ovlp(), mf.get_hcore()
@@ -80,25 +85,31 @@ def child(path, method, what):
         # (fitted K then contracts the occupied orbitals only)
         e, c = mf.eig(h1e, s1e)
         dm = mf.make_rdm1(c, mf.get_occ(e, c))
-        # the first get_veff does the one-time work: the grid (pruned as the SCF prunes
-        # it), the fitting tensor, in-core integrals
-        setup = {}
-        _, setup['first get_veff'] = clock(mf.get_veff, mol, dm)
-        steps = {}
-        _, steps['J'] = clock(mf.get_j, mol, dm)
-        if hasattr(mf, 'xc'):
-            omega, alpha, hyb = mf._numint.rsh_and_hybrid_coeff(mf.xc, spin=mol.spin)
-            if hyb or alpha:
-                _, steps['K'] = clock(mf.get_k, mol, dm)
-            _, steps['V_xc'] = clock(mf._numint.nr_rks, mol, mf.grids, mf.xc, dm,
-                                     max_memory=mf.max_memory)
-        else:
-            _, steps['K'] = clock(mf.get_k, mol, dm)
-        fock = h1e + mf.get_veff(mol, dm)
-        _, steps['diagonalization'] = clock(mf.eig, fock, s1e)
-        row['setup'], row['steps'] = setup, steps
-        row['total_s'] = sum(steps.values())
-    row['peak_MB'] = round(peak_mb())
+        with timing.recording(memory=True) as seconds:
+            # the first get_veff does the one-time work: the grid (pruned as the SCF prunes
+            # it), the fitting tensor, in-core integrals
+            with timing.step('first get_veff'):
+                mf.get_veff(mol, dm)
+            with timing.step('J'):
+                mf.get_j(mol, dm)
+            if hasattr(mf, 'xc'):
+                omega, alpha, hyb = mf._numint.rsh_and_hybrid_coeff(mf.xc, spin=mol.spin)
+                if hyb or alpha:
+                    with timing.step('K'):
+                        mf.get_k(mol, dm)
+                with timing.step('V_xc'):
+                    mf._numint.nr_rks(mol, mf.grids, mf.xc, dm, max_memory=mf.max_memory)
+            else:
+                with timing.step('K'):
+                    mf.get_k(mol, dm)
+            fock = h1e + mf.get_veff(mol, dm)
+            with timing.step('diagonalization'):
+                mf.eig(fock, s1e)
+        row['setup'] = {'first get_veff': seconds.pop('first get_veff')}
+        row['total_s'] = sum(seconds.values())
+    row['steps'] = dict(seconds)
+    row['step_peak_MB'] = {k: round(v) for k, v in seconds.peak_mb.items()}
+    row['peak_MB'] = round(timing.process_peak_mb())
     print(json.dumps(row), flush=True)
 
 
@@ -156,11 +167,38 @@ def report(rows, out_dir, name='profile', stdout=sys.stdout):
         lines.append('exponents (t ~ atoms^k), guess: ' +
                      ', '.join(f'{k} {v:.1f}' for k, v in g_exp.items()))
         lines.append('exponents, SCF cycle: ' + ', '.join(f'{k} {v:.1f}' for k, v in c_exp.items()))
+        lines.extend(memory_table([(guesses[m], cycles[m]) for m in names]))
     text = '\n'.join(lines) + '\n'
     stdout.write(text)
     with open(os.path.join(out_dir, name + '.txt'), 'w') as f:
         f.write(text)
     plot(rows, methods, os.path.join(out_dir, name + '.png'))
+
+
+def memory_table(pairs):
+    """Lines of the memory table: each guess step's peak above the resident set it began at,
+    against the SCF's own (its set-up and cycle above the shared base), in MB."""
+    pairs = [(g, c) for g, c in pairs if 'step_peak_MB' in g and 'step_peak_MB' in c]
+    if not pairs:
+        return []
+    lines = [f'memory, MB: guess steps above the RSS each began at; torch+model once per '
+             f'process; SCF = its peak above the shared base (PySCF + molecule)',
+             f'{"molecule":18s} {"atoms":>5s} {"base":>5s}  {"torch":>5s} {"net":>5s} {"fit":>5s} '
+             f'{"grid":>5s} {"J":>5s} {"V_xc":>5s} {"K":>5s} {"diag":>5s} {"max":>5s}  '
+             f'{"SCF":>5s} {"setup":>5s} {"cycle":>5s}  {"peak g/c":>11s}']
+    for g, c in pairs:
+        gp, cp = g['step_peak_MB'], c['step_peak_MB']
+        net = max(gp.get('fingerprints', 0), gp.get('network', 0))
+        own = max(v for k, v in gp.items() if k not in SHARED_STEPS)
+        scf = c['peak_MB'] - c['base_MB']
+        cycle = max(v for k, v in cp.items() if k != 'first get_veff')
+        lines.append(f'{g["molecule"]:18s} {g["natm"]:5d} {g["base_MB"]:5d}  '
+                     f'{g["torch_model_MB"]:5d} {net:5d} {gp.get("fit", 0):5d} '
+                     f'{gp.get("DFT grid", 0):5d} {gp.get("J", 0):5d} {gp.get("V_xc", 0):5d} '
+                     f'{gp.get("K", 0):5d} {gp.get("diagonalization", 0):5d} {own:5d}  '
+                     f'{scf:5d} {cp.get("first get_veff", 0):5d} {cycle:5d}  '
+                     f'{g["peak_MB"]:5d}/{c["peak_MB"]:<5d}')
+    return lines
 
 
 def plot(rows, methods, path):

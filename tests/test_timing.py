@@ -15,7 +15,7 @@ def test_steps_are_recorded_only_inside_recording():
                 pass
     assert set(seconds) == {'sleep'} and seconds['sleep'] >= 0.02
     assert set(inner) == {'inner'}
-    assert timing._seconds is None
+    assert timing._record is None
 
 
 def test_a_failing_step_still_counts():
@@ -26,3 +26,27 @@ def test_a_failing_step_still_counts():
         except KeyError:
             pass
     assert 'fails' in seconds
+
+
+def test_memory_of_a_step_is_its_own_peak():
+    import numpy as np
+    import pytest
+    if not timing.memory_supported():
+        pytest.skip('no /proc/self/clear_refs here')
+    with timing.recording(memory=True) as seconds:
+        with timing.step('outer'):
+            with timing.step('big'):
+                a = np.ones(200 * 2**20 // 8)       # 200 MB, touched
+                del a
+            with timing.step('small'):
+                b = np.ones(20 * 2**20 // 8)
+                del b
+    # the big array is freed inside its step, yet its peak is kept, for it and the outer step
+    assert 190 < seconds.peak_mb['big'] < 260
+    assert 15 < seconds.peak_mb['small'] < 60
+    assert seconds.peak_mb['outer'] >= seconds.peak_mb['big'] - 1
+    assert timing.process_peak_mb() > 190
+    with timing.recording() as plain:
+        with timing.step('x'):
+            pass
+    assert plain.peak_mb is None and set(plain) == {'x'}
