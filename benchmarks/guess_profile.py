@@ -37,7 +37,7 @@ from pyscf.deepscf.engine import fock
 HERE = os.path.dirname(os.path.abspath(__file__))
 GUESS_STEPS = ('fingerprints', 'network', 'fit', 'h1e', 'DFT grid', 'J', 'V_xc', 'K', 'minao',
                'diagonalization', 'DF tensor (guess only)')
-SHARED_STEPS = (fock.SHARED_TENSOR_STEP,)
+SHARED_STEPS = fock.SHARED_STEPS
 CYCLE_STEPS = ('J', 'K', 'V_xc', 'diagonalization')
 
 

@@ -122,3 +122,20 @@ def test_default_exchange_builds_k_only_where_the_integrals_are_in_memory(water)
     direct = dft.RKS(water, xc='b3lyp')
     direct.max_memory = 0
     assert solver.default_exchange(direct) == 'stand-in'
+
+
+def test_in_core_integrals_are_built_once_and_timed_as_shared(water):
+    """With in-core integrals the guess's K builds them for the SCF: timed apart from K (its
+    own contraction), kept on the method, and equal to the integrals PySCF builds itself."""
+    from pyscf.deepscf.predictors import ZeroPredictor
+    from pyscf.deepscf.predict import predict_density
+    density = predict_density(water, predictor=ZeroPredictor())
+    mf = dft.RKS(water, xc='b3lyp')
+    with timing.recording() as seconds:
+        solver.solve(mf, density, exchange='semilocal')
+    assert solver.fock_mod.SHARED_ERI_STEP in seconds and 'K' in seconds
+    assert mf._eri is not None
+    assert abs(mf._eri - water.intor('int2e', aosym='s8')).max() < 1e-12
+    pure = dft.RKS(water, xc='pbe')                    # no exact exchange: nothing built
+    solver.solve(pure, density, exchange='semilocal')
+    assert pure._eri is None

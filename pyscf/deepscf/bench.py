@@ -44,7 +44,7 @@ def run_guess(mol, xc, key, density_fit=False):
     return {'guess': key, 'cycles': mf.cycles, 'converged': bool(mf.converged),
             'seconds': time.perf_counter() - t0, 'guess_seconds': t_guess,
             # the fitting tensor a density-fitted SCF builds anyway, built in the guess
-            'shared_seconds': steps.get(fock.SHARED_TENSOR_STEP, 0.0),
+            'shared_seconds': sum(steps.get(k, 0.0) for k in fock.SHARED_STEPS),
             'e_guess': float(e_guess), 'e_tot': float(mf.e_tot)}
 
 

@@ -18,6 +18,9 @@ from pyscf.deepscf.engine import atoms, timing
 # the timing step of a fitting tensor the guess builds for a density-fitted SCF, which the SCF
 # then reuses: not the guess's own cost (bench.py, benchmarks/guess_profile.py)
 SHARED_TENSOR_STEP = 'DF tensor (shared with the SCF)'
+# the same for the two-electron integrals of an SCF that keeps them in memory (small molecules)
+SHARED_ERI_STEP = 'integrals (shared with the SCF)'
+SHARED_STEPS = (SHARED_TENSOR_STEP, SHARED_ERI_STEP)
 
 
 def total_dm(dm, nao):

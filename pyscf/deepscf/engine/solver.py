@@ -105,6 +105,18 @@ def keeps_integrals_in_memory(mf):
             or (hasattr(mf, '_is_mem_enough') and mf._is_mem_enough()))
 
 
+def build_shared_integrals(mf):
+    """Build the two-electron integrals of an SCF that keeps them in memory, before the
+    guess's exact exchange, as PySCF's first get_jk would (scf.hf.SCF.get_jk): the guess's K
+    uses them and the SCF then reuses them, so they are timed as shared
+    (fock.SHARED_ERI_STEP), not as the guess's K."""
+    omega, alpha, hyb = fock_mod.exchange_coefficients(mf)
+    if ((hyb or alpha) and not isinstance(mf, scf.ghf.GHF)
+            and getattr(mf, '_eri', 0) is None and keeps_integrals_in_memory(mf)):
+        with timing.step(fock_mod.SHARED_ERI_STEP):
+            mf._eri = mf.mol.intor('int2e', aosym='s8')
+
+
 def default_exchange(mf):
     """The guess's exchange scheme: 'semilocal' (one exact K) for an SCF with in-core
     integrals, where the guess's K builds the integrals the SCF reuses; 'stand-in' (no K)
@@ -222,6 +234,8 @@ def _solve(mf, density, exchange, h1e, s1e, grids_level, fit_jk):
         elif step == 0 and substitute is not None:
             vk, terms['e_k'] = terms.pop('v_extra'), 0.0
         else:
+            if jk_mf is mf:
+                build_shared_integrals(mf)
             vk, terms['e_k'] = fock_mod.exchange_fock(jk_mf, dm_x)
         fock = local + vk
         with timing.step('diagonalization'):
