@@ -11,7 +11,9 @@ density fitting), two fresh processes on the same thread count:
   fit, J, DFT grid, V_xc, K, diagonalizations; 'DF tensor (shared with the SCF)' is the
   fitting tensor a density-fitted SCF builds anyway, so it is not the guess's cost);
 * cycle: one SCF iteration after the SCF's one-time set-up (its first get_veff: DFT grid,
-  fitting tensor or in-core integrals): J, K,
+  fitting tensor or in-core integrals): J, K (without fitting: J and K in one pass, as the
+  SCF's get_jk; a full density matrix, as the SCF's first cycle, where later ones contract
+  density changes),
   V_xc on the SCF's grid, diagonalization, for a density matrix tagged with its orbitals as
   the SCF's are from its second cycle on (those of the core Hamiltonian).
 
@@ -23,6 +25,7 @@ cycle.  Writes NAME.txt, NAME.jsonl and NAME.png
 step); a rerun resumes from NAME.jsonl.
 """
 import argparse
+import importlib
 import json
 import os
 import platform
@@ -38,7 +41,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 GUESS_STEPS = ('fingerprints', 'network', 'fit', 'h1e', 'DFT grid', 'J', 'V_xc', 'K', 'minao',
                'diagonalization', 'DF tensor (guess only)')
 SHARED_STEPS = fock.SHARED_STEPS
-CYCLE_STEPS = ('J', 'K', 'V_xc', 'diagonalization')
+CYCLE_STEPS = ('J', 'K', 'J+K', 'V_xc', 'diagonalization')
 
 
 def make_mf(mol, method):
@@ -61,7 +64,7 @@ def rss_mb():
 
 def child(path, method, what):
     """One measurement in this (fresh) process; prints one JSON row."""
-    from pyscf import deepscf, gto
+    from pyscf import deepscf, df, gto
     from pyscf.deepscf import molio
     from pyscf.deepscf.engine import timing
     basis = method.split('/')[1]
@@ -74,6 +77,7 @@ def child(path, method, what):
     row['base_MB'] = round(rss_mb())
     if what == 'guess':
         water = gto.M(atom='O 0 0 0.12; H 0 0.76 -0.47; H 0 -0.76 -0.47', verbose=0)
+        _, row['torch_import_s'] = clock(importlib.import_module, 'torch')
         _, row['first_call_s'] = clock(lambda: deepscf.default_predictor().predict(water))
         row['torch_model_MB'] = round(rss_mb() - row['base_MB'])   # torch, the model, its call
         with timing.recording(memory=True) as seconds:
@@ -90,18 +94,23 @@ def child(path, method, what):
             # it), the fitting tensor, in-core integrals
             with timing.step('first get_veff'):
                 mf.get_veff(mol, dm)
-            with timing.step('J'):
-                mf.get_j(mol, dm)
+            exact_k = True
             if hasattr(mf, 'xc'):
                 omega, alpha, hyb = mf._numint.rsh_and_hybrid_coeff(mf.xc, spin=mol.spin)
-                if hyb or alpha:
+                exact_k = bool(hyb or alpha)
+            if exact_k and not isinstance(mf, df.df_jk._DFHF):
+                # without fitting the SCF gets J and K in one pass over the integrals
+                with timing.step('J+K'):
+                    mf.get_jk(mol, dm)
+            else:
+                with timing.step('J'):
+                    mf.get_j(mol, dm)
+                if exact_k:
                     with timing.step('K'):
                         mf.get_k(mol, dm)
+            if hasattr(mf, 'xc'):
                 with timing.step('V_xc'):
                     mf._numint.nr_rks(mol, mf.grids, mf.xc, dm, max_memory=mf.max_memory)
-            else:
-                with timing.step('K'):
-                    mf.get_k(mol, dm)
             fock = h1e + mf.get_veff(mol, dm)
             with timing.step('diagonalization'):
                 mf.eig(fock, s1e)
@@ -159,8 +168,10 @@ def report(rows, out_dir, name='profile', stdout=sys.stdout):
                          f'{tensor:6.1f} {other:6.1f}  {own:7.1f} {c["total_s"]:7.1f} '
                          f'{own / c["total_s"]:6.2f}  {g["peak_MB"]:5d}/{c["peak_MB"]:<5d}')
         ratios = [guess_cost(guesses[m]) / cycles[m]['total_s'] for m in names]
-        lines.append(f'median guess/cycle {np.median(ratios):.2f}; first call of a process '
-                     f'(torch import excluded, model load + water): '
+        imports = [guesses[m]['torch_import_s'] for m in names if 'torch_import_s' in guesses[m]]
+        lines.append(f'median guess/cycle {np.median(ratios):.2f}; once per process: '
+                     + (f'import torch {np.median(imports):.1f} s, ' if imports else '')
+                     + f'model load + first call (water) '
                      f'{np.median([guesses[m]["first_call_s"] for m in names]):.1f} s')
         g_exp = exponents([guesses[m] for m in names], GUESS_STEPS)
         c_exp = exponents([cycles[m] for m in names], CYCLE_STEPS)
