@@ -64,8 +64,8 @@ def rss_mb():
 
 def child(path, method, what):
     """One measurement in this (fresh) process; prints one JSON row."""
-    from pyscf import deepscf, df, gto
-    from pyscf.deepscf import molio
+    from pyscf import deepscf, df
+    from pyscf.deepscf import molio, predict
     from pyscf.deepscf.engine import timing
     basis = method.split('/')[1]
     mol = molio.load_molecule(path, basis=basis)
@@ -76,9 +76,8 @@ def child(path, method, what):
     # the resident set of PySCF, the molecule and the (unbuilt) method: what both processes share
     row['base_MB'] = round(rss_mb())
     if what == 'guess':
-        water = gto.M(atom='O 0 0 0.12; H 0 0.76 -0.47; H 0 -0.76 -0.47', verbose=0)
         _, row['torch_import_s'] = clock(importlib.import_module, 'torch')
-        _, row['first_call_s'] = clock(lambda: deepscf.default_predictor().predict(water))
+        row['first_call_s'] = predict.warm_up()
         row['torch_model_MB'] = round(rss_mb() - row['base_MB'])   # torch, the model, its call
         with timing.recording(memory=True) as seconds:
             _, row['total_s'] = clock(deepscf.init_guess_by_deepscf, mf, strict=True)

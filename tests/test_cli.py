@@ -1,6 +1,7 @@
 """The ``deepscf`` command line: run, cube, bench, train; bad files and options exit with 2."""
 import json
 import os
+import re
 import subprocess
 import sys
 
@@ -81,6 +82,7 @@ def test_bench_table_jsonl_png(water_xyz, tmp_path, capsys):
                  'minao,atom,deepscf,deepscf/stand-in', '--out', out, '--no-progress']) == 0
     text = capsys.readouterr().out
     assert 'water' in text and 'deepscf' in text
+    assert re.search(r'model load and first call \(once per process.*\): \d+\.\d s', text)
     rows = [json.loads(line) for line in open(os.path.join(out, 'bench_pbe_sto-3g.jsonl'))]
     assert [r['guess'] for r in rows] == ['minao', 'atom', 'deepscf', 'deepscf/stand-in']
     assert all(r['converged'] and abs(r['final_vs_minao']) < 1e-6 for r in rows)

@@ -14,7 +14,7 @@ from pyscf import dft, scf
 from pyscf.lib import logger
 
 import pyscf.deepscf  # noqa: F401  registers the 'deepscf' key
-from pyscf.deepscf import molio
+from pyscf.deepscf import molio, predict
 from pyscf.deepscf.engine import fock, solver, timing
 
 GUESSES = ('minao', 'atom', 'huckel', 'sap', 'vsap', 'deepscf')
@@ -70,6 +70,10 @@ def run(paths, xc='b3lyp', basis='def2-svp', guesses=GUESSES, out=None, density_
               ' '.join(f'{g:>8s}' for g in guesses) + '   (cycles)')
     stdout.write(f'# {xc}/{basis}{" DF" if density_fit else ""}, {platform.node()}, '
                  f'{os.cpu_count()} cores, pyscf {__import__("pyscf").__version__}\n')
+    if any(g.startswith('deepscf') for g in guesses):
+        # torch's import and the model's load: once per process, kept out of every guess's time
+        stdout.write(f'# torch import, model load and first call (once per process, not in the '
+                     f'times below): {predict.warm_up():.1f} s\n')
     stdout.write(header + '\n')
     bar = None
     if progress:
