@@ -57,11 +57,6 @@ def clock(fn, *args, **kwargs):
     return out, time.perf_counter() - t0
 
 
-def rss_mb():
-    with open('/proc/self/status') as f:
-        return next(int(line.split()[1]) for line in f if line.startswith('VmRSS:')) / 1024
-
-
 def child(path, method, what):
     """One measurement in this (fresh) process; prints one JSON row."""
     from pyscf import deepscf, df
@@ -74,11 +69,11 @@ def child(path, method, what):
            'nao': mol.nao, 'method': method, 'what': what,
            'threads': os.environ.get('OMP_NUM_THREADS', 'all')}
     # the resident set of PySCF, the molecule and the (unbuilt) method: what both processes share
-    row['base_MB'] = round(rss_mb())
+    row['base_MB'] = round(timing.resident_mb())
     if what == 'guess':
         _, row['torch_import_s'] = clock(importlib.import_module, 'torch')
         row['first_call_s'] = predict.warm_up()
-        row['torch_model_MB'] = round(rss_mb() - row['base_MB'])   # torch, the model, its call
+        row['torch_model_MB'] = round(timing.resident_mb() - row['base_MB'])   # torch, the model, its call
         with timing.recording(memory=True) as seconds:
             _, row['total_s'] = clock(deepscf.init_guess_by_deepscf, mf, strict=True)
     else:
@@ -93,10 +88,8 @@ def child(path, method, what):
             # it), the fitting tensor, in-core integrals
             with timing.step('first get_veff'):
                 mf.get_veff(mol, dm)
-            exact_k = True
-            if hasattr(mf, 'xc'):
-                omega, alpha, hyb = mf._numint.rsh_and_hybrid_coeff(mf.xc, spin=mol.spin)
-                exact_k = bool(hyb or alpha)
+            _, alpha, hyb = fock.exchange_coefficients(mf)
+            exact_k = bool(hyb or alpha)
             if exact_k and not isinstance(mf, df.df_jk._DFHF):
                 # without fitting the SCF gets J and K in one pass over the integrals
                 with timing.step('J+K'):
@@ -110,9 +103,9 @@ def child(path, method, what):
             if hasattr(mf, 'xc'):
                 with timing.step('V_xc'):
                     mf._numint.nr_rks(mol, mf.grids, mf.xc, dm, max_memory=mf.max_memory)
-            fock = h1e + mf.get_veff(mol, dm)
+            fock_matrix = h1e + mf.get_veff(mol, dm)
             with timing.step('diagonalization'):
-                mf.eig(fock, s1e)
+                mf.eig(fock_matrix, s1e)
         row['setup'] = {'first get_veff': seconds.pop('first get_veff')}
         row['total_s'] = sum(seconds.values())
     row['steps'] = dict(seconds)

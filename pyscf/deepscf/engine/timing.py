@@ -58,6 +58,11 @@ def _reset_high_water_mark():
         f.write('5')
 
 
+def resident_mb():
+    """The process's resident set now, MB (Linux)."""
+    return _status_kb('VmRSS') / 1024
+
+
 def memory_supported():
     """True where the per-step peak can be measured (Linux with a writable clear_refs)."""
     try:
