@@ -250,6 +250,7 @@ def main(argv=None):
     files = [f for f in bench.molecule_files(args.paths)
              if len(molio.read_xyz(f)) <= args.max_atoms]
     files.sort(key=lambda f: len(molio.read_xyz(f)))
+    os.makedirs(args.out, exist_ok=True)    # before the first molecule, not after its hour
     jsonl = os.path.join(args.out, args.name + '.jsonl')
     rows = []
     if os.path.exists(jsonl):       # resume: keep what an earlier run measured
