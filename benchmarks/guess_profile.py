@@ -73,7 +73,8 @@ def child(path, method, what):
     if what == 'guess':
         _, row['torch_import_s'] = clock(importlib.import_module, 'torch')
         row['first_call_s'] = predict.warm_up()
-        row['torch_model_MB'] = round(timing.resident_mb() - row['base_MB'])   # torch, the model, its call
+        # torch, the model, its call
+        row['torch_model_MB'] = round(timing.resident_mb() - row['base_MB'])
         with timing.recording(memory=True) as seconds:
             _, row['total_s'] = clock(deepscf.init_guess_by_deepscf, mf, strict=True)
     else:

@@ -25,7 +25,7 @@ def read_run(path, max_gap_s=900.0):
     if os.path.isdir(path):
         path = os.path.join(path, 'metrics.jsonl')
     val, loss, starts = [], [], 0
-    seconds, last_time = 0.0, None
+    seconds, last_time, resumed = 0.0, None, False
     for line in open(path):
         rec = json.loads(line)
         if 'time' in rec:
@@ -34,11 +34,15 @@ def read_run(path, max_gap_s=900.0):
             last_time = rec['time']
         if rec.get('event') == 'start':
             starts += 1
+            resumed = starts > 1
             continue
-        # A resumed run repeats the steps after its checkpoint: the later lines replace them.
-        step = rec.get('step', -1)
-        val = [v for v in val if v[0] < step or ('val' not in rec and v[0] == step)]
-        loss = [v for v in loss if v[0] < step or ('val' in rec and v[0] == step)]
+        if resumed:
+            # A resumed run repeats the steps after its checkpoint: its first logged step drops
+            # what the run before logged from there on.
+            step = rec['step']
+            val = [v for v in val if v[0] < step or ('val' not in rec and v[0] == step)]
+            loss = [v for v in loss if v[0] < step or ('val' in rec and v[0] == step)]
+            resumed = False
         if 'val' in rec:
             val.append((rec['step'], seconds / 3600, rec['val']['nmae_rho_percent']))
         elif 'loss' in rec:
@@ -46,7 +50,8 @@ def read_run(path, max_gap_s=900.0):
     return {'val': val, 'loss': loss, 'starts': starts}
 
 
-def running_mean(values, window=100):
+def running_mean(values, window=20):
+    """Running mean over ``window`` values; the values themselves when there are fewer."""
     values = np.asarray(values, dtype=float)
     if len(values) < window:
         return values
@@ -82,7 +87,7 @@ def plot(runs, labels, path):
             axes[1].plot(hours, nmae, 'o-', ms=3, label=label)
         if run['loss']:
             steps, loss = zip(*run['loss'])
-            smooth = running_mean(loss, min(20, len(loss)))
+            smooth = running_mean(loss)
             axes[2].semilogy(steps[len(steps) - len(smooth):], smooth, label=label)
     axes[0].set(xlabel='step', ylabel='validation NMAE of rho (%)')
     axes[1].set(xlabel='training hours', ylabel='validation NMAE of rho (%)')
