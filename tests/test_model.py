@@ -210,6 +210,11 @@ def test_train_resume_export_evaluate(tmp_path):
     x = torch.randn(1, N_CHANNELS, 16, 16, 16)
     with torch.no_grad():
         assert torch.equal(tuned_module(x), module(x))
+    # --crop-reuse K: K steps per batch drawn (one batch per epoch here), logged as steps
+    reuse = [str(tmp_path / 'run3') if x == out else x for x in common]
+    assert train.main(reuse + ['--epochs', '1', '--crop-reuse', '3', '--batch-size', '2']) == 0
+    steps = [json.loads(line).get('step') for line in open(tmp_path / 'run3' / 'metrics.jsonl')]
+    assert max(s for s in steps if s is not None) == 3
 
 
 def test_package_exports_the_predictor_lazily():

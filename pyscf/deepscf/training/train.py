@@ -80,6 +80,10 @@ def add_arguments(p):
                         'deviation (bohr; the oracle uses 0.2), 0 for point values')
     g.add_argument('--crop', type=int, default=32, help='crop edge (voxels)')
     g.add_argument('--samples-per-structure', type=int, default=4, help='crops per epoch')
+    g.add_argument('--crop-reuse', type=int, default=1, metavar='K',
+                   help='train K steps on each batch of crops, each step but the first on a '
+                        'random symmetry of the cube (rotation or mirror image, exact): '
+                        'drawing a crop costs about half a CPU step')
     g.add_argument('--split-seed', type=int, default=0)
     g.add_argument('--val-structures', type=int, default=16, help='validation molecules used')
     g.add_argument('--workers', type=int, default=0, help='DataLoader worker processes')
@@ -299,24 +303,30 @@ def run(args):
         if sampler is not None:
             sampler.set_epoch(state['epoch'])
         bar = tqdm(loader, desc=f'epoch {state["epoch"]}', disable=args.no_progress or rank > 0)
-        for x, y, mask in bar:
-            x, y, mask = x.to(device), y.to(device), mask.to(device)
-            for group in opt.param_groups:
-                group['lr'] = learning_rate(args, state['step'], args.epochs * len(loader))
-            loss = masked_loss(net(x), y, mask, x, args.loss_weight, args.coulomb_loss,
-                               args.spacing)
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            opt.step()
-            state['step'] += 1
-            bar.set_postfix(loss=f'{loss.item():.3g}')
-            if state['step'] % 10 == 0:
-                record(step=state['step'], epoch=state['epoch'], loss=loss.item(),
-                       lr=opt.param_groups[0]['lr'])
-            if state['step'] % args.val_every == 0:
-                validate_and_save()
-            if args.max_minutes and time.time() - t_start > 60 * args.max_minutes:
-                stop = True
+        for batch in bar:
+            batch = [t.to(device) for t in batch]
+            for reuse in range(args.crop_reuse):
+                x, y, mask = (ds.cube_symmetry(batch, np.random.default_rng(
+                    [args.seed, state['step']])) if reuse else batch)
+                for group in opt.param_groups:
+                    group['lr'] = learning_rate(args, state['step'],
+                                                args.epochs * len(loader) * args.crop_reuse)
+                loss = masked_loss(net(x), y, mask, x, args.loss_weight, args.coulomb_loss,
+                                   args.spacing)
+                opt.zero_grad(set_to_none=True)
+                loss.backward()
+                opt.step()
+                state['step'] += 1
+                bar.set_postfix(loss=f'{loss.item():.3g}')
+                if state['step'] % 10 == 0:
+                    record(step=state['step'], epoch=state['epoch'], loss=loss.item(),
+                           lr=opt.param_groups[0]['lr'])
+                if state['step'] % args.val_every == 0:
+                    validate_and_save()
+                if args.max_minutes and time.time() - t_start > 60 * args.max_minutes:
+                    stop = True
+                    break
+            if stop:
                 break
         if not stop:
             state['epoch'] += 1
