@@ -212,9 +212,14 @@ def test_train_resume_export_evaluate(tmp_path):
         assert torch.equal(tuned_module(x), module(x))
     # --crop-reuse K: K steps per batch drawn (one batch per epoch here), logged as steps
     reuse = [str(tmp_path / 'run3') if x == out else x for x in common]
-    assert train.main(reuse + ['--epochs', '1', '--crop-reuse', '3', '--batch-size', '2']) == 0
+    # and --bf16 (autocast in training only): both recorded with the weights
+    reuse_weights = str(tmp_path / 'reuse.pt')
+    assert train.main(reuse + ['--epochs', '1', '--crop-reuse', '3', '--batch-size', '2',
+                               '--bf16', '--export', reuse_weights]) == 0
     steps = [json.loads(line).get('step') for line in open(tmp_path / 'run3' / 'metrics.jsonl')]
     assert max(s for s in steps if s is not None) == 3
+    reuse_meta = model.load(reuse_weights)[1]['training']
+    assert (reuse_meta['crop_reuse'], reuse_meta['bf16']) == (3, True)
 
 
 def test_package_exports_the_predictor_lazily():

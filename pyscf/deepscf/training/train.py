@@ -106,6 +106,10 @@ def add_arguments(p):
     g.add_argument('--seed', type=int, default=0)
     g.add_argument('--threads', type=int, default=None, help='torch CPU threads')
     g.add_argument('--device', default=None, help="default 'cuda' when present, else 'cpu'")
+    g.add_argument('--bf16', action='store_true',
+                   help='bfloat16 autocast for the network in training (validation and exported '
+                        'weights stay float32; 2x per step on this CPU, '
+                        'benchmarks/results/train_throughput.txt)')
     g.add_argument('--compile', action='store_true',
                    help='torch.compile the training steps (1.2-1.5x on this CPU, '
                         'benchmarks/results/train_throughput.txt)')
@@ -138,7 +142,8 @@ def make_metadata(cfg, args, splits, val_records, best):
             'validation_structures': sorted(r[1] for r in val_records)},
         training={'seed': args.seed, 'crop': args.crop, 'steps': best.get('step'),
                   'loss_weight': args.loss_weight, 'coulomb_loss': args.coulomb_loss,
-                  'init': os.path.basename(args.init) if args.init else None},
+                  'init': os.path.basename(args.init) if args.init else None,
+                  'crop_reuse': args.crop_reuse, 'bf16': args.bf16},
         validation=best.get('val', {}))
 
 
@@ -311,7 +316,9 @@ def run(args):
                 for group in opt.param_groups:
                     group['lr'] = learning_rate(args, state['step'],
                                                 args.epochs * len(loader) * args.crop_reuse)
-                loss = masked_loss(net(x), y, mask, x, args.loss_weight, args.coulomb_loss,
+                with torch.autocast(device.type, dtype=torch.bfloat16, enabled=args.bf16):
+                    pred = net(x)
+                loss = masked_loss(pred.float(), y, mask, x, args.loss_weight, args.coulomb_loss,
                                    args.spacing)
                 opt.zero_grad(set_to_none=True)
                 loss.backward()
