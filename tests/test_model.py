@@ -218,6 +218,8 @@ def test_train_resume_export_evaluate(tmp_path):
                                '--bf16', '--export', reuse_weights]) == 0
     steps = [json.loads(line).get('step') for line in open(tmp_path / 'run3' / 'metrics.jsonl')]
     assert max(s for s in steps if s is not None) == 3
+    with pytest.raises(SystemExit, match='needs --max-minutes and --lr-final'):
+        train.main(reuse + ['--lr-over-minutes', '--lr-final', '1e-5'])
     reuse_meta = model.load(reuse_weights)[1]['training']
     assert (reuse_meta['crop_reuse'], reuse_meta['bf16']) == (3, True)
 

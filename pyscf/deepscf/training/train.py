@@ -97,6 +97,9 @@ def add_arguments(p):
     g.add_argument('--lr-final', type=float, default=None,
                    help='cosine decay of the learning rate from --lr to this over --epochs '
                         '(default: constant --lr)')
+    g.add_argument('--lr-over-minutes', action='store_true',
+                   help='the cosine of --lr-final runs over --max-minutes of wall time instead '
+                        'of over --epochs (runs compared at equal compute; not resumable)')
     g.add_argument('--weight-decay', type=float, default=1e-4)
     g.add_argument('--coulomb-loss', type=float, default=0.0, metavar='LAMBDA',
                    help='add LAMBDA x the Hartree energy of the error per voxel to the loss')
@@ -205,6 +208,8 @@ def run(args):
             sys.exit('--export-only needs --export PATH')
         export_checkpoint(best_path if os.path.exists(best_path) else ckpt_path, args.export)
         return 0
+    if args.lr_over_minutes and not (args.max_minutes and args.lr_final is not None):
+        sys.exit('--lr-over-minutes needs --max-minutes and --lr-final')
     if args.threads:
         torch.set_num_threads(args.threads)
     if args.evaluate:
@@ -313,9 +318,11 @@ def run(args):
             for reuse in range(args.crop_reuse):
                 x, y, mask = (ds.cube_symmetry(batch, np.random.default_rng(
                     [args.seed, state['step']])) if reuse else batch)
+                progress, total = ((time.time() - t_start, 60 * args.max_minutes)
+                                   if args.lr_over_minutes else
+                                   (state['step'], args.epochs * len(loader) * args.crop_reuse))
                 for group in opt.param_groups:
-                    group['lr'] = learning_rate(args, state['step'],
-                                                args.epochs * len(loader) * args.crop_reuse)
+                    group['lr'] = learning_rate(args, progress, total)
                 with torch.autocast(device.type, dtype=torch.bfloat16, enabled=args.bf16):
                     pred = net(x)
                 loss = masked_loss(pred.float(), y, mask, x, args.loss_weight, args.coulomb_loss,
