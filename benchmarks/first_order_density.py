@@ -10,7 +10,7 @@ the free atoms and minao: one diagonalization of the Fock matrix of minao's dens
 STO-3G and in 6-31G (LDA), PySCF's Huckel guess, and, for scale, one B3LYP/def2-SVP
 diagonalization from minao (the SCF's own first cycle, as costly as a cycle).  Seconds are
 the first-order density's own (minao, the Fock build and the diagonalization in that basis).
-Prints a table, writes first_order_density.{txt,jsonl}.
+Prints a table, writes first_order_density.{txt,jsonl}; a run cut short resumes.
 """
 import argparse
 import json
@@ -65,31 +65,40 @@ def first_order_errors(mol):
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument('inputs', nargs='*', default=[DEV], help='xyz files or folders (dev set)')
-    p.add_argument('--out', default=None, help='write first_order_density.{txt,jsonl} here')
+    p.add_argument('--out', default=None,
+                   help='write first_order_density.{txt,jsonl} here (a molecule already in the '
+                        '.jsonl is not recomputed)')
     args = p.parse_args(argv)
     head = f'{"molecule":20s} {"atoms":>5s} ' + ' '.join(f'{k:>14s}' for k in CANDIDATES) \
         + f' {"s sto-3g":>9s} {"s 6-31g":>8s}'
     lines, rows = [head], []
     print(head, flush=True)
+    stem = os.path.join(args.out, 'first_order_density') if args.out else None
+    done = {}
+    if stem and os.path.exists(stem + '.jsonl'):      # a run cut short resumes
+        done = {r['molecule']: r for r in map(json.loads, open(stem + '.jsonl'))}
+    elif stem:
+        os.makedirs(args.out, exist_ok=True)
     for path in bench.molecule_files(args.inputs):
-        mol = molio.load_molecule(path, basis='def2-svp')
         name = os.path.splitext(os.path.basename(path))[0]
-        row = {'molecule': name, 'atoms': mol.natm, **first_order_errors(mol)}
+        row = done.get(name)
+        if row is None:
+            mol = molio.load_molecule(path, basis='def2-svp')
+            row = {'molecule': name, 'atoms': mol.natm, **first_order_errors(mol)}
+            if stem:
+                with open(stem + '.jsonl', 'a') as f:
+                    f.write(json.dumps(row) + '\n')
         rows.append(row)
-        lines.append(f'{name:20s} {mol.natm:5d} '
+        lines.append(f"{name:20s} {row['atoms']:5d} "
                      + ' '.join(f'{row["nmae_" + k]:14.2f}' for k in CANDIDATES)
                      + f' {row["seconds_sto-3g"]:9.2f} {row["seconds_6-31g"]:8.2f}')
         print(lines[-1], flush=True)
     lines.append(f'{"mean NMAE %":20s} {"":5s} ' + ' '.join(
         f'{np.mean([r["nmae_" + k] for r in rows]):14.2f}' for k in CANDIDATES))
     print(lines[-1])
-    if args.out:
-        os.makedirs(args.out, exist_ok=True)
-        stem = os.path.join(args.out, 'first_order_density')
+    if stem:
         with open(stem + '.txt', 'w') as f:
             f.write('\n'.join(lines) + '\n')
-        with open(stem + '.jsonl', 'w') as f:
-            f.writelines(json.dumps(r) + '\n' for r in rows)
         print(f'wrote {stem}.txt and .jsonl')
 
 
