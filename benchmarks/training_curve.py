@@ -69,7 +69,7 @@ def report(runs, labels):
         lines.append(f'## {label}: {len(val)} validations, {run["starts"]} start(s); '
                      f'first {val[0][2]:.3f} % at step {val[0][0]}, best {best[2]:.3f} % at step '
                      f'{best[0]} ({best[1]:.2f} h), last {val[-1][2]:.3f} % at step {val[-1][0]} '
-                     f'({val[-1][1]:.2f} h)')
+                     f'({val[-1][1]:.2f} h, {val[-1][0] / max(val[-1][1], 1e-9):.0f} steps/h)')
         lines.append(f'{"step":>7} {"hours":>7} {"NMAE rho %":>11}')
         lines += [f'{s:7d} {h:7.2f} {v:11.3f}' for s, h, v in val]
     return '\n'.join(lines)
