@@ -58,7 +58,7 @@ enter_package_without_pyscf()
 from pyscf.deepscf import molio                                                  # noqa: E402
 from pyscf.deepscf.engine import model as nn_model                               # noqa: E402
 from pyscf.deepscf.training import compact                                       # noqa: E402
-from pyscf.deepscf.training.objectives import learning_rate, masked_loss, validate  # noqa: E402
+from pyscf.deepscf.training.objectives import learning_rate, training_step, validate  # noqa: E402
 
 VAL_SEED, VAL_CROP = 12345, 32     # the validation crops of `deepscf train --evaluate`
 
@@ -184,13 +184,7 @@ def train(args):
         x, y, mask = sample_batch(structures, train_idx, args, rng)
         for group in opt.param_groups:
             group['lr'] = learning_rate(args, time.time() - t_train, budget)
-        with torch.autocast(device.type, dtype=torch.bfloat16, enabled=args.bf16_used):
-            pred = net(x)
-        loss = masked_loss(pred.float(), y, mask, x, args.loss_weight, args.coulomb_loss,
-                           args.spacing)
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        opt.step()
+        loss = training_step(net, opt, x, y, mask, args, args.bf16_used)
         state['step'] += 1
         state['samples'] += args.batch_size
         if state['step'] % 50 == 0:

@@ -42,6 +42,20 @@ def masked_loss(pred, y, mask, x, weighting='none', coulomb=0.0, spacing_bohr=No
     return loss
 
 
+def training_step(net, opt, x, y, mask, args, bf16=False):
+    """One optimiser step on a batch: the network (under bfloat16 autocast when ``bf16``), the
+    masked loss in float32 (args: loss_weight, coulomb_loss, spacing), backward, the optimiser.
+    Returns the loss (a tensor)."""
+    with torch.autocast(x.device.type, dtype=torch.bfloat16, enabled=bf16):
+        pred = net(x)
+    loss = masked_loss(pred.float(), y, mask, x, args.loss_weight, args.coulomb_loss,
+                       args.spacing)
+    opt.zero_grad(set_to_none=True)
+    loss.backward()
+    opt.step()
+    return loss
+
+
 @torch.no_grad()
 def validate(model, loader, device):
     """Validation figures over fixed crops of held-out molecules.

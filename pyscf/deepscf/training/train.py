@@ -27,7 +27,7 @@ from torch.utils.data.distributed import DistributedSampler
 
 from pyscf.deepscf.training import dataset as ds
 from pyscf.deepscf.engine import model as nn_model
-from pyscf.deepscf.training.objectives import learning_rate, masked_loss, validate
+from pyscf.deepscf.training.objectives import learning_rate, training_step, validate
 
 
 def build_parser():
@@ -323,13 +323,7 @@ def run(args):
                                    (state['step'], args.epochs * len(loader) * args.crop_reuse))
                 for group in opt.param_groups:
                     group['lr'] = learning_rate(args, progress, total)
-                with torch.autocast(device.type, dtype=torch.bfloat16, enabled=args.bf16):
-                    pred = net(x)
-                loss = masked_loss(pred.float(), y, mask, x, args.loss_weight, args.coulomb_loss,
-                                   args.spacing)
-                opt.zero_grad(set_to_none=True)
-                loss.backward()
-                opt.step()
+                loss = training_step(net, opt, x, y, mask, args, args.bf16)
                 state['step'] += 1
                 bar.set_postfix(loss=f'{loss.item():.3g}')
                 if state['step'] % 10 == 0:
