@@ -5,8 +5,9 @@
 One training step (forward, masked loss, backward, AdamW) of the bundled architecture on
 random crops, timed over ``--steps`` steps after two warm-up steps, for each setting: crop edge
 and batch size, channels-last memory layout, torch.compile, bfloat16 autocast, and the width of
-the network.  The crops are random numbers: the arithmetic, not the data, sets the speed (the
-data loader runs in its own workers during training).  Writes train_throughput.txt and .jsonl.
+the network.  The crops are random numbers: this times the arithmetic alone.  Drawing real crops
+costs as much again when it shares the thread (``--workers 0``; docs/measurements.md, levers at
+equal compute), less with ``--crop-reuse``.  Writes train_throughput.txt and .jsonl.
 """
 import argparse
 import json
