@@ -111,8 +111,8 @@ def add_arguments(p):
     g.add_argument('--device', default=None, help="default 'cuda' when present, else 'cpu'")
     g.add_argument('--bf16', action='store_true',
                    help='bfloat16 autocast for the network in training (validation and exported '
-                        'weights stay float32; 2x per step on this CPU, '
-                        'benchmarks/results/train_throughput.txt)')
+                        'weights stay float32; the network\'s arithmetic 2x faster on this CPU, '
+                        'a step with its crops drawn 1.4x: docs/measurements.md)')
     g.add_argument('--compile', action='store_true',
                    help='torch.compile the training steps (1.2-1.5x on this CPU, '
                         'benchmarks/results/train_throughput.txt)')
