@@ -3,6 +3,7 @@
     python benchmarks/model.py dev [FILES_OR_FOLDER ...]   # dev set: NMAE and NonSCF
     python benchmarks/model.py qm9 --data DIR [--n 40]     # NMAE on the QM9 test split
     python benchmarks/model.py scaling [--sizes 50 100 200 400]
+    python benchmarks/model.py compare A.jsonl B.jsonl ... [--name NAME]   # weights side by side
 
 dev: for each molecule, the density NMAE (DESIGN section 5: 100 * int |rho - rho_SCF| dr / N on
 PySCF's default DFT grid, against the B3LYP/def2-SVP SCF density, density-fitted as the
@@ -12,7 +13,8 @@ PBE/def2-SVP energy (e_tot and e_harris) against PySCF's PBE SCF from its defaul
 its wall time against the SCF's; the network's own time (fingerprints + CNN) and the fit's.
 qm9: the same NMAE on structures of the QM9 test split of a data folder (their stored SCF
 density is the reference).  scaling: network inference time and peak memory (max RSS of a
-fresh process) for linear alkane chains of about N atoms.  Cycles of the guess come from
+fresh process) for linear alkane chains of about N atoms.  compare: the dev or qm9 rows of
+several weights (one jsonl each, same structures) side by side, each paired with the first.  Cycles of the guess come from
 ``deepscf bench`` (all guesses, same run).  Each prints a table and writes JSON lines and a
 PNG to --out.
 """
@@ -163,6 +165,38 @@ def run_qm9(folder, n, out, weights=None, mirrors=1):
     return rows
 
 
+def compare(paths, out, name):
+    """Model and guess NMAE of several weights on the same structures (rows of ``dev``/``qm9``
+    runs, one jsonl file each): mean, median, max, and against the first file the paired mean
+    difference (with its standard error) and on how many structures each is better.  The
+    guess is what the SCF gets, so it decides between weights; the density NMAE alone can rank
+    them the other way (docs/measurements.md)."""
+    runs = [{r['molecule']: r for r in map(json.loads, open(p))} for p in paths]
+    common = sorted(set.intersection(*(set(r) for r in runs)))
+    if not common:
+        sys.exit('compare: the files share no structure')
+    lines = [f'# python benchmarks/model.py compare; {len(common)} structures in every file; '
+             f'NMAE %, paired differences against the first file']
+    lines.append(f'{"weights (file)":44s} {"what":6s} {"mean":>6s} {"median":>6s} {"max":>6s} '
+                 f'{"vs first":>15s} {"better":>7s}')
+    for path, run in zip(paths, runs):
+        label = os.path.relpath(path)[-44:]
+        for key, what in (('nmae_model', 'model'), ('nmae_guess', 'guess')):
+            v = np.array([run[m][key] for m in common])
+            d = v - np.array([runs[0][m][key] for m in common])
+            paired = (f'{d.mean():+6.2f} +- {d.std(ddof=1) / len(d) ** 0.5:4.2f}'
+                      if path != paths[0] and len(d) > 1 else '')
+            better = f'{(d < 0).sum()}/{len(d)}' if path != paths[0] else ''
+            lines.append(f'{label:44s} {what:6s} {v.mean():6.2f} {np.median(v):6.2f} '
+                         f'{v.max():6.2f} {paired:>15s} {better:>7s}')
+    text = '\n'.join(lines) + '\n'
+    print(text, end='')
+    os.makedirs(out, exist_ok=True)
+    with open(os.path.join(out, name + '.txt'), 'w') as f:
+        f.write(text)
+    return text
+
+
 def alkane(n_carbon):
     """Linear all-trans alkane C_nH_(2n+2) as a gto.Mole (sto-3g; only atoms matter here)."""
     symbols, coords = molio.alkane(n_carbon)
@@ -230,7 +264,7 @@ def write(rows, out, stem, keys, ylabel, x='molecule'):
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument('what', choices=('dev', 'qm9', 'scaling', '_child'))
+    p.add_argument('what', choices=('dev', 'qm9', 'scaling', 'compare', '_child'))
     p.add_argument('paths', nargs='*')
     p.add_argument('--data', help='data folder (qm9)')
     p.add_argument('--n', type=int, default=40, help='test structures (qm9)')
@@ -239,6 +273,7 @@ def main(argv=None):
     p.add_argument('--mirrors', type=int, choices=(1, 2, 8), default=1,
                    help='mirror images the network averages (dev, qm9)')
     p.add_argument('--out', default=os.path.join(os.path.dirname(__file__), 'results'))
+    p.add_argument('--name', default='model_compare', help='file stem of compare\'s table')
     args = p.parse_args(argv)
     if args.what == 'dev':
         run_dev(args.paths, args.out, args.weights, args.mirrors)
@@ -246,6 +281,10 @@ def main(argv=None):
         if not args.data:
             p.error('qm9 needs --data DIR')
         run_qm9(args.data, args.n, args.out, args.weights, args.mirrors)
+    elif args.what == 'compare':
+        if len(args.paths) < 2:
+            p.error('compare needs two or more jsonl files')
+        compare(args.paths, args.out, args.name)
     elif args.what == 'scaling':
         run_scaling(args.sizes, args.out, args.weights)
     else:

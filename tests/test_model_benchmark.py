@@ -1,0 +1,41 @@
+"""benchmarks/model.py compare: weights side by side on the structures they share, each paired
+with the first file."""
+import importlib.util
+import json
+import os
+
+import pytest
+
+spec = importlib.util.spec_from_file_location(
+    'model_benchmark', os.path.join(os.path.dirname(__file__), '..', 'benchmarks', 'model.py'))
+model_benchmark = importlib.util.module_from_spec(spec)
+spec.loader.exec_module(model_benchmark)
+
+
+def write_rows(path, rows):
+    path.write_text(''.join(json.dumps({'molecule': m, 'nmae_model': a, 'nmae_guess': g}) + '\n'
+                            for m, a, g in rows))
+    return str(path)
+
+
+def test_compare_pairs_shared_structures(tmp_path):
+    first = write_rows(tmp_path / 'a.jsonl', [('m1', 2.0, 1.0), ('m2', 3.0, 0.5), ('m3', 9.0, 9.0)])
+    # m3 is missing from the second file: it is left out of both
+    second = write_rows(tmp_path / 'b.jsonl', [('m1', 2.5, 0.8), ('m2', 3.5, 0.7)])
+    text = model_benchmark.compare([first, second], str(tmp_path), 'cmp')
+    assert '2 structures in every file' in text
+    lines = text.splitlines()
+    model_row = next(ln for ln in lines if 'b.jsonl' in ln and ' model ' in ln).split()
+    guess_row = next(ln for ln in lines if 'b.jsonl' in ln and ' guess ' in ln).split()
+    # model: mean 3.00, both worse by 0.5 (no spread); guess: -0.2 and +0.2, one better
+    assert model_row[2:5] == ['3.00', '3.00', '3.50']
+    assert model_row[5:] == ['+0.50', '+-', '0.00', '0/2']
+    assert guess_row[2] == '0.75' and guess_row[5] == '+0.00' and guess_row[-1] == '1/2'
+    assert (tmp_path / 'cmp.txt').read_text() == text
+
+
+def test_compare_needs_shared_structures(tmp_path):
+    first = write_rows(tmp_path / 'a.jsonl', [('m1', 2.0, 1.0)])
+    second = write_rows(tmp_path / 'b.jsonl', [('m2', 2.0, 1.0)])
+    with pytest.raises(SystemExit, match='share no structure'):
+        model_benchmark.compare([first, second], str(tmp_path), 'cmp')
