@@ -83,6 +83,9 @@ def density_errors(mol, dm_ref, predictor):
             'nmae_guess': nmae_percent(mol, grids, rho_ref,
                                        dft.numint.eval_rho(mol, ao, dm_guess)),
             'nmae_oracle': nmae_percent(mol, grids, rho_ref, rho_oracle),
+            # the exact residual holds no charge; the fit removes what the network's holds
+            # (its charge constraint), which misplaces it: a bias shows up in the guess
+            'residual_charge_e': float(density.residual_density.sum() * density.grid.voxel_volume),
             'predict_s': t_predict}
 
 
@@ -189,6 +192,11 @@ def compare(paths, out, name):
             better = f'{(d < 0).sum()}/{len(d)}' if path != paths[0] else ''
             lines.append(f'{label:44s} {what:6s} {v.mean():6.2f} {np.median(v):6.2f} '
                          f'{v.max():6.2f} {paired:>15s} {better:>7s}')
+    if all('residual_charge_e' in run[m] for run in runs for m in common):
+        lines.append('charge of the predicted residual, e (the exact one holds none): mean, '
+                     'mean |.| per file: ' + '; '.join(
+                         f'{np.mean(q):+.3f}, {np.mean(np.abs(q)):.3f}' for q in
+                         ([run[m]['residual_charge_e'] for m in common] for run in runs)))
     text = '\n'.join(lines) + '\n'
     print(text, end='')
     os.makedirs(out, exist_ok=True)

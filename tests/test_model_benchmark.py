@@ -32,6 +32,18 @@ def test_compare_pairs_shared_structures(tmp_path):
     assert model_row[5:] == ['+0.50', '+-', '0.00', '0/2']
     assert guess_row[2] == '0.75' and guess_row[5] == '+0.00' and guess_row[-1] == '1/2'
     assert (tmp_path / 'cmp.txt').read_text() == text
+    assert 'charge of the predicted residual' not in text     # older rows: no charge
+
+
+def test_compare_reports_residual_charge(tmp_path):
+    rows = [{'molecule': 'm1', 'nmae_model': 2., 'nmae_guess': 1., 'residual_charge_e': 0.3},
+            {'molecule': 'm2', 'nmae_model': 2., 'nmae_guess': 1., 'residual_charge_e': -0.1}]
+    paths = []
+    for name in ('a', 'b'):
+        (tmp_path / f'{name}.jsonl').write_text(''.join(json.dumps(r) + '\n' for r in rows))
+        paths.append(str(tmp_path / f'{name}.jsonl'))
+    text = model_benchmark.compare(paths, str(tmp_path), 'cmp')
+    assert '+0.100, 0.200; +0.100, 0.200' in text
 
 
 def test_compare_needs_shared_structures(tmp_path):
