@@ -83,8 +83,8 @@ def density_errors(mol, dm_ref, predictor):
             'nmae_guess': nmae_percent(mol, grids, rho_ref,
                                        dft.numint.eval_rho(mol, ao, dm_guess)),
             'nmae_oracle': nmae_percent(mol, grids, rho_ref, rho_oracle),
-            # the exact residual holds no charge; the fit removes what the network's holds
-            # (its charge constraint), which misplaces it: a bias shows up in the guess
+            # the exact residual holds no charge; the fit's constraint removes what the
+            # network's holds (a diagnostic: it does not rank weights by their guess alone)
             'residual_charge_e': float(density.residual_density.sum() * density.grid.voxel_volume),
             'predict_s': t_predict}
 
