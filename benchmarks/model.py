@@ -14,9 +14,9 @@ its wall time against the SCF's; the network's own time (fingerprints + CNN) and
 qm9: the same NMAE on structures of the QM9 test split of a data folder (their stored SCF
 density is the reference).  scaling: network inference time and peak memory (max RSS of a
 fresh process) for linear alkane chains of about N atoms.  compare: the dev or qm9 rows of
-several weights (one jsonl each, same structures) side by side, each paired with the first.  Cycles of the guess come from
-``deepscf bench`` (all guesses, same run).  Each prints a table and writes JSON lines and a
-PNG to --out.
+several weights (one jsonl each, same structures) side by side, each paired with the first.
+Cycles of the guess come from ``deepscf bench`` (all guesses, same run).  Each prints a table
+and writes JSON lines and a PNG to --out (compare: a table, OUT/NAME.txt).
 """
 import argparse
 import json
@@ -174,7 +174,10 @@ def compare(paths, out, name):
     difference (with its standard error) and on how many structures each is better.  The
     guess is what the SCF gets, so it decides between weights; the density NMAE alone can rank
     them the other way (docs/measurements.md)."""
-    runs = [{r['molecule']: r for r in map(json.loads, open(p))} for p in paths]
+    runs = []
+    for path in paths:
+        with open(path) as f:
+            runs.append({r['molecule']: r for r in map(json.loads, f)})
     common = sorted(set.intersection(*(set(r) for r in runs)))
     if not common:
         sys.exit('compare: the files share no structure')
@@ -182,14 +185,14 @@ def compare(paths, out, name):
              f'NMAE %, paired differences against the first file']
     lines.append(f'{"weights (file)":44s} {"what":6s} {"mean":>6s} {"median":>6s} {"max":>6s} '
                  f'{"vs first":>15s} {"better":>7s}')
-    for path, run in zip(paths, runs):
+    for i, (path, run) in enumerate(zip(paths, runs)):
         label = os.path.relpath(path)[-44:]
         for key, what in (('nmae_model', 'model'), ('nmae_guess', 'guess')):
             v = np.array([run[m][key] for m in common])
             d = v - np.array([runs[0][m][key] for m in common])
             paired = (f'{d.mean():+6.2f} +- {d.std(ddof=1) / len(d) ** 0.5:4.2f}'
-                      if path != paths[0] and len(d) > 1 else '')
-            better = f'{(d < 0).sum()}/{len(d)}' if path != paths[0] else ''
+                      if i and len(d) > 1 else '')
+            better = f'{(d < 0).sum()}/{len(d)}' if i else ''
             lines.append(f'{label:44s} {what:6s} {v.mean():6.2f} {np.median(v):6.2f} '
                          f'{v.max():6.2f} {paired:>15s} {better:>7s}')
     if all('residual_charge_e' in run[m] for run in runs for m in common):

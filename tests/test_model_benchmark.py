@@ -12,9 +12,13 @@ model_benchmark = importlib.util.module_from_spec(spec)
 spec.loader.exec_module(model_benchmark)
 
 
-def write_rows(path, rows):
-    path.write_text(''.join(json.dumps({'molecule': m, 'nmae_model': a, 'nmae_guess': g}) + '\n'
-                            for m, a, g in rows))
+def write_rows(path, rows, **extra):
+    """rows (molecule, model NMAE, guess NMAE) as model.py writes them; ``extra``: more fields
+    per molecule (name -> list of values)."""
+    path.write_text(''.join(
+        json.dumps({'molecule': m, 'nmae_model': a, 'nmae_guess': g,
+                    **{k: v[i] for k, v in extra.items()}}) + '\n'
+        for i, (m, a, g) in enumerate(rows)))
     return str(path)
 
 
@@ -36,12 +40,9 @@ def test_compare_pairs_shared_structures(tmp_path):
 
 
 def test_compare_reports_residual_charge(tmp_path):
-    rows = [{'molecule': 'm1', 'nmae_model': 2., 'nmae_guess': 1., 'residual_charge_e': 0.3},
-            {'molecule': 'm2', 'nmae_model': 2., 'nmae_guess': 1., 'residual_charge_e': -0.1}]
-    paths = []
-    for name in ('a', 'b'):
-        (tmp_path / f'{name}.jsonl').write_text(''.join(json.dumps(r) + '\n' for r in rows))
-        paths.append(str(tmp_path / f'{name}.jsonl'))
+    rows = [('m1', 2., 1.), ('m2', 2., 1.)]
+    paths = [write_rows(tmp_path / f'{name}.jsonl', rows, residual_charge_e=[0.3, -0.1])
+             for name in ('a', 'b')]
     text = model_benchmark.compare(paths, str(tmp_path), 'cmp')
     assert '+0.100, 0.200; +0.100, 0.200' in text
 
