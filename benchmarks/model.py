@@ -33,17 +33,12 @@ from pyscf import deepscf
 from pyscf.deepscf.engine import atoms
 from pyscf.deepscf import bench, molio
 from pyscf.deepscf.training import data, dataset
+from pyscf.deepscf.training.guess_validation import guess_density_matrix, nmae_percent
 from pyscf.deepscf.engine.model import NetworkPredictor
-from pyscf.deepscf.predict import using_predictor
 from pyscf.deepscf.predictors import OraclePredictor
 
 NMAE_KEYS = ('nmae_atoms', 'nmae_minao', 'nmae_model', 'nmae_guess', 'nmae_oracle')
 DEV = os.path.join(os.path.dirname(__file__), '..', '..', 'shared', 'molecules', 'dev')
-
-
-def nmae_percent(mol, grids, rho_ref, rho):
-    """100 * int |rho - rho_ref| dr / N_electrons on ``grids``."""
-    return 100 * grids.weights @ np.abs(rho - rho_ref) / mol.nelectron
 
 
 def density_errors(mol, dm_ref, predictor):
@@ -70,12 +65,7 @@ def density_errors(mol, dm_ref, predictor):
     rho_pred, rho_oracle = (np.concatenate([d.eval_rho(grids.coords[i:i + 20000])
                                             for i in range(0, len(grids.weights), 20000)])
                             for d in (density, oracle))
-    level = predictor.metadata.get('reference', {})
-    mf = dft.RKS(mol, xc=level.get('xc', 'b3lyp'))
-    if level.get('density_fit'):
-        mf = mf.density_fit()
-    with using_predictor(predictor):
-        dm_guess = mf.get_init_guess(mol, 'deepscf')
+    dm_guess = guess_density_matrix(mol, predictor)
     return {'nmae_atoms': nmae_percent(mol, grids, rho_ref, rho_atoms),
             'nmae_minao': nmae_percent(mol, grids, rho_ref,
                                        dft.numint.eval_rho(mol, ao, dm_minao)),

@@ -1,0 +1,61 @@
+"""Validation by the guess: how far init_guess='deepscf''s density matrix is from the SCF's.
+
+The density NMAE of the network's crops does not rank weights for the guess (measured:
+docs/measurements.md, "The loss at equal compute"): weights better on the density of 33 of 40
+test structures gave a worse guess on 35 of them.  What the SCF receives is the density matrix
+of one Fock build on the prediction, so that is what checkpoints are chosen by here
+(``deepscf train --val-guess N``) and what benchmarks/model.py reports as the guess NMAE.
+"""
+import numpy as np
+from pyscf import dft
+
+from pyscf.deepscf.predict import using_predictor
+
+
+def nmae_percent(mol, grids, rho_ref, rho):
+    """100 * int |rho - rho_ref| dr / N_electrons on ``grids`` (densities in e/bohr^3)."""
+    return 100 * grids.weights @ np.abs(rho - rho_ref) / mol.nelectron
+
+
+def guess_density_matrix(mol, predictor, reference=None):
+    """The density matrix init_guess='deepscf' hands an SCF of ``mol`` with ``predictor``.
+
+    reference: the level ({'xc', 'density_fit'}, a data folder's settings); default the level
+    of the predictor's training data (its metadata), else B3LYP with density fitting.  The
+    guess is built at that level: its Fock build is the functional's.
+    """
+    level = reference or getattr(predictor, 'metadata', {}).get('reference') or {}
+    mf = dft.KS(mol, xc=level.get('xc', 'b3lyp'))        # RKS, or UKS for an open shell
+    if level.get('density_fit', True):
+        mf = mf.density_fit()
+    with using_predictor(predictor):
+        return mf.get_init_guess(mol, 'deepscf')
+
+
+def guess_nmae_percent(mol, dm_ref, predictor, reference=None):
+    """Density NMAE (%) of the guess's density matrix against ``dm_ref`` (the SCF's, in
+    mol's basis), on PySCF's default DFT grid of ``mol``."""
+    grids = dft.gen_grid.Grids(mol).build()
+    dm_guess = guess_density_matrix(mol, predictor, reference)
+    rho_ref, rho_guess = (_rho(mol, grids, dm) for dm in (dm_ref, dm_guess))
+    return nmae_percent(mol, grids, rho_ref, rho_guess)
+
+
+def _rho(mol, grids, dm, block=20000):
+    """The density of ``dm`` (spin-summed if (2, nao, nao)) on the grid points, in blocks (the
+    AO values of a block only)."""
+    dm = np.asarray(dm)
+    dm = dm[0] + dm[1] if dm.ndim == 3 else dm
+    ni = dft.numint.NumInt()
+    return np.concatenate([
+        dft.numint.eval_rho(mol, ni.eval_ao(mol, grids.coords[i:i + block]), dm)
+        for i in range(0, len(grids.weights), block)])
+
+
+def validate_guess(predictor, records, reference=None):
+    """Mean guess NMAE (%) over stored structures ``records`` (dicts of data.load_record),
+    each against its own SCF density matrix: {'guess_nmae_percent', 'guess_structures'}."""
+    from pyscf.deepscf.training import data
+    errors = [guess_nmae_percent(data.record_mole(rec), rec['dm'], predictor, reference)
+              for rec in records]
+    return {'guess_nmae_percent': float(np.mean(errors)), 'guess_structures': len(errors)}
