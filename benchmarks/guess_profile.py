@@ -16,6 +16,9 @@ density fitting), two fresh processes on the same thread count:
   density changes),
   V_xc on the SCF's grid, diagonalization, for a density matrix tagged with its orbitals as
   the SCF's are from its second cycle on (those of the core Hamiltonian).
+* scf-vxc (``--scf-vxc-above ATOMS``, for molecules whose SCF takes hours): of the SCF only its
+  grid, V_xc and diagonalization, the same calls as in its cycle; their memory is a lower bound
+  of the SCF's, what the largest guess step (V_xc) is compared with on the largest molecule.
 
 Memory: each process's peak resident set; the resident set before any work (PySCF, the molecule:
 shared by both); torch and the model (the guess's first call); and the peak of each step above
@@ -77,6 +80,20 @@ def child(path, method, what):
         row['torch_model_MB'] = round(timing.resident_mb() - row['base_MB'])
         with timing.recording(memory=True) as seconds:
             _, row['total_s'] = clock(deepscf.init_guess_by_deepscf, mf, strict=True)
+    elif what == 'scf-vxc':
+        # the SCF's grid, V_xc and diagonalization without its J and K (hours on hectane):
+        # the same calls as in its cycle, so their peaks are a lower bound of the SCF's memory
+        s1e, h1e = mf.get_ovlp(), mf.get_hcore()
+        e, c = mf.eig(h1e, s1e)
+        dm = mf.make_rdm1(c, mf.get_occ(e, c))
+        with timing.recording(memory=True) as seconds:
+            with timing.step('DFT grid'):
+                mf.initialize_grids(mol, dm)        # as the SCF's first get_veff builds it
+            with timing.step('V_xc'):
+                _, _, vxc = mf._numint.nr_rks(mol, mf.grids, mf.xc, dm, max_memory=mf.max_memory)
+            with timing.step('diagonalization'):
+                mf.eig(h1e + vxc, s1e)
+        row['total_s'] = sum(seconds.values())
     else:
         import scipy.linalg  # noqa: F401  (imported before the clock: PySCF's eig uses it)
         s1e, h1e = mf.get_ovlp(), mf.get_hcore()
@@ -172,6 +189,12 @@ def report(rows, out_dir, name='profile', stdout=sys.stdout):
                      ', '.join(f'{k} {v:.1f}' for k, v in g_exp.items()))
         lines.append('exponents, SCF cycle: ' + ', '.join(f'{k} {v:.1f}' for k, v in c_exp.items()))
         lines.extend(memory_table([(guesses[m], cycles[m]) for m in names]))
+        parts = {r['molecule']: r for r in rows if r['method'] == method
+                 and r['what'] == 'scf-vxc' and r['molecule'] in guesses}
+        if parts:
+            lines.append('memory without a full SCF cycle (its grid, V_xc and diagonalization '
+                         'only: its SCF column is a lower bound)')
+            lines.extend(memory_table([(guesses[m], parts[m]) for m in parts])[2:])
     text = '\n'.join(lines) + '\n'
     stdout.write(text)
     with open(os.path.join(out_dir, name + '.txt'), 'w') as f:
@@ -195,12 +218,13 @@ def memory_table(pairs):
         net = max(gp.get('fingerprints', 0), gp.get('network', 0))
         own = max(v for k, v in gp.items() if k not in SHARED_STEPS)
         scf = c['peak_MB'] - c['base_MB']
-        cycle = max(v for k, v in cp.items() if k != 'first get_veff')
+        setup = cp.get('first get_veff', cp.get('DFT grid', 0))
+        cycle = max(v for k, v in cp.items() if k not in ('first get_veff', 'DFT grid'))
         lines.append(f'{g["molecule"]:18s} {g["natm"]:5d} {g["base_MB"]:5d}  '
                      f'{g["torch_model_MB"]:5d} {net:5d} {gp.get("fit", 0):5d} '
                      f'{gp.get("DFT grid", 0):5d} {gp.get("J", 0):5d} {gp.get("V_xc", 0):5d} '
                      f'{gp.get("K", 0):5d} {gp.get("diagonalization", 0):5d} {own:5d}  '
-                     f'{scf:5d} {cp.get("first get_veff", 0):5d} {cycle:5d}  '
+                     f'{scf:5d} {setup:5d} {cycle:5d}  '
                      f'{g["peak_MB"]:5d}/{c["peak_MB"]:<5d}')
     return lines
 
@@ -240,6 +264,9 @@ def main(argv=None):
     p.add_argument('--name', default='profile', help='file stem of the outputs (profile)')
     p.add_argument('--report-only', action='store_true',
                    help='tables and plot from the profile.jsonl in --out, nothing run')
+    p.add_argument('--scf-vxc-above', type=int, default=None, metavar='ATOMS',
+                   help='for molecules of more atoms, measure of the SCF only its grid, V_xc and '
+                        'diagonalization (a lower bound of its memory; its J and K take hours)')
     p.add_argument('--child', nargs=3, help=argparse.SUPPRESS)
     args = p.parse_args(argv)
     if args.child:
@@ -261,7 +288,9 @@ def main(argv=None):
     for method in args.methods:
         for path in files:
             name = os.path.splitext(os.path.basename(path))[0]
-            for what in ('guess', 'cycle'):
+            scf = ('scf-vxc' if args.scf_vxc_above is not None
+                   and len(molio.read_xyz(path)) > args.scf_vxc_above else 'cycle')
+            for what in ('guess', scf):
                 if (name, method, what) in done:
                     continue
                 out = subprocess.run([sys.executable, __file__, '--child', path, method, what],

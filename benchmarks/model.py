@@ -1,7 +1,7 @@
 """Benchmark of the trained network (issue 4): density error, NonSCF, inference time, scaling.
 
     python benchmarks/model.py dev [FILES_OR_FOLDER ...]   # dev set: NMAE and NonSCF
-    python benchmarks/model.py qm9 --data DIR [--n 40]     # NMAE on the QM9 test split
+    python benchmarks/model.py qm9 --data DIR [--n 40] [--splits test val] [--elements-first S P Cl]
     python benchmarks/model.py scaling [--sizes 50 100 200 400]
     python benchmarks/model.py compare A.jsonl B.jsonl ... [--name NAME]   # weights side by side
 
@@ -11,8 +11,9 @@ training data) of the free atoms, of minao's density matrix, of the prediction a
 deepscf guess's density matrix (one Fock build on the prediction at that level); the NonSCF
 PBE/def2-SVP energy (e_tot and e_harris) against PySCF's PBE SCF from its default guess, and
 its wall time against the SCF's; the network's own time (fingerprints + CNN) and the fit's.
-qm9: the same NMAE on structures of the QM9 test split of a data folder (their stored SCF
-density is the reference).  scaling: network inference time and peak memory (max RSS of a
+qm9: the same NMAE on structures of the QM9 test split (or --splits) of a data folder (their
+stored SCF density is the reference); --elements-first S P Cl puts the structures holding
+those elements first and compares them with the rest.  scaling: network inference time and peak memory (max RSS of a
 fresh process) for linear alkane chains of about N atoms.  compare: the dev or qm9 rows of
 several weights (one jsonl each, same structures) side by side, each paired with the first.
 Cycles of the guess come from ``deepscf bench`` (all guesses, same run).  Each prints a table
@@ -138,24 +139,55 @@ def run_dev(paths, out, weights=None, mirrors=1):
     return rows
 
 
-def run_qm9(folder, n, out, weights=None, mirrors=1):
+def run_qm9(folder, n, out, weights=None, mirrors=1, splits=('test',), elements_first=()):
+    """Rows of ``n`` stored structures of ``splits``; with ``elements_first`` (symbols) those
+    containing any of them come first, and the summary compares them with the rest."""
     predictor = NetworkPredictor(weights, mirrors=mirrors)
     seed = predictor.metadata.get('dataset', {}).get('split_seed', 0)
-    records = dataset.split_records(folder, seed=seed)['test'][:n]
+    split_records = dataset.split_records(folder, seed=seed)
+    records = [r for split in splits for r in split_records[split]]
+    if elements_first:
+        first = [r for r in records if set(stored_elements(*r)) & set(elements_first)]
+        records = first + [r for r in records if r not in first]
+    records = records[:n]
     rows = []
-    print(f'# QM9 test split of {folder}: {len(records)} structures')
+    print(f'# QM9 {"+".join(splits)} split of {folder}: {len(records)} structures')
     for path, sid in records:
         rec = data.load_record(path, sid)
         mol = data.record_mole(rec)
-        rows.append({'molecule': sid, 'natm': mol.natm,
+        rows.append({'molecule': sid, 'natm': mol.natm, 'elements': sorted(set(rec['symbols'])),
                      **density_errors(mol, rec['dm'], predictor)})
         write_jsonl(rows, out, 'model_qm9test')
     mean = {k: np.mean([r[k] for r in rows]) for k in NMAE_KEYS}
     print(f'mean NMAE % over {len(rows)}: atoms {mean["nmae_atoms"]:.2f}, '
           f'minao {mean["nmae_minao"]:.2f}, model {mean["nmae_model"]:.2f}, '
           f'guess {mean["nmae_guess"]:.2f}, oracle {mean["nmae_oracle"]:.2f}')
+    if elements_first:
+        print(by_elements(rows, elements_first), end='')
     write(rows, out, 'model_qm9test', NMAE_KEYS, 'NMAE %')
     return rows
+
+
+def stored_elements(path, structure_id):
+    """Element symbols of a stored structure (without loading its density matrix)."""
+    import h5py
+    from pyscf import gto
+    with h5py.File(path, 'r') as f:
+        return [gto.mole._symbol(int(z)) for z in f[structure_id]['atomic_numbers'][()]]
+
+
+def by_elements(rows, elements):
+    """Lines: mean model and guess NMAE of the rows whose structure holds any of ``elements``
+    against the others (issue 15: no worse on molecules with S, P, Cl than on the rest)."""
+    lines = []
+    for label, group in ((f'with {"/".join(elements)}', True), ('without', False)):
+        sel = [r for r in rows if bool(set(r['elements']) & set(elements)) == group]
+        if sel:
+            lines.append(f'{label:14s} {len(sel):4d} structures ({np.mean([r["natm"] for r in sel]):.0f} '
+                         f'atoms on average): model {np.mean([r["nmae_model"] for r in sel]):.2f} %, '
+                         f'guess {np.mean([r["nmae_guess"] for r in sel]):.2f} %, '
+                         f'minao {np.mean([r["nmae_minao"] for r in sel]):.2f} %')
+    return '\n'.join(lines) + '\n'
 
 
 def compare(paths, out, name):
@@ -269,6 +301,11 @@ def main(argv=None):
     p.add_argument('paths', nargs='*')
     p.add_argument('--data', help='data folder (qm9)')
     p.add_argument('--n', type=int, default=40, help='test structures (qm9)')
+    p.add_argument('--splits', nargs='+', choices=dataset.SPLITS, default=['test'],
+                   help='splits of the data folder taken in order (qm9)')
+    p.add_argument('--elements-first', nargs='+', default=(), metavar='EL',
+                   help='structures containing any of these elements first, and the summary '
+                        'by them (qm9; e.g. S P Cl)')
     p.add_argument('--sizes', type=int, nargs='+', default=[30, 50, 100, 200, 400])
     p.add_argument('--weights', help='weights file (default: bundled)')
     p.add_argument('--mirrors', type=int, choices=(1, 2, 8), default=1,
@@ -281,7 +318,8 @@ def main(argv=None):
     elif args.what == 'qm9':
         if not args.data:
             p.error('qm9 needs --data DIR')
-        run_qm9(args.data, args.n, args.out, args.weights, args.mirrors)
+        run_qm9(args.data, args.n, args.out, args.weights, args.mirrors, args.splits,
+                args.elements_first)
     elif args.what == 'compare':
         if len(args.paths) < 2:
             p.error('compare needs two or more jsonl files')

@@ -52,3 +52,16 @@ def test_compare_needs_shared_structures(tmp_path):
     second = write_rows(tmp_path / 'b.jsonl', [('m2', 2.0, 1.0)])
     with pytest.raises(SystemExit, match='share no structure'):
         model_benchmark.compare([first, second], str(tmp_path), 'cmp')
+
+
+def test_by_elements_splits_structures_holding_them():
+    rows = [{'molecule': 'a', 'natm': 10, 'elements': ['C', 'H', 'S'], 'nmae_model': 3.0,
+             'nmae_guess': 1.0, 'nmae_minao': 9.0},
+            {'molecule': 'b', 'natm': 20, 'elements': ['C', 'Cl', 'H'], 'nmae_model': 5.0,
+             'nmae_guess': 2.0, 'nmae_minao': 9.0},
+            {'molecule': 'c', 'natm': 9, 'elements': ['C', 'H', 'O'], 'nmae_model': 2.0,
+             'nmae_guess': 0.5, 'nmae_minao': 8.0}]
+    with_, without = model_benchmark.by_elements(rows, ['S', 'P', 'Cl']).splitlines()
+    assert with_.startswith('with S/P/Cl') and '2 structures (15 atoms' in with_
+    assert 'model 4.00 %' in with_ and 'guess 1.50 %' in with_
+    assert without.startswith('without') and '1 structures' in without and 'model 2.00' in without
