@@ -40,11 +40,16 @@ def test_kit_trains_without_pyscf_and_finish_evaluates(folder, tmp_path):
            '--batch-size', '1', '--crop', '16', '--threads', '1', '--timing-sizes', '8']
     proc = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stderr[-3000:]
-    assert sorted(os.listdir(run)) == ['checkpoint.pt', 'guess_residual.npz', 'metrics.jsonl',
-                                       'report.json', 'weights.pt']
+    files = sorted(os.listdir(run))
+    snapshots = [f for f in files if f.startswith('weights_step')]
+    assert [f for f in files if f not in snapshots] == [
+        'checkpoint.pt', 'guess_residual.npz', 'metrics.jsonl', 'report.json', 'weights.pt']
     lines = [json.loads(line) for line in open(os.path.join(run, 'metrics.jsonl'))]
     validations = [line for line in lines if 'val' in line]
     assert len(validations) >= 3 and validations[-1]['step'] > 0      # start, periodic, last
+    # a snapshot of the weights at each validation, for finish to judge by the guess
+    assert snapshots == [f'weights_step{v["step"]:06d}.pt' for v in validations
+                         if v['step'] not in {w['step'] for w in validations[:validations.index(v)]}]
     report = json.load(open(os.path.join(run, 'report.json')))
     assert report['steps'] > 0 and report['structures'] == {'train': 2, 'val': 1}
     assert report['inference'][1]['natm'] == 8 and report['guess']['id'] == 'qm9_7_d0'
@@ -66,7 +71,8 @@ def test_kit_trains_without_pyscf_and_finish_evaluates(folder, tmp_path):
     # finish, where PySCF is: both sets of targets on the same crops, and the guess
     finish = str(tmp_path / 'finish.json')
     proc = subprocess.run([sys.executable, SCRIPT, 'finish', '--run', run, '--data', out_folder,
-                           '--compact', compact_path, '--report', finish], capture_output=True,
+                           '--compact', compact_path, '--report', finish, '--val-guess', '1'],
+                          capture_output=True,
                           text=True, timeout=600)
     assert proc.returncode == 0, proc.stderr[-3000:]
     result = json.load(open(finish))
@@ -78,3 +84,10 @@ def test_kit_trains_without_pyscf_and_finish_evaluates(folder, tmp_path):
     assert guess['minao']['converged'] and guess['deepscf']['converged']
     assert abs(guess['minao']['e_tot'] - guess['deepscf']['e_tot']) < 1e-6
     assert guess['max_abs_cuda_minus_cpu'] < 1e-5 and not result['bundled_now']
+    # the weights are chosen by the guess among weights.pt and at most 6 snapshots, the last
+    # included, and set against the bundled weights' guess on the same structure
+    figures = result['guess_validation']
+    assert 'bundled' in figures and 'weights.pt' in figures and snapshots[-1] in figures
+    assert len(figures) <= 8 and all(f['guess_structures'] == 1 for f in figures.values())
+    assert result['chosen'] == min((k for k in figures if k != 'bundled'),
+                                   key=lambda k: figures[k]['guess_nmae_percent'])
