@@ -222,6 +222,12 @@ def test_train_resume_export_evaluate(tmp_path):
         train.main(reuse + ['--lr-over-minutes', '--lr-final', '1e-5'])
     reuse_meta = model.load(reuse_weights)[1]['training']
     assert (reuse_meta['crop_reuse'], reuse_meta['bf16']) == (3, True)
+    # a resumed run keeps bf16 unless told --no-bf16
+    assert train.main(reuse + ['--epochs', '2', '--resume', '--export', reuse_weights]) == 0
+    assert model.load(reuse_weights)[1]['training']['bf16'] is True
+    assert train.main(reuse + ['--epochs', '3', '--resume', '--no-bf16',
+                               '--export', reuse_weights]) == 0
+    assert model.load(reuse_weights)[1]['training']['bf16'] is False
 
 
 def test_package_exports_the_predictor_lazily():

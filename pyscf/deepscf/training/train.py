@@ -117,10 +117,11 @@ def add_arguments(p):
     g.add_argument('--seed', type=int, default=0)
     g.add_argument('--threads', type=int, default=None, help='torch CPU threads')
     g.add_argument('--device', default=None, help="default 'cuda' when present, else 'cpu'")
-    g.add_argument('--bf16', action='store_true',
+    g.add_argument('--bf16', action=argparse.BooleanOptionalAction, default=None,
                    help='bfloat16 autocast for the network in training (validation and exported '
                         'weights stay float32; the network\'s arithmetic 2x faster on this CPU, '
-                        'a step with its crops drawn 1.4x: docs/measurements.md)')
+                        'a step with its crops drawn 1.4x: docs/measurements.md); --no-bf16 '
+                        'switches it off in a resumed run (default: off)')
     g.add_argument('--compile', action='store_true',
                    help='torch.compile the training steps (1.2-1.5x on this CPU, '
                         'benchmarks/results/train_throughput.txt)')
@@ -228,6 +229,7 @@ def run(args):
     if args.resume and os.path.exists(ckpt_path):
         ckpt = torch.load(ckpt_path, map_location='cpu', weights_only=False)
         continue_run(args, ckpt.get('args') or {})
+    args.bf16 = bool(args.bf16)       # None (not given, nothing resumed): off
     options = {k: v for k, v in vars(args).items() if k != 'func'}   # cli.py adds its handler
     torch.manual_seed(args.seed)
     os.makedirs(args.out, exist_ok=True)
