@@ -60,6 +60,15 @@ def clock(fn, *args, **kwargs):
     return out, time.perf_counter() - t0
 
 
+def core_hamiltonian_density(mf):
+    """(S, h1e, dm): the overlap, the core Hamiltonian and the density matrix of its orbitals,
+    tagged with them as the SCF's own is after its first cycle (fitted K then contracts the
+    occupied orbitals only)."""
+    s1e, h1e = mf.get_ovlp(), mf.get_hcore()
+    e, c = mf.eig(h1e, s1e)
+    return s1e, h1e, mf.make_rdm1(c, mf.get_occ(e, c))
+
+
 def child(path, method, what):
     """One measurement in this (fresh) process; prints one JSON row."""
     from pyscf import deepscf, df
@@ -83,9 +92,7 @@ def child(path, method, what):
     elif what == 'scf-vxc':
         # the SCF's grid, V_xc and diagonalization without its J and K (hours on hectane):
         # the same calls as in its cycle, so their peaks are a lower bound of the SCF's memory
-        s1e, h1e = mf.get_ovlp(), mf.get_hcore()
-        e, c = mf.eig(h1e, s1e)
-        dm = mf.make_rdm1(c, mf.get_occ(e, c))
+        s1e, h1e, dm = core_hamiltonian_density(mf)
         with timing.recording(memory=True) as seconds:
             with timing.step('DFT grid'):
                 mf.initialize_grids(mol, dm)        # as the SCF's first get_veff builds it
@@ -96,11 +103,7 @@ def child(path, method, what):
         row['total_s'] = sum(seconds.values())
     else:
         import scipy.linalg  # noqa: F401  (imported before the clock: PySCF's eig uses it)
-        s1e, h1e = mf.get_ovlp(), mf.get_hcore()
-        # a density matrix tagged with its orbitals, as the SCF's own after its first cycle
-        # (fitted K then contracts the occupied orbitals only)
-        e, c = mf.eig(h1e, s1e)
-        dm = mf.make_rdm1(c, mf.get_occ(e, c))
+        s1e, h1e, dm = core_hamiltonian_density(mf)
         with timing.recording(memory=True) as seconds:
             # the first get_veff does the one-time work: the grid (pruned as the SCF prunes
             # it), the fitting tensor, in-core integrals

@@ -20,11 +20,9 @@ DEFAULT_MARGIN_BOHR = 5.0
 DEFAULT_SMOOTHING_BOHR = 0.2
 
 
-def residual_density_on_points(mol, dm, points_bohr, blksize=16384, free_atom_density=None):
-    """Δρ = ρ[dm] − Σ ρ_atom (electrons/bohr³) at points (N, 3) of the molecule's own frame.
-
-    ``free_atom_density``: Σ ρ_atom at the points when the caller has it already.
-    """
+def density_on_points(mol, dm, points_bohr, blksize=16384):
+    """ρ[dm] (electrons/bohr³, spin-summed for a (2, nao, nao) dm) at points (N, 3) of the
+    molecule's own frame, in blocks of points (the AO values of one block at a time)."""
     dm = np.asarray(dm)
     if dm.ndim == 3:
         dm = dm[0] + dm[1]
@@ -33,8 +31,18 @@ def residual_density_on_points(mol, dm, points_bohr, blksize=16384, free_atom_de
     for start in range(0, len(points), blksize):
         pts = points[start:start + blksize]
         rho[start:start + blksize] = numint.eval_rho(mol, numint.eval_ao(mol, pts), dm)
+    return rho
+
+
+def residual_density_on_points(mol, dm, points_bohr, blksize=16384, free_atom_density=None):
+    """Δρ = ρ[dm] − Σ ρ_atom (electrons/bohr³) at points (N, 3) of the molecule's own frame.
+
+    ``free_atom_density``: Σ ρ_atom at the points when the caller has it already.
+    """
+    rho = density_on_points(mol, dm, points_bohr, blksize)
     if free_atom_density is None:
-        free_atom_density = atoms.molecule_density_on_points(mol, points)
+        free_atom_density = atoms.molecule_density_on_points(
+            mol, np.asarray(points_bohr, dtype=float).reshape(-1, 3))
     return rho - free_atom_density
 
 

@@ -10,6 +10,7 @@ import numpy as np
 from pyscf import dft
 
 from pyscf.deepscf.predict import using_predictor
+from pyscf.deepscf.predictors import density_on_points
 
 
 def nmae_percent(mol, grids, rho_ref, rho):
@@ -37,19 +38,8 @@ def guess_nmae_percent(mol, dm_ref, predictor, reference=None):
     mol's basis), on PySCF's default DFT grid of ``mol``."""
     grids = dft.gen_grid.Grids(mol).build()
     dm_guess = guess_density_matrix(mol, predictor, reference)
-    rho_ref, rho_guess = (_rho(mol, grids, dm) for dm in (dm_ref, dm_guess))
+    rho_ref, rho_guess = (density_on_points(mol, dm, grids.coords) for dm in (dm_ref, dm_guess))
     return nmae_percent(mol, grids, rho_ref, rho_guess)
-
-
-def _rho(mol, grids, dm, block=20000):
-    """The density of ``dm`` (spin-summed if (2, nao, nao)) on the grid points, in blocks (the
-    AO values of a block only)."""
-    dm = np.asarray(dm)
-    dm = dm[0] + dm[1] if dm.ndim == 3 else dm
-    ni = dft.numint.NumInt()
-    return np.concatenate([
-        dft.numint.eval_rho(mol, ni.eval_ao(mol, grids.coords[i:i + block]), dm)
-        for i in range(0, len(grids.weights), block)])
 
 
 def validate_guess(predictor, records, reference=None):

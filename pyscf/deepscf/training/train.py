@@ -300,13 +300,13 @@ def run(args):
 
     # --val-guess: the SCF's density matrices of the first validation structures, loaded once
     guess_records = [data_io.load_record(*r) for r in splits['val'][:args.val_guess]]
+    guess_level = ds.data_settings(args.data)
     best_key = 'guess_nmae_percent' if guess_records else 'nmae_delta_rho'
 
     def validate_and_save():
         val = validate(model, val_loader, device)
         if guess_records and rank == 0:
-            val.update(validate_guess(current_predictor(), guess_records,
-                                      ds.data_settings(args.data)))
+            val.update(validate_guess(current_predictor(), guess_records, guess_level))
         record(step=state['step'], epoch=state['epoch'], val=val)
         if rank == 0:
             print(f'step {state["step"]}: validation {val}', flush=True)
