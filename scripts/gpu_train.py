@@ -60,7 +60,8 @@ enter_package_without_pyscf()
 from pyscf.deepscf import molio                                                  # noqa: E402
 from pyscf.deepscf.engine import model as nn_model                               # noqa: E402
 from pyscf.deepscf.training import compact                                       # noqa: E402
-from pyscf.deepscf.training.objectives import learning_rate, training_step, validate  # noqa: E402
+from pyscf.deepscf.training.objectives import (  # noqa: E402
+    learning_rate, optimizer_steps, training_step, validate)
 
 VAL_SEED, VAL_CROP = 12345, 32     # the validation crops of `deepscf train --evaluate`
 
@@ -189,7 +190,8 @@ def train(args):
     while time.time() < deadline - reserve:
         x, y, mask = sample_batch(structures, train_idx, args, rng)
         for group in opt.param_groups:
-            group['lr'] = learning_rate(args, time.time() - t_train, budget)
+            group['lr'] = learning_rate(args, time.time() - t_train, budget,
+                                        optimizer_steps(opt))
         loss = training_step(net, opt, x, y, mask, args, args.bf16_used)
         state['step'] += 1
         state['samples'] += args.batch_size
@@ -405,6 +407,9 @@ def build_parser():
     t.add_argument('--lr', type=float, default=3e-4, help='a new network: about 2e-3')
     t.add_argument('--lr-final', type=float, default=1e-5,
                    help='cosine decay over the training time (None: constant)')
+    t.add_argument('--warmup-steps', type=int, default=0, metavar='W',
+                   help='ramp the rate linearly over the first W steps of a fresh optimizer '
+                        '(fine-tunes: --init)')
     t.add_argument('--weight-decay', type=float, default=1e-4)
     t.add_argument('--loss-weight', choices=('none', 'valence'), default='none')
     t.add_argument('--coulomb-loss', type=float, default=0.0)

@@ -16,6 +16,28 @@ def test_cosine_learning_rate_schedule():
     assert objectives.learning_rate(argparse.Namespace(lr=2e-3, lr_final=None), 70, 100) == 2e-3
 
 
+
+def test_warmup_ramps_a_fresh_optimizer_only():
+    """--warmup-steps W scales the rate by (n+1)/W over AdamW's first W steps; the count is
+    the optimizer's own, so a state_dict restored on --resume skips the ramp."""
+    args = argparse.Namespace(lr=1e-3, lr_final=None, warmup_steps=10)
+    p = torch.nn.Parameter(torch.ones(3))
+    opt = torch.optim.AdamW([p], lr=1e-3)
+    assert objectives.optimizer_steps(opt) == 0
+    assert np.isclose(objectives.learning_rate(args, 0, 100, objectives.optimizer_steps(opt)), 1e-4)
+    for _ in range(4):
+        p.grad = torch.ones(3)
+        opt.step()
+    assert objectives.optimizer_steps(opt) == 4
+    assert np.isclose(objectives.learning_rate(args, 4, 100, 4), 5e-4)
+    assert np.isclose(objectives.learning_rate(args, 50, 100, 50), 1e-3)      # after the ramp
+    resumed = torch.optim.AdamW([p], lr=1e-3)
+    resumed.load_state_dict(opt.state_dict())
+    assert objectives.optimizer_steps(resumed) == 4
+    # without the option (or without a count) the schedule is unchanged
+    assert objectives.learning_rate(argparse.Namespace(lr=1e-3, lr_final=None), 0, 100, 0) == 1e-3
+    assert objectives.learning_rate(args, 0, 100) == 1e-3
+
 def test_coulomb_energy_of_a_neutral_pair():
     """Two opposite Gaussian charges (std 0.6 bohr, 2 bohr apart) on a 32^3 crop of 0.3 bohr:
     1/(sqrt(pi) s) - erf(d / 2s) / d; measured within 0.3 %."""

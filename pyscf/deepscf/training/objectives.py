@@ -78,10 +78,33 @@ def validate(model, loader, device):
             'rmse': (sq / max(n, 1)) ** 0.5}
 
 
-def learning_rate(args, step, total_steps):
+def learning_rate(args, step, total_steps, optimizer_steps=None):
     """args.lr, or with args.lr_final a cosine from --lr at step 0 to --lr-final at ``total_steps``.
-    A function of the step alone, so a resumed run continues the same schedule."""
+    A function of the step alone, so a resumed run continues the same schedule.
+
+    With ``args.warmup_steps`` = W > 0 the rate is scaled by (n + 1) / W over the first W steps
+    of the optimizer (``optimizer_steps`` = n, its own count: see ``optimizer_steps``).  A fine-
+    tune starts AdamW with empty moment estimates, whose first updates have the full size
+    whatever the gradient noise; ramping the rate keeps them from shaking trained weights.  A
+    resumed optimizer keeps its count, so it does not warm up twice.
+    """
     if args.lr_final is None:
-        return args.lr
-    t = min(step / max(total_steps, 1), 1.0)
-    return args.lr_final + 0.5 * (args.lr - args.lr_final) * (1 + np.cos(np.pi * t))
+        rate = args.lr
+    else:
+        t = min(step / max(total_steps, 1), 1.0)
+        rate = args.lr_final + 0.5 * (args.lr - args.lr_final) * (1 + np.cos(np.pi * t))
+    warmup = getattr(args, 'warmup_steps', 0) or 0
+    if warmup > 0 and optimizer_steps is not None:
+        rate *= min(1.0, (optimizer_steps + 1) / warmup)
+    return rate
+
+
+def optimizer_steps(opt):
+    """Steps an Adam-type optimizer has taken (its per-parameter 'step'; 0 when fresh).
+    Saved and restored with its state_dict, unlike a counter of the training loop."""
+    for group in opt.param_groups:
+        for p in group['params']:
+            step = opt.state.get(p, {}).get('step')
+            if step is not None:
+                return int(step)
+    return 0

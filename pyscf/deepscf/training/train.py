@@ -30,7 +30,8 @@ from torch.utils.data.distributed import DistributedSampler
 from pyscf.deepscf.training import data as data_io, dataset as ds
 from pyscf.deepscf.training.guess_validation import validate_guess
 from pyscf.deepscf.engine import model as nn_model
-from pyscf.deepscf.training.objectives import learning_rate, training_step, validate
+from pyscf.deepscf.training.objectives import (learning_rate, optimizer_steps,
+                                               training_step, validate)
 
 
 def build_parser():
@@ -103,6 +104,10 @@ def add_arguments(p):
     g.add_argument('--lr-over-minutes', action='store_true',
                    help='the cosine of --lr-final runs over --max-minutes of wall time instead '
                         'of over --epochs (runs compared at equal compute; not resumable)')
+    g.add_argument('--warmup-steps', type=int, default=0, metavar='W',
+                   help='ramp the rate linearly over the first W steps of a fresh optimizer '
+                        '(fine-tunes: --init; a --resume keeps its optimizer and does not '
+                        'warm up again)')
     g.add_argument('--weight-decay', type=float, default=1e-4)
     g.add_argument('--coulomb-loss', type=float, default=0.0, metavar='LAMBDA',
                    help='add LAMBDA x the Hartree energy of the error per voxel to the loss')
@@ -346,7 +351,7 @@ def run(args):
                                    if args.lr_over_minutes else
                                    (state['step'], args.epochs * len(loader) * args.crop_reuse))
                 for group in opt.param_groups:
-                    group['lr'] = learning_rate(args, progress, total)
+                    group['lr'] = learning_rate(args, progress, total, optimizer_steps(opt))
                 loss = training_step(net, opt, x, y, mask, args, args.bf16)
                 state['step'] += 1
                 bar.set_postfix(loss=f'{loss.item():.3g}')
