@@ -3,6 +3,7 @@
     python benchmarks/model.py dev [FILES_OR_FOLDER ...]   # dev set: NMAE and NonSCF
     python benchmarks/model.py qm9 --data DIR [--n 40] [--splits test val] [--elements-first S P Cl]
     python benchmarks/model.py scaling [--sizes 50 100 200 400]
+    python benchmarks/model.py nonscf [FILES ...] [--n 10 --atoms 30 60]   # NonSCF on larger ones
     python benchmarks/model.py compare A.jsonl B.jsonl ... [--name NAME]   # weights side by side
 
 dev: for each molecule, the density NMAE (DESIGN section 5: 100 * int |rho - rho_SCF| dr / N on
@@ -14,7 +15,9 @@ its wall time against the SCF's; the network's own time (fingerprints + CNN) and
 qm9: the same NMAE on structures of the QM9 test split (or --splits) of a data folder (their
 stored SCF density is the reference); --elements-first S P Cl puts the structures holding
 those elements first and compares them with the rest.  scaling: network inference time and peak memory (max RSS of a
-fresh process) for linear alkane chains of about N atoms.  compare: the dev or qm9 rows of
+fresh process) for linear alkane chains of about N atoms.  nonscf: the NonSCF PBE/def2-SVP
+energies against the SCF on larger molecules (the files given, else 10 drug-like molecules of
+30-60 atoms of the test split, never trained on).  compare: the dev or qm9 rows of
 several weights (one jsonl each, same structures) side by side, each paired with the first.
 Cycles of the guess come from ``deepscf bench`` (all guesses, same run).  Each prints a table
 and writes JSON lines and a PNG to --out (compare: a table, OUT/NAME.txt).
@@ -87,6 +90,86 @@ def network_seconds(mol, predictor):
     return time.perf_counter() - t
 
 
+def nonscf_errors(mol, predictor):
+    """NonSCF PBE energies of ``mol`` against PySCF's PBE SCF from its default guess, same basis
+    (mHa: e_tot, e_ks, the Harris energies, the extrapolation), and both wall times (s)."""
+    scf_pbe = dft.RKS(mol, xc='pbe')
+    t = time.perf_counter(); scf_pbe.kernel(); scf_s = time.perf_counter() - t
+    ns = deepscf.NonSCF(mol, xc='pbe', predictor=predictor)
+    t = time.perf_counter(); ns.kernel(); nonscf_s = time.perf_counter() - t
+    return dict(scf_pbe_s=scf_s, nonscf_s=nonscf_s,
+                nonscf_mHa=1e3 * (ns.e_tot - scf_pbe.e_tot),
+                ks_mHa=1e3 * (ns.e_ks - scf_pbe.e_tot),
+                harris_mHa=1e3 * (ns.e_harris - scf_pbe.e_tot),
+                harris_output_mHa=1e3 * (ns.e_harris_output - scf_pbe.e_tot),
+                extrapolated_mHa=(None if ns.e_extrapolated is None
+                                  else 1e3 * (ns.e_extrapolated - scf_pbe.e_tot)),
+                nonscf_energy=ns.energy, scf_pbe_cycles=scf_pbe.cycles,
+                scf_pbe_converged=bool(scf_pbe.converged))
+
+
+def held_out_drugs(n, natm_min, natm_max, split_seed=0):
+    """[(name, symbols, coords_ang)] of ``n`` drug-like molecules (data.DRUGS, our own list) of
+    the *test* split (never trained on: splits go by molecule) with natm_min..natm_max atoms,
+    hydrogens included, evenly spread over the sizes found; RDKit conformers as the training
+    data's (data.smiles_geometry)."""
+    from rdkit import Chem
+    found = []
+    for k, smiles in enumerate(data.read_smiles_file(data.DRUGS)):
+        name = f'drug_{k}'
+        if dataset.split_of(name + '_d0', seed=split_seed) != 'test':
+            continue
+        natm = Chem.AddHs(Chem.MolFromSmiles(smiles)).GetNumAtoms()
+        if natm_min <= natm <= natm_max:
+            found.append((natm, name, smiles))
+    if len(found) < n:
+        sys.exit(f'only {len(found)} test-split drugs of {natm_min}-{natm_max} atoms')
+    found.sort()
+    chosen = [found[round(i)] for i in np.linspace(0, len(found) - 1, n)]
+    return [(name, *data.smiles_geometry(smiles)) for _, name, smiles in chosen]
+
+
+def run_nonscf(paths, out, weights=None, n=10, natm_range=(30, 60), name='model_nonscf_size'):
+    """NonSCF PBE/def2-SVP against the SCF on molecules larger than the dev set's (issue 15:
+    the calibrated energy must not degrade with size): the files given, else ``n`` held-out
+    drugs of ``natm_range`` atoms."""
+    predictor = NetworkPredictor(weights)
+    seed = predictor.metadata.get('dataset', {}).get('split_seed', 0)
+    if paths:
+        molecules = [(os.path.splitext(os.path.basename(p))[0], molio.load_molecule(p, 'def2-svp'))
+                     for p in bench.molecule_files(paths)]
+    else:
+        molecules = [(name, gto.M(atom=list(zip(symbols, coords)), basis='def2-svp', verbose=0))
+                     for name, symbols, coords in held_out_drugs(n, *natm_range, seed)]
+    lines = [f'# NonSCF PBE/def2-SVP - PBE SCF, weights {os.path.basename(predictor.weights)}, '
+             f'{platform.node()} ({os.cpu_count()} cores), pyscf {__import__("pyscf").__version__}',
+             f'{"molecule":14s} {"atoms":>5s} {"e_tot mHa":>9s} {"e_ks mHa":>9s} '
+             f'{"Harris mHa":>10s} {"time/SCF":>8s}']
+    print('\n'.join(lines), flush=True)
+    rows = []
+    for label, mol in molecules:
+        row = {'molecule': label, 'natm': mol.natm,
+               'elements': sorted(set(mol.elements)),
+               **nonscf_errors(mol, predictor)}
+        rows.append(row)
+        lines.append(f'{label:14s} {mol.natm:5d} {row["nonscf_mHa"]:9.2f} {row["ks_mHa"]:9.2f} '
+                     f'{row["harris_mHa"]:10.2f} {row["nonscf_s"] / row["scf_pbe_s"]:8.2f}')
+        print(lines[-1], flush=True)
+        write_jsonl(rows, out, name)              # after each molecule: a stop keeps the rows
+    lines.append(f'{len(rows)} molecules of {min(r["natm"] for r in rows)}-'
+                 f'{max(r["natm"] for r in rows)} atoms: e_tot |error| median '
+                 f'{np.median([abs(r["nonscf_mHa"]) for r in rows]):.2f}, max '
+                 f'{max(abs(r["nonscf_mHa"]) for r in rows):.2f} mHa; e_ks median '
+                 f'{np.median([r["ks_mHa"] for r in rows]):.2f}, max '
+                 f'{max(r["ks_mHa"] for r in rows):.2f} mHa; NonSCF/SCF time summed '
+                 f'{sum(r["nonscf_s"] for r in rows) / sum(r["scf_pbe_s"] for r in rows):.2f}')
+    print(lines[-1])
+    write(rows, out, name, ('nonscf_mHa', 'ks_mHa'), 'mHa')
+    with open(os.path.join(out, name + '.txt'), 'w') as f:
+        f.write('\n'.join(lines) + '\n')
+    return rows
+
+
 def run_dev(paths, out, weights=None, mirrors=1):
     files = bench.molecule_files(paths or [DEV])
     predictor = NetworkPredictor(weights, mirrors=mirrors)
@@ -104,17 +187,7 @@ def run_dev(paths, out, weights=None, mirrors=1):
         row = {'molecule': name, 'natm': mol.natm,
                **density_errors(mol, ref.make_rdm1(), predictor),
                'network_s': network_seconds(mol, predictor)}
-        scf_pbe = dft.RKS(mol, xc='pbe')
-        t = time.perf_counter(); scf_pbe.kernel(); row['scf_pbe_s'] = time.perf_counter() - t
-        ns = deepscf.NonSCF(mol, xc='pbe', predictor=predictor)
-        t = time.perf_counter(); ns.kernel(); row['nonscf_s'] = time.perf_counter() - t
-        row.update(nonscf_mHa=1e3 * (ns.e_tot - scf_pbe.e_tot),
-                   ks_mHa=1e3 * (ns.e_ks - scf_pbe.e_tot),
-                   harris_mHa=1e3 * (ns.e_harris - scf_pbe.e_tot),
-                   harris_output_mHa=1e3 * (ns.e_harris_output - scf_pbe.e_tot),
-                   extrapolated_mHa=(None if ns.e_extrapolated is None
-                                     else 1e3 * (ns.e_extrapolated - scf_pbe.e_tot)),
-                   nonscf_energy=ns.energy, scf_pbe_cycles=scf_pbe.cycles)
+        row.update(nonscf_errors(mol, predictor))
         rows.append(row)
         extrapolated = row['extrapolated_mHa']
         print(f'{name:20s} {mol.natm:5d} {row["nmae_atoms"]:11.2f} {row["nmae_minao"]:6.2f} '
@@ -297,10 +370,13 @@ def write(rows, out, stem, keys, ylabel, x='molecule'):
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument('what', choices=('dev', 'qm9', 'scaling', 'compare', '_child'))
+    p.add_argument('what', choices=('dev', 'qm9', 'nonscf', 'scaling', 'compare', '_child'))
     p.add_argument('paths', nargs='*')
     p.add_argument('--data', help='data folder (qm9)')
-    p.add_argument('--n', type=int, default=40, help='test structures (qm9)')
+    p.add_argument('--n', type=int, default=None,
+                   help='test structures (qm9, default 40) or held-out drugs (nonscf, default 10)')
+    p.add_argument('--atoms', type=int, nargs=2, default=(30, 60), metavar=('MIN', 'MAX'),
+                   help='atom range of the held-out drugs (nonscf)')
     p.add_argument('--splits', nargs='+', choices=dataset.SPLITS, default=['test'],
                    help='splits of the data folder taken in order (qm9)')
     p.add_argument('--elements-first', nargs='+', default=(), metavar='EL',
@@ -311,19 +387,23 @@ def main(argv=None):
     p.add_argument('--mirrors', type=int, choices=(1, 2, 8), default=1,
                    help='mirror images the network averages (dev, qm9)')
     p.add_argument('--out', default=os.path.join(os.path.dirname(__file__), 'results'))
-    p.add_argument('--name', default='model_compare', help='file stem of compare\'s table')
+    p.add_argument('--name', default=None,
+                   help="file stem (compare: default model_compare; nonscf: model_nonscf_size)")
     args = p.parse_args(argv)
     if args.what == 'dev':
         run_dev(args.paths, args.out, args.weights, args.mirrors)
     elif args.what == 'qm9':
         if not args.data:
             p.error('qm9 needs --data DIR')
-        run_qm9(args.data, args.n, args.out, args.weights, args.mirrors, args.splits,
+        run_qm9(args.data, args.n or 40, args.out, args.weights, args.mirrors, args.splits,
                 args.elements_first)
     elif args.what == 'compare':
         if len(args.paths) < 2:
             p.error('compare needs two or more jsonl files')
-        compare(args.paths, args.out, args.name)
+        compare(args.paths, args.out, args.name or 'model_compare')
+    elif args.what == 'nonscf':
+        run_nonscf(args.paths, args.out, args.weights, args.n or 10, tuple(args.atoms),
+                   args.name or 'model_nonscf_size')
     elif args.what == 'scaling':
         run_scaling(args.sizes, args.out, args.weights)
     else:

@@ -65,3 +65,29 @@ def test_by_elements_splits_structures_holding_them():
     assert with_.startswith('with S/P/Cl') and '2 structures (15 atoms' in with_
     assert 'model 4.00 %' in with_ and 'guess 1.50 %' in with_
     assert without.startswith('without') and '1 structures' in without and 'model 2.00' in without
+
+
+def test_held_out_drugs_are_test_split_and_span_the_sizes():
+    """nonscf's default molecules: drugs of the test split only (never trained on), atoms in
+    range, sorted by size from the smallest to the largest found."""
+    from pyscf.deepscf.training import dataset
+    chosen = model_benchmark.held_out_drugs(3, 30, 60)
+    assert len(chosen) == 3
+    sizes = [len(symbols) for _, symbols, _ in chosen]
+    assert sizes == sorted(sizes) and 30 <= sizes[0] and sizes[-1] <= 60
+    assert all(dataset.split_of(name + '_d0') == 'test' for name, _, _ in chosen)
+    with pytest.raises(SystemExit, match='test-split drugs'):
+        model_benchmark.held_out_drugs(3, 200, 300)
+
+
+def test_nonscf_rows_against_pyscf(tmp_path):
+    """nonscf on a given file: one row whose errors are NonSCF's energies minus PySCF's PBE SCF
+    energy (water: the bundled weights' e_ks within 10 mHa above it, as on the dev set)."""
+    xyz = tmp_path / 'water.xyz'
+    xyz.write_text('3\nwater\nO 0 0 0.1173\nH 0 0.7572 -0.4692\nH 0 -0.7572 -0.4692\n')
+    rows = model_benchmark.run_nonscf([str(xyz)], str(tmp_path), name='ns')
+    assert [r['molecule'] for r in rows] == ['water'] and rows[0]['scf_pbe_converged']
+    assert 0 < rows[0]['ks_mHa'] < 10 and abs(rows[0]['nonscf_mHa']) < 5
+    text = (tmp_path / 'ns.txt').read_text()
+    assert text.splitlines()[2].split()[:2] == ['water', '3']
+    assert (tmp_path / 'ns.jsonl').exists() and (tmp_path / 'ns.png').exists()
