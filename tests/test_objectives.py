@@ -16,7 +16,6 @@ def test_cosine_learning_rate_schedule():
     assert objectives.learning_rate(argparse.Namespace(lr=2e-3, lr_final=None), 70, 100) == 2e-3
 
 
-
 def test_warmup_ramps_a_fresh_optimizer_only():
     """--warmup-steps W scales the rate by (n+1)/W over AdamW's first W steps; the count is
     the optimizer's own, so a state_dict restored on --resume skips the ramp."""
@@ -37,6 +36,7 @@ def test_warmup_ramps_a_fresh_optimizer_only():
     # without the option (or without a count) the schedule is unchanged
     assert objectives.learning_rate(argparse.Namespace(lr=1e-3, lr_final=None), 0, 100, 0) == 1e-3
     assert objectives.learning_rate(args, 0, 100) == 1e-3
+
 
 def test_coulomb_energy_of_a_neutral_pair():
     """Two opposite Gaussian charges (std 0.6 bohr, 2 bohr apart) on a 32^3 crop of 0.3 bohr:
