@@ -97,7 +97,8 @@ def test_train_help():
 
 @pytest.mark.parametrize('case', ['no file', 'bad line', 'bad count', 'unsupported element',
                                   'bad option', 'bad guess', 'bad weights', 'no out folder',
-                                  'empty folder', 'no data folder', 'bad mirrors'])
+                                  'empty folder', 'no data folder', 'bad mirrors',
+                                  'no compact source', 'not a compact file'])
 def test_bad_input_exits_2(case, water_xyz, tmp_path, capsys):
     bad = tmp_path / 'bad.xyz'
     argv, says = {
@@ -112,6 +113,10 @@ def test_bad_input_exits_2(case, water_xyz, tmp_path, capsys):
         'empty folder': (['bench', str(tmp_path / 'empty')], 'no .xyz'),
         'no data folder': (['train', '--data', str(tmp_path / 'none'), '--out', 'x'], 'no data'),
         'bad mirrors': (['run', water_xyz, '--mirrors', '3'], 'mirrors'),
+        'no compact source': (['data', 'compact', '--data', str(tmp_path), str(tmp_path / 'x.npz'),
+                               '--out', str(tmp_path / 'set.npz')], 'no data folder or compact'),
+        'not a compact file': (['data', 'compact', '--data', str(bad),
+                                '--out', str(tmp_path / 'set.npz')], 'not a compact file'),
     }[case]
     if case == 'bad line':
         bad.write_text('3\n\nO 0 0 0\nH 0 0.7 x\nH 0 -0.7 0\n')
@@ -119,7 +124,7 @@ def test_bad_input_exits_2(case, water_xyz, tmp_path, capsys):
         bad.write_text('three\n\nO 0 0 0\n')
     elif case == 'unsupported element':
         bad.write_text('2\n\nSi 0 0 0\nH 0 0 1.5\n')
-    elif case == 'bad weights':
+    elif case in ('bad weights', 'not a compact file'):
         bad.write_text('not a model')
     elif case == 'empty folder':
         os.makedirs(tmp_path / 'empty')

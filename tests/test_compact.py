@@ -84,3 +84,38 @@ def test_write_and_read_compact(tmp_path):
     np.savez(bad, **{**store.arrays, 'format_version': np.int64(99)})
     with pytest.raises(ValueError, match='compact format 99'):
         compact.CompactSet(str(bad))
+
+
+def test_merge_folders_and_compact_files(tmp_path):
+    """Folders and earlier compact files merge into one set whose structures are those of the
+    single-source sets, elements unioned and splits kept; a repeated structure or another level
+    of theory is refused."""
+    methane, water = str(tmp_path / 'methane'), str(tmp_path / 'water')
+    for folder, index in ((methane, 1), (water, 3)):
+        data.generate(data.structure_jobs(qm9_index=[index]), folder, {'grids_level': 1},
+                      workers=0, progress=False)
+    old = dataset.write_compact(methane, str(tmp_path / 'methane.npz'), 'float32',
+                                progress=False)['path']
+    alone = compact.CompactSet(dataset.write_compact(water, str(tmp_path / 'water.npz'),
+                                                     'float32', progress=False)['path'])
+    merged = dataset.write_compact([old, water], str(tmp_path / 'both.npz'), 'float32',
+                                   progress=False)
+    store = compact.CompactSet(merged['path'])
+    assert merged['structures'] == 2 and store.ids == ['qm9_1_d0', 'qm9_3_d0']
+    assert store.elements == ['C', 'H', 'O']
+    assert store.splits == [dataset.split_of(i) for i in store.ids]
+    points = torch.tensor(np.random.default_rng(1).uniform(-2, 2, (200, 3)))
+    for source, sid in ((compact.CompactSet(old), 'qm9_1_d0'), (alone, 'qm9_3_d0')):
+        ref = source.structure(source.ids.index(sid)).density(points)
+        got = store.structure(store.ids.index(sid)).density(points)
+        assert torch.equal(got, ref)
+    with pytest.raises(ValueError, match='more than one source: qm9_1_d0'):
+        dataset.write_compact([old, methane], str(tmp_path / 'twice.npz'), progress=False)
+    finer = str(tmp_path / 'finer')
+    data.generate(data.structure_jobs(qm9_index=[2]), finer, {'grids_level': 2}, workers=0,
+                  progress=False)
+    with pytest.raises(ValueError, match='settings .* differ'):
+        dataset.write_compact([old, finer], str(tmp_path / 'mixed.npz'), progress=False)
+    with pytest.raises(ValueError, match='split seed 0, not 1'):
+        dataset.write_compact([old, water], str(tmp_path / 's1.npz'), split_seed=1,
+                              progress=False)

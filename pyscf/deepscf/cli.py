@@ -5,7 +5,7 @@
     deepscf bench FILES_OR_FOLDER --xc b3lyp --basis def2-svp --out DIR
     deepscf data generate --qm9 1200 --deformed 300 --amplitude 0.05 --smiles builtin --out DIR
     deepscf data info --out DIR
-    deepscf data compact --data DIR --out SET.npz
+    deepscf data compact --data DIR [DIR2 | OLD.npz ...] --out SET.npz
     deepscf train --data DIR --out RUN [--export WEIGHTS.pt]
 
 Each command group is added by one ``add_*_commands(subparsers)`` function listed in
@@ -100,11 +100,14 @@ def add_data_commands(subparsers):
     i.add_argument('--json', action='store_true', help='print JSON')
     i.set_defaults(func=data_info)
 
-    c = sub.add_parser('compact', help='the compact training set of a data folder (GPU kit)',
-                       description='Write every structure of a data folder as one compact .npz '
+    c = sub.add_parser('compact', help='the compact training set of data folders (GPU kit)',
+                       description='Write every structure of the data folders (and of earlier '
+                                   'compact files, merged in) as one compact .npz '
                                    '(density-matrix factors and the basis) that the GPU training '
                                    'kit samples without PySCF.')
-    c.add_argument('--data', required=True, metavar='DIR', help='data folder (HDF5 shards)')
+    c.add_argument('--data', required=True, nargs='+', metavar='DIR',
+                   help='data folders (HDF5 shards) and/or compact files (.npz) of the same '
+                        'level of theory and split seed')
     c.add_argument('--out', required=True, metavar='FILE.npz', help='the compact file')
     c.add_argument('--dtype', choices=('float16', 'float32'), default='float16',
                    help='storage of the factors (default float16: the validation NMAE of the '
@@ -117,8 +120,9 @@ def add_data_commands(subparsers):
 
 def data_compact(args, parser):
     from pyscf.deepscf.training import dataset
-    if not os.path.isdir(args.data):
-        parser.error(f'--data: no data folder {args.data}')
+    for source in args.data:
+        if not os.path.exists(source):
+            parser.error(f'--data: no data folder or compact file {source}')
     try:
         summary = dataset.write_compact(args.data, args.out, args.dtype, args.split_seed,
                                         progress=not args.no_progress)
