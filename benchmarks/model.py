@@ -3,7 +3,7 @@
     python benchmarks/model.py dev [FILES_OR_FOLDER ...]   # dev set: NMAE and NonSCF
     python benchmarks/model.py qm9 --data DIR [--n 40] [--splits test val] [--elements-first S P Cl]
     python benchmarks/model.py scaling [--sizes 50 100 200 400]
-    python benchmarks/model.py nonscf [FILES ...] [--n 10 --atoms 30 60]   # NonSCF on larger ones
+    python benchmarks/model.py nonscf [FILES ...] [--n 10 --atoms 30 60] [--oracle]  # larger ones
     python benchmarks/model.py compare A.jsonl B.jsonl ... [--name NAME]   # weights side by side
 
 dev: for each molecule, the density NMAE (DESIGN section 5: 100 * int |rho - rho_SCF| dr / N on
@@ -17,7 +17,8 @@ stored SCF density is the reference); --elements-first S P Cl puts the structure
 those elements first and compares them with the rest.  scaling: network inference time and peak memory (max RSS of a
 fresh process) for linear alkane chains of about N atoms.  nonscf: the NonSCF PBE/def2-SVP
 energies against the SCF on larger molecules (the files given, else 10 drug-like molecules of
-30-60 atoms of the test split, never trained on).  compare: the dev or qm9 rows of
+30-60 atoms of the test split, never trained on; --oracle adds the engine's floor, NonSCF fed
+the SCF's own density).  compare: the dev or qm9 rows of
 several weights (one jsonl each, same structures) side by side, each paired with the first.
 Cycles of the guess come from ``deepscf bench`` (all guesses, same run).  Each prints a table
 and writes JSON lines and a PNG to --out (compare: a table, OUT/NAME.txt).
@@ -90,10 +91,12 @@ def network_seconds(mol, predictor):
     return time.perf_counter() - t
 
 
-def nonscf_errors(mol, predictor, density_fit=False):
+def nonscf_errors(mol, predictor, density_fit=False, oracle=False):
     """NonSCF PBE energies of ``mol`` against PySCF's PBE SCF from its default guess, same basis
     and (with ``density_fit``) both density-fitted (mHa: e_tot, e_ks, the Harris energies, the
-    extrapolation), and both wall times (s)."""
+    extrapolation), and both wall times (s).  ``oracle``: also NonSCF fed the SCF's own density
+    (smoothed as the network's targets were), the engine's floor under the network's errors
+    (``oracle_nonscf_mHa``, ``oracle_ks_mHa``)."""
     def pbe():      # RKS or UKS by spin, as NonSCF(mol, xc) picks
         mf = dft.KS(mol, xc='pbe')
         return mf.density_fit() if density_fit else mf
@@ -101,7 +104,14 @@ def nonscf_errors(mol, predictor, density_fit=False):
     t = time.perf_counter(); scf_pbe.kernel(); scf_s = time.perf_counter() - t
     ns = deepscf.NonSCF(pbe(), predictor=predictor)
     t = time.perf_counter(); ns.kernel(); nonscf_s = time.perf_counter() - t
-    return dict(scf_pbe_s=scf_s, nonscf_s=nonscf_s,
+    floor = {}
+    if oracle:
+        exact = OraclePredictor(scf_pbe.make_rdm1(),
+                                smoothing_bohr=getattr(predictor, 'smoothing_bohr', 0.0))
+        ns_exact = deepscf.NonSCF(pbe(), predictor=exact).run()
+        floor = dict(oracle_nonscf_mHa=1e3 * (ns_exact.e_tot - scf_pbe.e_tot),
+                     oracle_ks_mHa=1e3 * (ns_exact.e_ks - scf_pbe.e_tot))
+    return dict(scf_pbe_s=scf_s, nonscf_s=nonscf_s, **floor,
                 nonscf_mHa=1e3 * (ns.e_tot - scf_pbe.e_tot),
                 ks_mHa=1e3 * (ns.e_ks - scf_pbe.e_tot),
                 harris_mHa=1e3 * (ns.e_harris - scf_pbe.e_tot),
@@ -134,11 +144,12 @@ def held_out_drugs(n, natm_min, natm_max, split_seed=0):
 
 
 def run_nonscf(paths, out, weights=None, n=10, natm_range=(30, 60), name='model_nonscf_size',
-               density_fit=False):
+               density_fit=False, oracle=False, only=()):
     """NonSCF PBE/def2-SVP against the SCF on molecules larger than the dev set's (issue 15:
     the calibrated energy must not degrade with size): the files given, else ``n`` held-out
-    drugs of ``natm_range`` atoms; ``density_fit``: both sides fitted (the SCF of a 30-atom
-    drug took half the time: 231 against 471 s on one thread)."""
+    drugs of ``natm_range`` atoms (``only``: those of them so named); ``density_fit``: both
+    sides fitted (the SCF of a 30-atom drug took half the time: 231 against 471 s on one
+    thread); ``oracle``: also the engine's floor (nonscf_errors), in two more columns."""
     predictor = NetworkPredictor(weights)
     seed = predictor.metadata.get('dataset', {}).get('split_seed', 0)
     if paths:
@@ -146,22 +157,29 @@ def run_nonscf(paths, out, weights=None, n=10, natm_range=(30, 60), name='model_
                      for p in bench.molecule_files(paths)]
     else:
         molecules = [(name, gto.M(atom=list(zip(symbols, coords)), basis='def2-svp', verbose=0))
-                     for name, symbols, coords in held_out_drugs(n, *natm_range, seed)]
+                     for name, symbols, coords in held_out_drugs(n, *natm_range, seed)
+                     if not only or name in only]
+        missing = set(only) - {label for label, _ in molecules}
+        if missing:
+            sys.exit(f'--only: {", ".join(sorted(missing))} not among the {n} held-out drugs')
     fitted = ' (both density-fitted)' if density_fit else ''
     lines = [f'# NonSCF PBE/def2-SVP - PBE SCF{fitted}, weights '
              f'{os.path.basename(predictor.weights)}, {platform.node()} ({os.cpu_count()} cores), '
              f'pyscf {__import__("pyscf").__version__}',
              f'{"molecule":14s} {"atoms":>5s} {"e_tot mHa":>9s} {"e_ks mHa":>9s} '
-             f'{"Harris mHa":>10s} {"time/SCF":>8s}']
+             f'{"Harris mHa":>10s} {"time/SCF":>8s}'
+             + (f' {"oracle e_tot":>12s} {"oracle e_ks":>11s}' if oracle else '')]
     print('\n'.join(lines), flush=True)
     rows = []
     for label, mol in molecules:
         row = {'molecule': label, 'natm': mol.natm,
                'elements': sorted(set(mol.elements)),
-               **nonscf_errors(mol, predictor, density_fit)}
+               **nonscf_errors(mol, predictor, density_fit, oracle)}
         rows.append(row)
         lines.append(f'{label:14s} {mol.natm:5d} {row["nonscf_mHa"]:9.2f} {row["ks_mHa"]:9.2f} '
-                     f'{row["harris_mHa"]:10.2f} {row["nonscf_s"] / row["scf_pbe_s"]:8.2f}')
+                     f'{row["harris_mHa"]:10.2f} {row["nonscf_s"] / row["scf_pbe_s"]:8.2f}'
+                     + (f' {row["oracle_nonscf_mHa"]:12.2f} {row["oracle_ks_mHa"]:11.2f}'
+                        if oracle else ''))
         print(lines[-1], flush=True)
         write_jsonl(rows, out, name)              # after each molecule: a stop keeps the rows
     lines.append(f'{len(rows)} molecules of {min(r["natm"] for r in rows)}-'
@@ -392,6 +410,10 @@ def main(argv=None):
                         'by them (qm9; e.g. S P Cl)')
     p.add_argument('--density-fit', action='store_true',
                    help='nonscf: the SCF and NonSCF both with density fitting')
+    p.add_argument('--oracle', action='store_true',
+                   help="nonscf: also NonSCF fed the SCF's own density (the engine's floor)")
+    p.add_argument('--only', nargs='+', default=(), metavar='NAME',
+                   help='nonscf: only these of the held-out drugs (e.g. drug_352)')
     p.add_argument('--sizes', type=int, nargs='+', default=[30, 50, 100, 200, 400])
     p.add_argument('--weights', help='weights file (default: bundled)')
     p.add_argument('--mirrors', type=int, choices=(1, 2, 8), default=1,
@@ -413,7 +435,8 @@ def main(argv=None):
         compare(args.paths, args.out, args.name or 'model_compare')
     elif args.what == 'nonscf':
         run_nonscf(args.paths, args.out, args.weights, args.n or 10, tuple(args.atoms),
-                   args.name or 'model_nonscf_size', args.density_fit)
+                   args.name or 'model_nonscf_size', args.density_fit, args.oracle,
+                   args.only)
     elif args.what == 'scaling':
         run_scaling(args.sizes, args.out, args.weights)
     else:
