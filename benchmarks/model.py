@@ -238,7 +238,8 @@ def run_dev(paths, out, weights=None, mirrors=1):
     return rows
 
 
-def run_qm9(folder, n, out, weights=None, mirrors=1, splits=('test',), elements_first=()):
+def run_qm9(folder, n, out, weights=None, mirrors=1, splits=('test',), elements_first=(),
+            name='model_qm9test'):
     """Rows of ``n`` stored structures of ``splits``; with ``elements_first`` (symbols) those
     containing any of them come first, and the summary compares them with the rest."""
     predictor = NetworkPredictor(weights, mirrors=mirrors)
@@ -250,20 +251,20 @@ def run_qm9(folder, n, out, weights=None, mirrors=1, splits=('test',), elements_
         records = first + [r for r in records if r not in first]
     records = records[:n]
     rows = []
-    print(f'# QM9 {"+".join(splits)} split of {folder}: {len(records)} structures')
+    print(f"# {'+'.join(splits)} split of {folder}: {len(records)} structures")
     for path, sid in records:
         rec = data.load_record(path, sid)
         mol = data.record_mole(rec)
         rows.append({'molecule': sid, 'natm': mol.natm, 'elements': sorted(set(rec['symbols'])),
                      **density_errors(mol, rec['dm'], predictor)})
-        write_jsonl(rows, out, 'model_qm9test')
+        write_jsonl(rows, out, name)
     mean = {k: np.mean([r[k] for r in rows]) for k in NMAE_KEYS}
     print(f'mean NMAE % over {len(rows)}: atoms {mean["nmae_atoms"]:.2f}, '
           f'minao {mean["nmae_minao"]:.2f}, model {mean["nmae_model"]:.2f}, '
           f'guess {mean["nmae_guess"]:.2f}, oracle {mean["nmae_oracle"]:.2f}')
     if elements_first:
         print(by_elements(rows, elements_first), end='')
-    write(rows, out, 'model_qm9test', NMAE_KEYS, 'NMAE %')
+    write(rows, out, name, NMAE_KEYS, 'NMAE %')
     return rows
 
 
@@ -420,7 +421,8 @@ def main(argv=None):
                    help='mirror images the network averages (dev, qm9)')
     p.add_argument('--out', default=os.path.join(os.path.dirname(__file__), 'results'))
     p.add_argument('--name', default=None,
-                   help="file stem (compare: default model_compare; nonscf: model_nonscf_size)")
+                   help="file stem (compare: default model_compare; nonscf: model_nonscf_size; "
+                        "qm9: model_qm9test)")
     args = p.parse_args(argv)
     if args.what == 'dev':
         run_dev(args.paths, args.out, args.weights, args.mirrors)
@@ -428,7 +430,7 @@ def main(argv=None):
         if not args.data:
             p.error('qm9 needs --data DIR')
         run_qm9(args.data, args.n or 40, args.out, args.weights, args.mirrors, args.splits,
-                args.elements_first)
+                args.elements_first, args.name or 'model_qm9test')
     elif args.what == 'compare':
         if len(args.paths) < 2:
             p.error('compare needs two or more jsonl files')

@@ -1,5 +1,5 @@
-"""benchmarks/model.py compare: weights side by side on the structures they share, each paired
-with the first file."""
+"""benchmarks/model.py: weights side by side (compare), held-out drugs and NonSCF (nonscf), stored
+structures by elements (qm9)."""
 import importlib.util
 import json
 import os
@@ -101,3 +101,19 @@ def test_nonscf_rows_against_pyscf(tmp_path):
     assert fitted['density_fit'] and not rows[0]['density_fit']
     assert abs(fitted['ks_mHa'] - rows[0]['ks_mHa']) < 0.1
     assert abs(fitted['nonscf_mHa'] - rows[0]['nonscf_mHa']) < 0.1
+
+
+def test_qm9_rows_by_elements(tmp_path, capsys):
+    """qm9 on stored structures of every split: the structures holding --elements-first come
+    first, the summary compares them with the rest, and the network beats free atoms."""
+    from pyscf.deepscf.training import data
+    folder = str(tmp_path / 'data')
+    data.generate(data.structure_jobs(qm9_index=[1, 3]), folder, {'grids_level': 1}, workers=0,
+                  progress=False)
+    rows = model_benchmark.run_qm9(folder, 5, str(tmp_path), splits=('train', 'val', 'test'),
+                                   elements_first=('O',), name='by_el')
+    assert [r['molecule'] for r in rows] == ['qm9_3_d0', 'qm9_1_d0']     # water, then methane
+    assert all(r['nmae_model'] < r['nmae_atoms'] for r in rows)
+    out = capsys.readouterr().out
+    assert 'with O            1 structures' in out and 'without           1 structures' in out
+    assert (tmp_path / 'by_el.jsonl').exists() and (tmp_path / 'by_el.png').exists()
