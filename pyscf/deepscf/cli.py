@@ -91,6 +91,9 @@ def add_data_commands(subparsers):
     run.add_argument('--shard-size', type=positive_int, default=100,
                      help='structures per HDF5 shard (default 100)')
     run.add_argument('--retry-failed', action='store_true', help='rerun failed structures')
+    run.add_argument('--skip-in', nargs='+', default=[], metavar='FILE.npz',
+                     help='skip the structures of these compact files (same level of theory): '
+                          'a new folder continues where a lost one, compacted, stopped')
     run.add_argument('--no-progress', action='store_true', help='no progress bar')
     g.set_defaults(func=data_generate)
 
@@ -143,7 +146,12 @@ def data_generate(args, parser):
                 'conv_tol': args.conv_tol, 'grids_level': args.grids_level,
                 'max_cycle': args.max_cycle}
     out = args.out or data.default_out(args.xc, args.basis)
+    for path in args.skip_in:
+        if not os.path.isfile(path):
+            parser.error(f'--skip-in: no compact file {path}')
     try:
+        from pyscf.deepscf.training import dataset
+        skip_ids = set().union(*[dataset.compact_ids(p, settings) for p in args.skip_in])
         jobs = data.structure_jobs(
             qm9=args.qm9, qm9_index=args.qm9_index, deformed=args.deformed, copies=args.copies,
             amplitude_ang=args.amplitude, seed=args.seed,
@@ -152,7 +160,8 @@ def data_generate(args, parser):
             smiles_prefix='drug' if args.smiles == data.DRUGS else 'smi')
         summary = data.generate(jobs, out, settings, workers=args.workers,
                                 scheduler=args.scheduler, shard_size=args.shard_size,
-                                retry_failed=args.retry_failed, progress=not args.no_progress)
+                                retry_failed=args.retry_failed, skip_ids=skip_ids,
+                                progress=not args.no_progress)
     except (ValueError, KeyError, RuntimeError) as err:
         parser.error(str(err))
     except KeyboardInterrupt:

@@ -411,8 +411,11 @@ def _raise_interrupt(signum, frame):
 # ---------------------------------------------------------------------------- driver
 
 def generate(jobs, out, settings=None, workers=1, scheduler=None, shard_size=100,
-             retry_failed=False, progress=True, log=print):
+             retry_failed=False, skip_ids=(), progress=True, log=print):
     """Compute the jobs not yet done in ``out`` and store them; returns a summary dict.
+
+    skip_ids: structure ids stored elsewhere (e.g. in a compact file, ``dataset.compact_ids``),
+    so that a new folder continues a list whose first structures were computed before.
 
     workers: Dask LocalCluster worker processes (1 thread each, OMP_NUM_THREADS=1); 0 runs
     in this process.  scheduler: address of an existing Dask scheduler (workers then ignored).
@@ -425,14 +428,15 @@ def generate(jobs, out, settings=None, workers=1, scheduler=None, shard_size=100
     version = code_version()
     done = {sid for _, sid in list_records(out)}
     failed = set(read_failed(out)) - done
-    skip = done if retry_failed else done | failed
+    skip = (done if retry_failed else done | failed) | set(skip_ids)
     if len({job['id'] for job in jobs}) != len(jobs):
         raise ValueError('duplicate structure ids in the job list')
     todo = [job for job in jobs if job['id'] not in skip]
+    elsewhere = len({job['id'] for job in jobs} & (set(skip_ids) - done))
     summary = {'requested': len(jobs), 'skipped': len(jobs) - len(todo), 'done': 0, 'failed': 0,
                'shards': []}
-    log(f'{len(jobs)} structures requested, {summary["skipped"]} already in {out}, '
-        f'{len(todo)} to compute')
+    log(f'{len(jobs)} structures requested, {summary["skipped"] - elsewhere} already in {out}'
+        + (f', {elsewhere} stored elsewhere' if elsewhere else '') + f', {len(todo)} to compute')
     if not todo:
         return summary
     pending = []

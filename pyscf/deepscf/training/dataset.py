@@ -304,6 +304,19 @@ def read_compact_arrays(path):
     return arrays
 
 
+def compact_ids(path, settings=None):
+    """The structure ids of a compact file; with ``settings`` (a data folder's level of theory),
+    ValueError if the file holds another level, whose structures must not stand in for these."""
+    arrays = read_compact_arrays(path)
+    if settings is not None:
+        theirs = json.loads(str(arrays['settings_json']))
+        differ = {k: (theirs.get(k), v) for k, v in settings.items()
+                  if k in data.LEVEL_KEYS and theirs.get(k) != v}
+        if differ:
+            raise ValueError(f'{path}: computed with other settings (file, wanted): {differ}')
+    return {str(i) for i in arrays['ids']}
+
+
 def folder_compact_arrays(folder, dtype='float16', split_seed=0, progress=True):
     """The arrays of the compact file (compact.py's layout) of every record of a data folder."""
     from tqdm import tqdm
