@@ -251,21 +251,30 @@ def run_qm9(folder, n, out, weights=None, mirrors=1, splits=('test',), elements_
         records = first + [r for r in records if r not in first]
     records = records[:n]
     rows = []
-    print(f"# {'+'.join(splits)} split of {folder}: {len(records)} structures")
+    header = (f"# {'+'.join(splits)} split of {folder}: {len(records)} structures, weights "
+              f"{os.path.basename(predictor.weights)}")
+    print(header)
     for path, sid in records:
         rec = data.load_record(path, sid)
         mol = data.record_mole(rec)
         rows.append({'molecule': sid, 'natm': mol.natm, 'elements': sorted(set(rec['symbols'])),
                      **density_errors(mol, rec['dm'], predictor)})
         write_jsonl(rows, out, name)
-    mean = {k: np.mean([r[k] for r in rows]) for k in NMAE_KEYS}
-    print(f'mean NMAE % over {len(rows)}: atoms {mean["nmae_atoms"]:.2f}, '
-          f'minao {mean["nmae_minao"]:.2f}, model {mean["nmae_model"]:.2f}, '
-          f'guess {mean["nmae_guess"]:.2f}, oracle {mean["nmae_oracle"]:.2f}')
-    if elements_first:
-        print(by_elements(rows, elements_first), end='')
+    text = header + '\n' + nmae_summary(rows, elements_first)
+    print(text, end='')
     write(rows, out, name, NMAE_KEYS, 'NMAE %')
+    with open(os.path.join(out, name + '.txt'), 'w') as f:
+        f.write(text)
     return rows
+
+
+def nmae_summary(rows, elements_first=()):
+    """Lines: mean NMAE % of each column over ``rows``, then by_elements when asked."""
+    mean = {k: np.mean([r[k] for r in rows]) for k in NMAE_KEYS}
+    text = (f'mean NMAE % over {len(rows)}: atoms {mean["nmae_atoms"]:.2f}, '
+            f'minao {mean["nmae_minao"]:.2f}, model {mean["nmae_model"]:.2f}, '
+            f'guess {mean["nmae_guess"]:.2f}, oracle {mean["nmae_oracle"]:.2f}\n')
+    return text + (by_elements(rows, elements_first) if elements_first else '')
 
 
 def stored_elements(path, structure_id):

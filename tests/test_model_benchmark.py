@@ -117,3 +117,5 @@ def test_qm9_rows_by_elements(tmp_path, capsys):
     out = capsys.readouterr().out
     assert 'with O            1 structures' in out and 'without           1 structures' in out
     assert (tmp_path / 'by_el.jsonl').exists() and (tmp_path / 'by_el.png').exists()
+    text = (tmp_path / 'by_el.txt').read_text()          # the summary, as printed
+    assert text in out and 'mean NMAE % over 2' in text and 'with O ' in text
