@@ -3,11 +3,11 @@
 
 On the GPU machine (torch and numpy; no PySCF, no HDF5 data: the compact set travels instead):
 
-    python scripts/gpu_train.py train --data kit/compact.npz --out $OUT --minutes 8 \\
+    python scripts/gpu_train.py train --data kit --out $OUT --minutes 8 \\
         --init weights/deepscf_default.pt     # or --resume kit/checkpoint.pt
 
 trains the U-Net on random rotated crops whose targets are evaluated on the GPU from the compact
-set (compact.py; bf16 autocast on CUDA), writes a checkpoint and a validation line every
+set (compact.py: every .npz file of kit/, merged as they load; bf16 autocast on CUDA), writes a checkpoint and a validation line every
 ``--checkpoint-minutes``, and stops at ``--minutes`` with a checkpoint and exported TorchScript
 weights.  Then it times the network on linear alkanes (29-401 atoms, first and warm call) and
 predicts the residual density of one validation molecule on the GPU.  Files in --out:
@@ -18,7 +18,7 @@ second, validation against steps, inference timings) and guess_residual.npz.
 
 Back on a machine with PySCF and the HDF5 data folder:
 
-    python scripts/gpu_train.py finish --run DIR --data DATA --compact kit/compact.npz [--bundle]
+    python scripts/gpu_train.py finish --run DIR --data DATA --compact kit [--bundle]
 
 evaluates the run's weights and the bundled ones on the validation split against both the HDF5
 targets (PySCF) and the compact ones, runs the guess from the GPU's prediction against minao,
@@ -110,7 +110,8 @@ def metadata(cfg, args, store, val_ids, state):
                                                                        'factor_dtype')}
     return nn_model.make_metadata(
         cfg, args.spacing, args.margin, smoothing_bohr=0.0, reference=reference,
-        dataset={'compact': os.path.basename(args.data), 'split_seed': store.settings['split_seed'],
+        dataset={'compact': ' '.join(os.path.basename(f) for f in store.files),
+                 'split_seed': store.settings['split_seed'],
                  'split_fractions': [0.8, 0.1, 0.1],
                  'structures': {s: len(store.indices(s)) for s in ('train', 'val', 'test')},
                  'validation_structures': sorted(val_ids)},
@@ -139,10 +140,13 @@ def train(args):
         log_file.write(json.dumps({'time': time.time(), **entry}) + '\n')
         log_file.flush()
 
-    store = compact.CompactSet(args.data)
+    try:
+        store = compact.CompactSet(args.data)
+    except ValueError as err:
+        sys.exit(f'--data: {err}')
     train_idx, val_idx = store.indices('train'), store.indices('val')[:args.val_structures]
     if not train_idx or not val_idx:
-        sys.exit(f'{args.data}: need structures in the train and val splits')
+        sys.exit(f'{store.path}: need structures in the train and val splits')
     structures = {i: store.structure(i, device) for i in train_idx + val_idx}
     val_batches = validation_batches(structures, val_idx, args)
     model, opt_state, cfg, state = initial_model(args, device)
@@ -151,7 +155,7 @@ def train(args):
         opt.load_state_dict(opt_state)
     net = torch.compile(model) if args.compile else model
     val_ids = [store.ids[i] for i in val_idx]
-    print(f'{len(train_idx)} train and {len(val_idx)} val structures from {args.data}; '
+    print(f'{len(train_idx)} train and {len(val_idx)} val structures from {store.path}; '
           f'device {args.device_name}, bf16 {args.bf16_used}; {time.time() - t_start:.1f} s '
           'to load', flush=True)
     record(event='start', args={k: v for k, v in vars(args).items() if k != 'func'},
@@ -280,7 +284,7 @@ def finish(args):
     weights = os.path.join(args.run, 'weights.pt')
     _, meta = nn_model.load(weights)
     result = {'run': os.path.abspath(args.run), 'data': os.path.abspath(args.data),
-              'compact': os.path.abspath(args.compact)}
+              'compact': [os.path.abspath(c) for c in args.compact]}
     crops = validation_crops(args.data, args.compact, meta['spacing_bohr'], meta['margin_bohr'],
                              args.val_structures, meta['dataset'].get('split_seed', 0))
     for name, path in (('run', weights), ('bundled', nn_model.DEFAULT_WEIGHTS)):
@@ -352,7 +356,7 @@ def judge_by_guess(args, meta, result, most=6):
                     < figures['bundled']['guess_nmae_percent'])
 
 
-def validation_crops(folder, compact_path, spacing_bohr, margin_bohr, val_structures=None,
+def validation_crops(folder, compact_sources, spacing_bohr, margin_bohr, val_structures=None,
                      split_seed=0):
     """The validation split's fixed crops twice: targets by PySCF from the HDF5 records and by
     torch from the compact set (the same rotations and crops), as lists of batches."""
@@ -362,7 +366,7 @@ def validation_crops(folder, compact_path, spacing_bohr, margin_bohr, val_struct
     crops = dataset.DensityDataset(records, spacing_bohr=spacing_bohr, margin_bohr=margin_bohr,
                                    crop=VAL_CROP, samples_per_structure=2, seed=VAL_SEED)
     hdf5 = list(DataLoader(crops, batch_size=4))
-    store = compact.CompactSet(compact_path)
+    store = compact.CompactSet(compact_sources)
     index = [store.ids.index(r[1]) for r in records]
     args = argparse.Namespace(spacing=spacing_bohr, margin=margin_bohr, batch_size=4)
     return hdf5, validation_batches({i: store.structure(i) for i in index}, index, args)
@@ -388,7 +392,8 @@ def build_parser():
     sub = p.add_subparsers(dest='command', required=True)
     t = sub.add_parser('train', help='train on the compact set (the GPU machine)',
                        formatter_class=argparse.ArgumentDefaultsHelpFormatter)
-    t.add_argument('--data', required=True, help='compact set (.npz, deepscf data compact)')
+    t.add_argument('--data', required=True, nargs='+',
+                   help='compact files (.npz, deepscf data compact) or folders of them (kit)')
     t.add_argument('--out', required=True, help='output folder')
     t.add_argument('--minutes', type=float, required=True,
                    help='training stops before this, with a checkpoint and the export')
@@ -427,7 +432,8 @@ def build_parser():
                        formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     f.add_argument('--run', required=True, help='the train --out folder, fetched back')
     f.add_argument('--data', required=True, help='the HDF5 data folder')
-    f.add_argument('--compact', required=True, help='the compact set the run trained on')
+    f.add_argument('--compact', required=True, nargs='+',
+                   help='the compact files or folder the run trained on')
     f.add_argument('--val-structures', type=int, default=None)
     f.add_argument('--val-guess', type=int, default=12, metavar='N',
                    help='choose among weights.pt and the snapshots by the guess on N validation '

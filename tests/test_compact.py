@@ -109,6 +109,25 @@ def test_merge_folders_and_compact_files(tmp_path):
         ref = source.structure(source.ids.index(sid)).density(points)
         got = store.structure(store.ids.index(sid)).density(points)
         assert torch.equal(got, ref)
+    # read without writing: a list of files, or a folder of them, is the merged set
+    kit = tmp_path / 'kit'
+    kit.mkdir()
+    for name in ('methane.npz', 'water.npz'):
+        (kit / name).write_bytes((tmp_path / name).read_bytes())
+    for sources in ([old, alone.path], str(kit)):
+        read = compact.CompactSet(sources)
+        assert read.ids == store.ids and read.splits == store.splits
+        assert len(read.files) == 2 and read.settings['factor_dtype'] == 'float32'
+        for i in range(2):
+            assert torch.equal(read.structure(i).density(points),
+                               store.structure(i).density(points))
+    (tmp_path / 'empty').mkdir()
+    for missing, message in ((tmp_path / 'empty', 'no compact file .* in this folder'),
+                             (tmp_path / 'nothing.npz', 'no compact file or folder')):
+        with pytest.raises(ValueError, match=message):
+            compact.CompactSet(str(missing))
+    with pytest.raises(ValueError, match='more than one source: qm9_1_d0'):
+        compact.CompactSet([old, str(kit)])
     with pytest.raises(ValueError, match='more than one source: qm9_1_d0'):
         dataset.write_compact([old, methane], str(tmp_path / 'twice.npz'), progress=False)
     finer = str(tmp_path / 'finer')

@@ -106,19 +106,23 @@ def test_cli_generate_and_info(tmp_path, capsys):
 
 def test_cli_generate_skips_a_compact_files_structures(tmp_path, capsys):
     """--skip-in: a new folder continues a list whose first structures survive only in a
-    compact file; the two then merge.  A compact file of another level is refused."""
-    from pyscf.deepscf.training import dataset
-    first, second, npz = str(tmp_path / 'a'), str(tmp_path / 'b'), str(tmp_path / 'a.npz')
+    compact file of a kit folder; the two then merge.  A compact file of another level is
+    refused."""
+    from pyscf.deepscf.training import compact, dataset
+    first, second, kit = str(tmp_path / 'a'), str(tmp_path / 'b'), tmp_path / 'kit'
+    kit.mkdir()
+    npz = str(kit / 'a.npz')
     level = ['--basis', 'sto-3g', '--grids-level', '0', '--workers', '0', '--no-progress']
     assert main(['data', 'generate', '--qm9-index', '1', '--out', first] + level) == 0
     dataset.write_compact(first, npz, progress=False)
     capsys.readouterr()
-    assert main(['data', 'generate', '--qm9-index', '1', '3', '--skip-in', npz,
+    assert main(['data', 'generate', '--qm9-index', '1', '3', '--skip-in', str(kit),
                  '--out', second] + level) == 0
     assert '1 stored elsewhere, 1 to compute' in capsys.readouterr().out
     assert [sid for _, sid in data.list_records(second)] == ['qm9_3_d0']
-    merged = dataset.write_compact([npz, second], str(tmp_path / 'ab.npz'), progress=False)
-    assert merged['structures'] == 2
+    # the new folder's own file beside the old one: the kit folder reads as one set
+    dataset.write_compact(second, str(kit / 'b.npz'), progress=False)
+    assert sorted(compact.CompactSet(str(kit)).ids) == ['qm9_1_d0', 'qm9_3_d0']
     with pytest.raises(SystemExit) as exc:                     # 6-31g data is not sto-3g's
         main(['data', 'generate', '--qm9-index', '1', '--skip-in', npz, '--basis', '6-31g',
               '--out', str(tmp_path / 'c'), '--workers', '0', '--no-progress'])
@@ -127,6 +131,7 @@ def test_cli_generate_skips_a_compact_files_structures(tmp_path, capsys):
 
 @pytest.mark.parametrize('argv', [
     ['data', 'generate', '--qm9', '1', '--skip-in', '/no/such.npz'],
+    ['data', 'generate', '--qm9', '1', '--skip-in', '/'],      # a folder without .npz files
     ['data', 'generate', '--workers', '-1'],
     ['data', 'generate', '--qm9', 'many'],
     ['data', 'generate', '--amplitude', '-0.1', '--qm9', '1'],

@@ -27,9 +27,10 @@ def folder(tmp_path_factory):
     out = str(tmp_path_factory.mktemp('data'))
     data.generate(data.structure_jobs(qm9_index=[1, 3, 7]), out, {'grids_level': 0}, workers=0,
                   progress=False)
-    path = os.path.join(out, 'set.npz')
-    dataset.write_compact(out, path, progress=False)
-    return out, path
+    kit = os.path.join(out, 'kit')                  # a kit folder, as the device command reads
+    os.makedirs(kit)
+    dataset.write_compact(out, os.path.join(kit, 'set.npz'), progress=False)
+    return out, kit
 
 
 def test_kit_trains_without_pyscf_and_finish_evaluates(folder, tmp_path):

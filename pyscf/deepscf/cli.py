@@ -91,9 +91,10 @@ def add_data_commands(subparsers):
     run.add_argument('--shard-size', type=positive_int, default=100,
                      help='structures per HDF5 shard (default 100)')
     run.add_argument('--retry-failed', action='store_true', help='rerun failed structures')
-    run.add_argument('--skip-in', nargs='+', default=[], metavar='FILE.npz',
-                     help='skip the structures of these compact files (same level of theory): '
-                          'a new folder continues where a lost one, compacted, stopped')
+    run.add_argument('--skip-in', nargs='+', default=[], metavar='FILE.npz|DIR',
+                     help='skip the structures of these compact files, or of the .npz files '
+                          'of a folder such as kit/ (same level of theory): a new folder '
+                          'continues where a lost one, compacted, stopped')
     run.add_argument('--no-progress', action='store_true', help='no progress bar')
     g.set_defaults(func=data_generate)
 
@@ -147,11 +148,11 @@ def data_generate(args, parser):
                 'max_cycle': args.max_cycle}
     out = args.out or data.default_out(args.xc, args.basis)
     for path in args.skip_in:
-        if not os.path.isfile(path):
-            parser.error(f'--skip-in: no compact file {path}')
+        if not os.path.exists(path):
+            parser.error(f'--skip-in: no compact file or folder {path}')
     try:
         from pyscf.deepscf.training import dataset
-        skip_ids = set().union(*[dataset.compact_ids(p, settings) for p in args.skip_in])
+        skip_ids = dataset.compact_ids(args.skip_in, settings) if args.skip_in else set()
         jobs = data.structure_jobs(
             qm9=args.qm9, qm9_index=args.qm9_index, deformed=args.deformed, copies=args.copies,
             amplitude_ang=args.amplitude, seed=args.seed,

@@ -21,7 +21,10 @@ level), the basis tables ``elements``, ``shell_element``, ``shell_l``, ``shell_p
 ``atomic_numbers``, ``coords_bohr``, ``factor_start``, ``factor_cols`` and the flat ``factor``
 (float32 or float16).  Bohr and electrons throughout.
 """
+import collections
+import glob
 import json
+import os
 
 import numpy as np
 import torch
@@ -42,17 +45,114 @@ def cartesian_powers(l):
     return [(lx, ly, l - lx - ly) for lx in range(l, -1, -1) for ly in range(l - lx, -1, -1)]
 
 
-class CompactSet:
-    """The arrays of a compact file (numpy); ``structure(i, device)`` gives one for sampling."""
+def compact_files(sources):
+    """The compact files (.npz) of ``sources``: one path or a list of files and folders (a
+    folder: its .npz files, sorted), or ValueError naming what is missing."""
+    files = []
+    for source in [sources] if isinstance(sources, str) else list(sources):
+        if os.path.isdir(source):
+            inside = sorted(glob.glob(os.path.join(source, '*.npz')))
+            if not inside:
+                raise ValueError(f'{source}: no compact file (.npz) in this folder')
+            files += inside
+        elif os.path.isfile(source):
+            files.append(source)
+        else:
+            raise ValueError(f'{source}: no compact file or folder')
+    if not files:
+        raise ValueError('no compact file given')
+    return files
 
-    def __init__(self, path):
+
+def read_compact_arrays(path):
+    """The arrays of a compact file, or ValueError if it is not one."""
+    try:
         with np.load(path, allow_pickle=False) as f:
-            self.arrays = {k: f[k] for k in f.files}
+            arrays = {k: f[k] for k in f.files}
+    except (OSError, ValueError) as err:
+        raise ValueError(f'{path}: not a compact file (.npz): {err}') from None
+    if 'format_version' not in arrays or 'settings_json' not in arrays:
+        raise ValueError(f'{path}: not a compact file (no format_version, settings_json)')
+    if int(arrays['format_version']) != FORMAT_VERSION:
+        raise ValueError(f'{path}: compact format {int(arrays["format_version"])}, this '
+                         f'pyscf-deepscf reads {FORMAT_VERSION}')
+    return arrays
+
+
+# settings that may differ between merged sources: the code that wrote them, the storage
+LEVEL_FREE_SETTINGS = ('code_version', 'factor_dtype')
+
+
+def merge_compact_arrays(parts, dtype=None, names=None):
+    """One compact file's arrays from several (``parts``): the same level of theory, split seed
+    and basis per element required, structure ids unique; factors stored as ``dtype`` (None:
+    as they are, the wider where they differ)."""
+    names = names or [f'part {i}' for i in range(len(parts))]
+    settings = [json.loads(str(a['settings_json'])) for a in parts]
+    level = [{k: v for k, v in s.items() if k not in LEVEL_FREE_SETTINGS} for s in settings]
+    for name, lv in zip(names, level):
+        if lv != level[0]:
+            raise ValueError(f'{name}: settings {lv} differ from {names[0]}: {level[0]}')
+    shells = {}                             # element -> [(l, exps, coefs)], first source's
+    for name, a in zip(names, parts):
+        for e, element in enumerate(str(x) for x in a['elements']):
+            own = [(int(a['shell_l'][s]), a['prim_exp'][a['shell_prim_start'][s]:
+                                                        a['shell_prim_start'][s + 1]],
+                    a['prim_coef'][a['shell_prim_start'][s]:a['shell_prim_start'][s + 1]])
+                   for s in np.flatnonzero(a['shell_element'] == e)]
+            if element not in shells:
+                shells[element] = own
+            elif len(own) != len(shells[element]) or any(
+                    l0 != l1 or not np.array_equal(e0, e1) or not np.array_equal(c0, c1)
+                    for (l0, e0, c0), (l1, e1, c1) in zip(own, shells[element])):
+                raise ValueError(f'{name}: the basis of {element} differs from the other sources')
+    ids = np.concatenate([a['ids'] for a in parts])
+    repeated = [k for k, n in collections.Counter(ids.tolist()).items() if n > 1]
+    if repeated:
+        raise ValueError(f'structures in more than one source: {", ".join(repeated[:5])}')
+    elements = list(shells)
+    flat = [(e, l, x, c) for e, element in enumerate(elements) for l, x, c in shells[element]]
+    nprim = [len(x) for _, _, x, _ in flat]
+    dtype = np.dtype(dtype) if dtype else np.result_type(*[a['factor'] for a in parts])
+    factors = [a['factor'].astype(dtype) for a in parts]
+    return {
+        'format_version': np.int64(FORMAT_VERSION),
+        'settings_json': np.str_(json.dumps({**settings[0], 'factor_dtype': dtype.name})),
+        'elements': np.array(elements), 'shell_element': np.array([f[0] for f in flat]),
+        'shell_l': np.array([f[1] for f in flat]),
+        'shell_prim_start': np.concatenate([[0], np.cumsum(nprim)]),
+        'prim_exp': np.concatenate([f[2] for f in flat]),
+        'prim_coef': np.concatenate([f[3] for f in flat]),
+        'ids': ids, 'splits': np.concatenate([a['splits'] for a in parts]),
+        'atom_start': _joined_starts([a['atom_start'] for a in parts]),
+        'atomic_numbers': np.concatenate([a['atomic_numbers'] for a in parts]),
+        'coords_bohr': np.concatenate([a['coords_bohr'] for a in parts]),
+        'factor_start': _joined_starts([a['factor_start'] for a in parts]),
+        'factor_cols': np.concatenate([a['factor_cols'] for a in parts]),
+        'factor': np.concatenate(factors)}
+
+
+def _joined_starts(starts):
+    """Offsets [0, ..., total] of concatenated pieces from each piece's own offsets."""
+    out, base = [np.zeros(1, dtype=np.int64)], 0
+    for s in starts:
+        out.append(np.asarray(s[1:], dtype=np.int64) + base)
+        base += int(s[-1])
+    return np.concatenate(out)
+
+
+class CompactSet:
+    """The arrays of one or more compact files (numpy), merged as ``deepscf data compact`` would
+    merge them: ``sources`` is a file, a folder of them (the GPU kit's ``kit/``) or a list;
+    ``structure(i, device)`` gives one structure for sampling."""
+
+    def __init__(self, sources):
+        self.files = compact_files(sources)
+        parts = [read_compact_arrays(p) for p in self.files]
+        self.arrays = parts[0] if len(parts) == 1 else merge_compact_arrays(parts,
+                                                                            names=self.files)
         a = self.arrays
-        if int(a['format_version']) != FORMAT_VERSION:
-            raise ValueError(f'{path}: compact format {int(a["format_version"])}, this '
-                             f'pyscf-deepscf reads {FORMAT_VERSION}')
-        self.path = path
+        self.path = ' '.join(self.files)
         self.settings = json.loads(str(a['settings_json']))
         self.ids = [str(s) for s in a['ids']]
         self.splits = [str(s) for s in a['splits']]

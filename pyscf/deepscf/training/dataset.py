@@ -22,7 +22,7 @@ import torch
 import torch.utils.data
 
 from pyscf.deepscf.engine import atoms
-from pyscf.deepscf.training import data
+from pyscf.deepscf.training import compact, data
 from pyscf.deepscf.engine.fingerprints import N_CHANNELS, fingerprints_on_points
 from pyscf.deepscf.engine.grid import (random_crop, random_rotation, rotate, rotated_box,
                                 smoothed_point_charges)
@@ -277,13 +277,13 @@ def write_compact(sources, path, dtype='float16', split_seed=0, progress=True):
         if os.path.isdir(source):
             parts.append(folder_compact_arrays(source, dtype, split_seed, progress))
         elif os.path.isfile(source):
-            parts.append(read_compact_arrays(source))
+            parts.append(compact.read_compact_arrays(source))
             seed = json.loads(str(parts[-1]['settings_json'])).get('split_seed')
             if seed != split_seed:
                 raise ValueError(f'{source}: split seed {seed}, not {split_seed}')
         else:
             raise ValueError(f'{source}: no data folder or compact file')
-    arrays = merge_compact_arrays(parts, dtype, sources)
+    arrays = compact.merge_compact_arrays(parts, dtype, sources)
     tmp = path + '.tmp.npz'
     np.savez(tmp, **arrays)
     os.replace(tmp, path)
@@ -292,35 +292,27 @@ def write_compact(sources, path, dtype='float16', split_seed=0, progress=True):
             'splits': {s: splits.count(s) for s in SPLITS}, 'dtype': dtype}
 
 
-def read_compact_arrays(path):
-    """The arrays of a compact file, or ValueError if it is not one."""
-    try:
-        with np.load(path, allow_pickle=False) as f:
-            arrays = {k: f[k] for k in f.files}
-    except (OSError, ValueError) as err:
-        raise ValueError(f'{path}: not a compact file (.npz): {err}') from None
-    if 'format_version' not in arrays or 'settings_json' not in arrays:
-        raise ValueError(f'{path}: not a compact file (no format_version, settings_json)')
-    return arrays
-
-
-def compact_ids(path, settings=None):
-    """The structure ids of a compact file; with ``settings`` (a data folder's level of theory),
-    ValueError if the file holds another level, whose structures must not stand in for these."""
-    arrays = read_compact_arrays(path)
-    if settings is not None:
-        theirs = json.loads(str(arrays['settings_json']))
-        differ = {k: (theirs.get(k), v) for k, v in settings.items()
-                  if k in data.LEVEL_KEYS and theirs.get(k) != v}
-        if differ:
-            raise ValueError(f'{path}: computed with other settings (file, wanted): {differ}')
-    return {str(i) for i in arrays['ids']}
+def compact_ids(sources, settings=None):
+    """The structure ids of compact files (a file, a folder of them or a list); with
+    ``settings`` (a data folder's level of theory), ValueError if a file holds another level,
+    whose structures must not stand in for these."""
+    ids = set()
+    for path in compact.compact_files(sources):
+        arrays = compact.read_compact_arrays(path)
+        if settings is not None:
+            theirs = json.loads(str(arrays['settings_json']))
+            differ = {k: (theirs.get(k), v) for k, v in settings.items()
+                      if k in data.LEVEL_KEYS and theirs.get(k) != v}
+            if differ:
+                raise ValueError(f'{path}: computed with other settings (file, wanted): '
+                                 f'{differ}')
+        ids.update(str(i) for i in arrays['ids'])
+    return ids
 
 
 def folder_compact_arrays(folder, dtype='float16', split_seed=0, progress=True):
     """The arrays of the compact file (compact.py's layout) of every record of a data folder."""
     from tqdm import tqdm
-    from pyscf.deepscf.training import compact
     records = data.list_records(folder)
     if not records:
         raise ValueError(f'{folder}: no stored structures')
@@ -361,70 +353,6 @@ def folder_compact_arrays(folder, dtype='float16', split_seed=0, progress=True):
         'coords_bohr': np.concatenate(coords),
         'factor_start': np.concatenate([[0], np.cumsum([len(f) for f in factors])]),
         'factor_cols': np.array(cols), 'factor': np.concatenate(factors)}
-
-
-# settings that may differ between merged sources: the code that wrote them, the storage
-LEVEL_FREE_SETTINGS = ('code_version', 'factor_dtype')
-
-
-def merge_compact_arrays(parts, dtype='float16', names=None):
-    """One compact file's arrays from several (``parts``): the same level of theory, split seed
-    and basis per element required, structure ids unique; factors stored as ``dtype``."""
-    from pyscf.deepscf.training import compact
-    names = names or [f'part {i}' for i in range(len(parts))]
-    settings = [json.loads(str(a['settings_json'])) for a in parts]
-    level = [{k: v for k, v in s.items() if k not in LEVEL_FREE_SETTINGS} for s in settings]
-    for name, a, lv in zip(names, parts, level):
-        if int(a['format_version']) != compact.FORMAT_VERSION:
-            raise ValueError(f'{name}: compact format {int(a["format_version"])}, not '
-                             f'{compact.FORMAT_VERSION}')
-        if lv != level[0]:
-            raise ValueError(f'{name}: settings {lv} differ from {names[0]}: {level[0]}')
-    shells = {}                             # element -> [(l, exps, coefs)], first source's
-    for name, a in zip(names, parts):
-        for e, element in enumerate(str(x) for x in a['elements']):
-            own = [(int(a['shell_l'][s]), a['prim_exp'][a['shell_prim_start'][s]:
-                                                        a['shell_prim_start'][s + 1]],
-                    a['prim_coef'][a['shell_prim_start'][s]:a['shell_prim_start'][s + 1]])
-                   for s in np.flatnonzero(a['shell_element'] == e)]
-            if element not in shells:
-                shells[element] = own
-            elif len(own) != len(shells[element]) or any(
-                    l0 != l1 or not np.array_equal(e0, e1) or not np.array_equal(c0, c1)
-                    for (l0, e0, c0), (l1, e1, c1) in zip(own, shells[element])):
-                raise ValueError(f'{name}: the basis of {element} differs from the other sources')
-    ids = np.concatenate([a['ids'] for a in parts])
-    repeated = [k for k, n in collections.Counter(ids.tolist()).items() if n > 1]
-    if repeated:
-        raise ValueError(f'structures in more than one source: {", ".join(repeated[:5])}')
-    elements = list(shells)
-    flat = [(e, l, x, c) for e, element in enumerate(elements) for l, x, c in shells[element]]
-    nprim = [len(x) for _, _, x, _ in flat]
-    factors = [a['factor'].astype(dtype) for a in parts]
-    return {
-        'format_version': np.int64(compact.FORMAT_VERSION),
-        'settings_json': np.str_(json.dumps({**settings[0], 'factor_dtype': dtype})),
-        'elements': np.array(elements), 'shell_element': np.array([f[0] for f in flat]),
-        'shell_l': np.array([f[1] for f in flat]),
-        'shell_prim_start': np.concatenate([[0], np.cumsum(nprim)]),
-        'prim_exp': np.concatenate([f[2] for f in flat]),
-        'prim_coef': np.concatenate([f[3] for f in flat]),
-        'ids': ids, 'splits': np.concatenate([a['splits'] for a in parts]),
-        'atom_start': _joined_starts([a['atom_start'] for a in parts]),
-        'atomic_numbers': np.concatenate([a['atomic_numbers'] for a in parts]),
-        'coords_bohr': np.concatenate([a['coords_bohr'] for a in parts]),
-        'factor_start': _joined_starts([a['factor_start'] for a in parts]),
-        'factor_cols': np.concatenate([a['factor_cols'] for a in parts]),
-        'factor': np.concatenate(factors)}
-
-
-def _joined_starts(starts):
-    """Offsets [0, ..., total] of concatenated pieces from each piece's own offsets."""
-    out, base = [np.zeros(1, dtype=np.int64)], 0
-    for s in starts:
-        out.append(np.asarray(s[1:], dtype=np.int64) + base)
-        base += int(s[-1])
-    return np.concatenate(out)
 
 
 def data_settings(folder):
