@@ -80,7 +80,7 @@ def read_compact_arrays(path):
 
 
 # settings that may differ between merged sources: the code that wrote them, the storage
-LEVEL_FREE_SETTINGS = ('code_version', 'factor_dtype')
+LEVEL_FREE_SETTINGS = ('code_version', 'factor_dtype', 'factor_threshold')
 
 
 def merge_compact_arrays(parts, dtype=None, names=None):
@@ -117,7 +117,9 @@ def merge_compact_arrays(parts, dtype=None, names=None):
     factors = [a['factor'].astype(dtype) for a in parts]
     return {
         'format_version': np.int64(FORMAT_VERSION),
-        'settings_json': np.str_(json.dumps({**settings[0], 'factor_dtype': dtype.name})),
+        'settings_json': np.str_(json.dumps({
+            **settings[0], 'factor_dtype': dtype.name,
+            'factor_threshold': max(s.get('factor_threshold', 0) for s in settings)})),
         'elements': np.array(elements), 'shell_element': np.array([f[0] for f in flat]),
         'shell_l': np.array([f[1] for f in flat]),
         'shell_prim_start': np.concatenate([[0], np.cumsum(nprim)]),

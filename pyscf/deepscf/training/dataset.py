@@ -250,6 +250,30 @@ def density_factor(mol, dm):
     return c2s @ (v[:, keep] * np.sqrt(w[keep]))
 
 
+# |L| below which the compact set stores a zero (the factor's units: electrons^1/2 per
+# libcint-normalised Cartesian function).  Measured (benchmarks/compact_size.py): half the
+# compressed size of a drug-like structure, two thirds of a QM9 one, at a density change of
+# 0.04-0.06 % NMAE, of which 0.015 % is float16's own rounding.
+SPARSE_THRESHOLD = 1e-3
+
+
+def sparse_factor(factor, threshold=SPARSE_THRESHOLD):
+    """Another factor of the same D = L Lᵀ whose columns are local: the pivoted Cholesky
+    factor of D (Cholesky orbitals, each centred on its pivot function), entries with
+    |L| < ``threshold`` set to zero and empty columns dropped, so that a compressed file stores
+    little more than the nonzeros.  ``threshold=0`` keeps the Cholesky factor exact."""
+    from scipy.linalg import lapack
+    factor = np.asarray(factor, dtype=float)
+    d = factor @ factor.T
+    chol, piv, rank, info = lapack.dpstrf(d, lower=1, tol=-1)
+    if info < 0:
+        raise ValueError(f'pivoted Cholesky failed (info {info})')
+    out = np.empty((len(d), rank))
+    out[piv - 1] = np.tril(chol)[:, :rank]            # rows back in the basis's order
+    out[np.abs(out) < threshold] = 0
+    return out[:, np.any(out != 0, axis=0)]
+
+
 def element_basis(mol, atom):
     """[(l, exponents, coefficients)] of the shells of one atom of ``mol``, one per contraction,
     with libcint's normalisation and s/p angular factors: χ = x^lx y^ly z^lz Σ c exp(−a r²)
@@ -262,12 +286,15 @@ def element_basis(mol, atom):
     return out
 
 
-def write_compact(sources, path, dtype='float16', split_seed=0, progress=True):
+def write_compact(sources, path, dtype='float16', split_seed=0, progress=True,
+                  threshold=SPARSE_THRESHOLD):
     """The compact training set (compact.py) of data folders and/or compact files (.npz),
-    merged into one file ``path`` (.npz); returns a summary dict.  ``sources``: one path or a
-    list.  Folders are split by molecule with ``split_seed``; a compact file keeps its splits
-    and must have been written with the same seed.  The factors in float16 (half of float32's
-    size) moved the bundled network's validation NMAE against them by 6e-6 % (float32: 1e-8 %).
+    merged into one compressed file ``path`` (.npz); returns a summary dict.  ``sources``: one
+    path or a list.  Folders are split by molecule with ``split_seed``; a compact file keeps its
+    splits and must have been written with the same seed.  The factors in float16 (half of
+    float32's size) moved the bundled network's validation NMAE against them by 6e-6 %
+    (float32: 1e-8 %); ``threshold`` > 0 stores them sparse (sparse_factor), and a compact
+    file stored with a smaller one is re-factored to it.
     """
     sources = [sources] if isinstance(sources, str) else list(sources)
     if not sources:
@@ -275,21 +302,43 @@ def write_compact(sources, path, dtype='float16', split_seed=0, progress=True):
     parts = []
     for source in sources:
         if os.path.isdir(source):
-            parts.append(folder_compact_arrays(source, dtype, split_seed, progress))
+            parts.append(folder_compact_arrays(source, dtype, split_seed, progress, threshold))
         elif os.path.isfile(source):
             parts.append(compact.read_compact_arrays(source))
-            seed = json.loads(str(parts[-1]['settings_json'])).get('split_seed')
-            if seed != split_seed:
-                raise ValueError(f'{source}: split seed {seed}, not {split_seed}')
+            stored = json.loads(str(parts[-1]['settings_json']))
+            if stored.get('split_seed') != split_seed:
+                raise ValueError(f'{source}: split seed {stored.get("split_seed")}, not '
+                                 f'{split_seed}')
+            if stored.get('factor_threshold', 0) > threshold:
+                raise ValueError(f'{source}: factors stored with threshold '
+                                 f'{stored["factor_threshold"]:g}, above {threshold:g}')
+            if stored.get('factor_threshold', 0) < threshold:
+                parts[-1] = sparse_compact_arrays(parts[-1], threshold, progress)
         else:
             raise ValueError(f'{source}: no data folder or compact file')
     arrays = compact.merge_compact_arrays(parts, dtype, sources)
     tmp = path + '.tmp.npz'
-    np.savez(tmp, **arrays)
+    np.savez_compressed(tmp, **arrays)
     os.replace(tmp, path)
     splits = [str(s) for s in arrays['splits']]
     return {'path': path, 'structures': len(splits), 'bytes': os.path.getsize(path),
-            'splits': {s: splits.count(s) for s in SPLITS}, 'dtype': dtype}
+            'splits': {s: splits.count(s) for s in SPLITS}, 'dtype': dtype,
+            'threshold': threshold}
+
+
+def sparse_compact_arrays(arrays, threshold, progress=True):
+    """A compact file's arrays with every factor replaced by its sparse_factor."""
+    from tqdm import tqdm
+    starts, cols = arrays['factor_start'], arrays['factor_cols']
+    factors = []
+    for i in tqdm(range(len(cols)), disable=not progress, unit='struct', mininterval=5):
+        dense = arrays['factor'][starts[i]:starts[i + 1]].astype(float).reshape(-1, int(cols[i]))
+        factors.append(sparse_factor(dense, threshold))
+    settings = {**json.loads(str(arrays['settings_json'])), 'factor_threshold': threshold}
+    return {**arrays, 'settings_json': np.str_(json.dumps(settings)),
+            'factor_start': np.concatenate([[0], np.cumsum([f.size for f in factors])]),
+            'factor_cols': np.array([f.shape[1] for f in factors]),
+            'factor': np.concatenate([f.ravel() for f in factors]).astype(arrays['factor'].dtype)}
 
 
 def compact_ids(sources, settings=None):
@@ -310,7 +359,7 @@ def compact_ids(sources, settings=None):
     return ids
 
 
-def folder_compact_arrays(folder, dtype='float16', split_seed=0, progress=True):
+def folder_compact_arrays(folder, dtype='float16', split_seed=0, progress=True, threshold=0.):
     """The arrays of the compact file (compact.py's layout) of every record of a data folder."""
     from tqdm import tqdm
     records = data.list_records(folder)
@@ -330,6 +379,8 @@ def folder_compact_arrays(folder, dtype='float16', split_seed=0, progress=True):
                 elements.append(sym)
                 shells += [(len(elements) - 1, l, e, c) for l, e, c in element_basis(mol, ia)]
         factor = density_factor(mol, rec['dm'])
+        if threshold:
+            factor = sparse_factor(factor, threshold)
         ids.append(key[1])
         splits.append(split_of(key[1], seed=split_seed))
         natm.append(mol.natm)
@@ -341,7 +392,8 @@ def folder_compact_arrays(folder, dtype='float16', split_seed=0, progress=True):
     return {
         'format_version': np.int64(compact.FORMAT_VERSION),
         'settings_json': np.str_(json.dumps({**data_settings(folder), 'split_seed': split_seed,
-                                             'factor_dtype': dtype})),
+                                             'factor_dtype': dtype,
+                                             'factor_threshold': threshold})),
         'elements': np.array(elements), 'shell_element': np.array([s[0] for s in shells]),
         'shell_l': np.array([s[1] for s in shells]),
         'shell_prim_start': np.concatenate([[0], np.cumsum(nprim)]),
