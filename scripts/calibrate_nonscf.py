@@ -10,7 +10,7 @@ alone, writes JSON lines to --out, and with --write stores the weights in the we
 ({'nonscf': {'energy_weights': {'ks': a, 'harris': b, 'harris_output': c}, ...}}) and in the
 JSON copy of the metadata beside the file, if there is one.
 
-    python scripts/calibrate_nonscf.py --data DIR [--n 30] [--weights FILE] [--write]
+    python scripts/calibrate_nonscf.py --data DIR|kit/compact.npz [--n 30] [--weights FILE] [--write]
 """
 import argparse
 import json
@@ -54,13 +54,22 @@ def leave_one_out(errors, terms):
     return np.array(out)
 
 
-def run(folder, n, weights, xc, basis):
+def validation_molecules(source, n, basis):
+    """[(id, Mole)] of the first ``n`` validation structures, by id, of a data folder or,
+    where the folder is gone, of compact files (a file or a folder such as kit/)."""
+    if os.path.isdir(source) and data.list_records(source):
+        records = sorted((r for r in data.list_records(source)
+                          if dataset.split_of(r[1]) == 'val'), key=lambda r: r[1])[:n]
+        return [(sid, data.record_mole(data.load_record(path, sid), basis=basis))
+                for path, sid in records]
+    records = sorted(dataset.compact_records(source, 'val'), key=lambda r: r['id'])[:n]
+    return [(rec['id'], data.record_mole(rec, basis=basis)) for rec in records]
+
+
+def run(source, n, weights, xc, basis):
     predictor = model.NetworkPredictor(weights)
-    records = sorted((r for r in data.list_records(folder) if dataset.split_of(r[1]) == 'val'),
-                     key=lambda r: r[1])[:n]
     rows = []
-    for path, sid in records:
-        mol = data.record_mole(data.load_record(path, sid), basis=basis)
+    for sid, mol in validation_molecules(source, n, basis):
         mol.verbose = 0
         ref = dft.RKS(mol, xc=xc).run()
         nonscf = deepscf.NonSCF(dft.RKS(mol, xc=xc), predictor=predictor, energy='ks')
@@ -77,7 +86,9 @@ def run(folder, n, weights, xc, basis):
 
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
-    p.add_argument('--data', required=True, help='data folder (its validation split is used)')
+    p.add_argument('--data', required=True,
+                   help='data folder, or compact file(s)/kit folder where it is gone (its '
+                        'validation split is used)')
     p.add_argument('--n', type=int, default=30, help='validation structures')
     p.add_argument('--weights', default=model.DEFAULT_WEIGHTS)
     p.add_argument('--xc', default='pbe')

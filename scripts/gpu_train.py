@@ -16,12 +16,12 @@ state, TorchScript with metadata, loads in PyTorch 2.13 on the CPU), weights_ste
 weights at each checkpoint), metrics.jsonl (loss and validation lines), report.json (steps per
 second, validation against steps, inference timings) and guess_residual.npz.
 
-Back on a machine with PySCF and the HDF5 data folder:
+Back on a machine with PySCF (the HDF5 data folder too, if it survived):
 
-    python scripts/gpu_train.py finish --run DIR --data DATA --compact kit [--bundle]
+    python scripts/gpu_train.py finish --run DIR --compact kit [--data DATA] [--bundle]
 
-evaluates the run's weights and the bundled ones on the validation split against both the HDF5
-targets (PySCF) and the compact ones, runs the guess from the GPU's prediction against minao,
+evaluates the run's weights and the bundled ones on the validation split against the compact
+targets and, with --data, the HDF5 ones (PySCF), runs the guess from the GPU's prediction against minao,
 chooses among weights.pt and the snapshots by the guess's density matrix on validation
 structures (the validation density does not rank weights for the guess), and with --bundle
 copies the chosen weights into the package where their guess beats the bundled weights'.
@@ -283,7 +283,8 @@ def finish(args):
     from pyscf.deepscf.predictors import GridPredictor
     weights = os.path.join(args.run, 'weights.pt')
     _, meta = nn_model.load(weights)
-    result = {'run': os.path.abspath(args.run), 'data': os.path.abspath(args.data),
+    result = {'run': os.path.abspath(args.run),
+              'data': os.path.abspath(args.data) if args.data else None,
               'compact': [os.path.abspath(c) for c in args.compact]}
     crops = validation_crops(args.data, args.compact, meta['spacing_bohr'], meta['margin_bohr'],
                              args.val_structures, meta['dataset'].get('split_seed', 0))
@@ -313,8 +314,8 @@ def finish(args):
     if args.val_guess:
         weights, better = judge_by_guess(args, meta, result)
     else:
-        better = (result['run']['hdf5_nmae_rho_percent']
-                  < result['bundled']['hdf5_nmae_rho_percent'])
+        key = 'hdf5_nmae_rho_percent' if args.data else 'compact_nmae_rho_percent'
+        better = result['run'][key] < result['bundled'][key]
     result['bundled_now'] = bool(args.bundle and better)
     if result['bundled_now']:
         _, meta = nn_model.load(weights)
@@ -322,7 +323,7 @@ def finish(args):
         with open(nn_model.DEFAULT_WEIGHTS[:-3] + '.json', 'w') as f:
             json.dump(meta, f, indent=1)
         print(f'bundled {weights}; recalibrate NonSCF: python scripts/calibrate_nonscf.py '
-              f'--data {args.data} --write', flush=True)
+              f'--data {args.data or " ".join(args.compact)} --write', flush=True)
     with open(args.report or os.path.join(ROOT, 'benchmarks', 'results', 'gpu_finish.json'),
               'w') as f:
         json.dump(result, f, indent=1)
@@ -332,15 +333,20 @@ def finish(args):
 def judge_by_guess(args, meta, result, most=6):
     """(weights file, better than the bundled): of the run's weights.pt and its snapshots (at
     most ``most``, evenly spaced, the last included), the one whose guess is nearest the SCF
-    on the first ``args.val_guess`` validation structures of the HDF5 data
-    (guess_validation.py), and whether it beats the bundled weights' guess there."""
+    on the first ``args.val_guess`` validation structures of the HDF5 data, or of the compact
+    set without it (guess_validation.py), and whether it beats the bundled weights' guess
+    there."""
     import glob
     from pyscf.deepscf.engine.model import NetworkPredictor
     from pyscf.deepscf.training import data, dataset
     from pyscf.deepscf.training.guess_validation import validate_guess
-    records = [data.load_record(*r) for r in dataset.split_records(
-        args.data, seed=meta['dataset'].get('split_seed', 0))['val'][:args.val_guess]]
-    level = dataset.data_settings(args.data)
+    if args.data:
+        records = [data.load_record(*r) for r in dataset.split_records(
+            args.data, seed=meta['dataset'].get('split_seed', 0))['val'][:args.val_guess]]
+        level = dataset.data_settings(args.data)
+    else:
+        records = dataset.compact_records(args.compact, 'val', args.val_guess)
+        level = compact.CompactSet(args.compact).settings
     snapshots = sorted(glob.glob(os.path.join(args.run, 'weights_step*.pt')))
     keep = sorted({round(i) for i in np.linspace(len(snapshots) - 1, 0, min(most, len(snapshots)))})
     candidates = [os.path.join(args.run, 'weights.pt')] + [snapshots[i] for i in keep]
@@ -359,29 +365,36 @@ def judge_by_guess(args, meta, result, most=6):
 def validation_crops(folder, compact_sources, spacing_bohr, margin_bohr, val_structures=None,
                      split_seed=0):
     """The validation split's fixed crops twice: targets by PySCF from the HDF5 records and by
-    torch from the compact set (the same rotations and crops), as lists of batches."""
+    torch from the compact set (the same rotations and crops), as lists of batches; without a
+    data folder (None), the compact set's own validation split and no HDF5 batches (None)."""
     from torch.utils.data import DataLoader
     from pyscf.deepscf.training import dataset
-    records = dataset.split_records(folder, seed=split_seed)['val'][:val_structures]
-    crops = dataset.DensityDataset(records, spacing_bohr=spacing_bohr, margin_bohr=margin_bohr,
-                                   crop=VAL_CROP, samples_per_structure=2, seed=VAL_SEED)
-    hdf5 = list(DataLoader(crops, batch_size=4))
     store = compact.CompactSet(compact_sources)
-    index = [store.ids.index(r[1]) for r in records]
+    if folder is None:
+        hdf5, index = None, store.indices('val')[:val_structures]
+    else:
+        records = dataset.split_records(folder, seed=split_seed)['val'][:val_structures]
+        crops = dataset.DensityDataset(records, spacing_bohr=spacing_bohr,
+                                       margin_bohr=margin_bohr, crop=VAL_CROP,
+                                       samples_per_structure=2, seed=VAL_SEED)
+        hdf5 = list(DataLoader(crops, batch_size=4))
+        index = [store.ids.index(r[1]) for r in records]
     args = argparse.Namespace(spacing=spacing_bohr, margin=margin_bohr, batch_size=4)
     return hdf5, validation_batches({i: store.structure(i) for i in index}, index, args)
 
 
 def target_figures(weights, crops):
-    """Validation figures of ``weights`` on both sets of targets of validation_crops."""
+    """Validation figures of ``weights`` on both sets of targets of validation_crops (the
+    compact ones alone where there are no HDF5 batches)."""
     module, _ = nn_model.load(weights)
     module.eval()
-    hdf5, kit = (validate(module, batches, torch.device('cpu')) for batches in crops)
-    return {'structures': sum(len(b[0]) for b in crops[0]) // 2,
-            'hdf5_nmae_rho_percent': hdf5['nmae_rho_percent'],
-            'compact_nmae_rho_percent': kit['nmae_rho_percent'],
-            'hdf5_nmae_delta_rho': hdf5['nmae_delta_rho'],
-            'compact_nmae_delta_rho': kit['nmae_delta_rho']}
+    out = {'structures': sum(len(b[0]) for b in crops[1]) // 2}
+    for name, batches in zip(('hdf5', 'compact'), crops):
+        if batches is not None:
+            figures = validate(module, batches, torch.device('cpu'))
+            out[f'{name}_nmae_rho_percent'] = figures['nmae_rho_percent']
+            out[f'{name}_nmae_delta_rho'] = figures['nmae_delta_rho']
+    return out
 
 
 # ------------------------------------------------------------------------------- command line
@@ -431,7 +444,10 @@ def build_parser():
     f = sub.add_parser('finish', help='evaluate and bundle a run (needs PySCF and the data)',
                        formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     f.add_argument('--run', required=True, help='the train --out folder, fetched back')
-    f.add_argument('--data', required=True, help='the HDF5 data folder')
+    f.add_argument('--data', default=None,
+                   help='the HDF5 data folder (without it, the compact set\'s validation '
+                        'structures stand in, its density matrices rebuilt from the factors, '
+                        'and the HDF5 targets are not compared)')
     f.add_argument('--compact', required=True, nargs='+',
                    help='the compact files or folder the run trained on')
     f.add_argument('--val-structures', type=int, default=None)

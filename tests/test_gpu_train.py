@@ -92,3 +92,16 @@ def test_kit_trains_without_pyscf_and_finish_evaluates(folder, tmp_path):
     assert len(figures) <= 8 and all(f['guess_structures'] == 1 for f in figures.values())
     assert result['chosen'] == min((k for k in figures if k != 'bundled'),
                                    key=lambda k: figures[k]['guess_nmae_percent'])
+    # without the data folder (lost between sessions): the compact set's validation structures
+    # stand in, for the targets and for the guess, and give the same figures to its precision
+    alone = str(tmp_path / 'finish_alone.json')
+    proc = subprocess.run([sys.executable, SCRIPT, 'finish', '--run', run, '--compact',
+                           compact_path, '--report', alone, '--val-guess', '1'],
+                          capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    without = json.load(open(alone))
+    assert without['data'] is None and 'hdf5_nmae_rho_percent' not in without['run']
+    assert without['run']['compact_nmae_rho_percent'] == result['run']['compact_nmae_rho_percent']
+    assert without['chosen'] in figures
+    for name, f in without['guess_validation'].items():
+        assert abs(f['guess_nmae_percent'] - figures[name]['guess_nmae_percent']) < 0.05

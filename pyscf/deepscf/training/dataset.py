@@ -341,6 +341,31 @@ def sparse_compact_arrays(arrays, threshold, progress=True):
             'factor': np.concatenate([f.ravel() for f in factors]).astype(arrays['factor'].dtype)}
 
 
+def compact_records(sources, split='val', n=None):
+    """The structures of one split of compact files (a file, a folder such as kit/ or a list) as
+    records like data.load_record's (id, symbols, coords_bohr, basis, charge, spin and the
+    spin-summed density matrix ``dm`` in the basis's spherical functions), the first ``n``:
+    what stands in for a lost data folder when weights are judged.  The compact set stores no
+    charge and spin: the charge is the nuclear charge less the factor's electrons, the spin
+    the lowest that count allows (the data's molecules are closed shells)."""
+    store = compact.CompactSet(sources)
+    basis = store.settings['basis']
+    out = []
+    for i in store.indices(split)[:n]:
+        structure = store.structure(i)
+        rec = {'id': store.ids[i], 'symbols': structure.symbols,
+               'coords_bohr': structure.coords_np, 'basis': basis, 'charge': 0, 'spin': 0}
+        mol = data.record_mole(rec)
+        back = np.linalg.pinv(mol.cart2sph_coeff())            # Cartesian -> spherical
+        factor = back @ structure.factor.numpy()
+        dm = factor @ factor.T
+        n_elec = int(round(float(np.einsum('ij,ji->', dm, mol.intor('int1e_ovlp')))))
+        rec['charge'] = int(sum(mol.atom_charges())) - n_elec
+        rec['spin'] = n_elec % 2
+        out.append({**rec, 'dm': dm})
+    return out
+
+
 def compact_ids(sources, settings=None):
     """The structure ids of compact files (a file, a folder of them or a list); with
     ``settings`` (a data folder's level of theory), ValueError if a file holds another level,
