@@ -1,9 +1,21 @@
+import importlib.util
 import os
+
 import pytest
 from pyscf import gto
 
 DEV = os.path.join(os.path.dirname(__file__), '..', '..', 'shared', 'molecules', 'dev')
 WATER = 'O 0 0 0.1173; H 0 0.7572 -0.4692; H 0 -0.7572 -0.4692'
+
+
+def load_script(*path):
+    """A script of the repository (not a package module) as a module: ``path`` relative to the
+    repository root, e.g. ('benchmarks', 'model.py')."""
+    full = os.path.join(os.path.dirname(__file__), '..', *path)
+    spec = importlib.util.spec_from_file_location(os.path.splitext(path[-1])[0], full)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
 
 
 def dev_molecule(name, basis='def2-svp', **kwargs):

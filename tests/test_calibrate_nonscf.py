@@ -1,17 +1,12 @@
 """scripts/calibrate_nonscf.py: the validation structures it calibrates on, from a data folder
 or, where the folder is gone, from the compact set."""
-import importlib.util
-import os
-
 import numpy as np
 
 from pyscf.deepscf.training import data, dataset
 
-spec = importlib.util.spec_from_file_location(
-    'calibrate_nonscf', os.path.join(os.path.dirname(__file__), '..', 'scripts',
-                                     'calibrate_nonscf.py'))
-calibrate_nonscf = importlib.util.module_from_spec(spec)
-spec.loader.exec_module(calibrate_nonscf)
+from conftest import load_script
+
+calibrate_nonscf = load_script('scripts', 'calibrate_nonscf.py')
 
 
 def test_validation_molecules_from_folder_or_compact_set(tmp_path):

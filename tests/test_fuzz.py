@@ -1,14 +1,10 @@
 """The fast subset of the fuzz campaign (benchmarks/fuzz.py): the first two cases of every
 class of odd input; none may end in a silent wrong result, a crash or a hang."""
-import importlib.util
-import os
-
 import pytest
 
-spec = importlib.util.spec_from_file_location(
-    'fuzz', os.path.join(os.path.dirname(__file__), '..', 'benchmarks', 'fuzz.py'))
-fuzz = importlib.util.module_from_spec(spec)
-spec.loader.exec_module(fuzz)
+from conftest import load_script
+
+fuzz = load_script('benchmarks', 'fuzz.py')
 
 
 @pytest.fixture(scope='module')

@@ -1,15 +1,11 @@
 """benchmarks/model.py: weights side by side (compare), held-out drugs and NonSCF (nonscf), stored
 structures by elements (qm9)."""
-import importlib.util
 import json
-import os
-
 import pytest
 
-spec = importlib.util.spec_from_file_location(
-    'model_benchmark', os.path.join(os.path.dirname(__file__), '..', 'benchmarks', 'model.py'))
-model_benchmark = importlib.util.module_from_spec(spec)
-spec.loader.exec_module(model_benchmark)
+from conftest import load_script
+
+model_benchmark = load_script('benchmarks', 'model.py')
 
 
 def write_rows(path, rows, **extra):

@@ -1,14 +1,9 @@
 """benchmarks/training_curve.py: a resumed run's repeated steps replace the earlier ones, and
 pauses between sessions are not training time."""
-import importlib.util
 import json
-import os
+from conftest import load_script
 
-spec = importlib.util.spec_from_file_location(
-    'training_curve', os.path.join(os.path.dirname(__file__), '..', 'benchmarks',
-                                   'training_curve.py'))
-training_curve = importlib.util.module_from_spec(spec)
-spec.loader.exec_module(training_curve)
+training_curve = load_script('benchmarks', 'training_curve.py')
 
 
 def test_resumed_run(tmp_path):
