@@ -98,7 +98,8 @@ def test_train_help():
 @pytest.mark.parametrize('case', ['no file', 'bad line', 'bad count', 'unsupported element',
                                   'bad option', 'bad guess', 'bad weights', 'no out folder',
                                   'empty folder', 'no data folder', 'bad mirrors',
-                                  'no compact source', 'not a compact file'])
+                                  'no compact source', 'not a compact file',
+                                  'negative threshold'])
 def test_bad_input_exits_2(case, water_xyz, tmp_path, capsys):
     bad = tmp_path / 'bad.xyz'
     argv, says = {
@@ -117,6 +118,8 @@ def test_bad_input_exits_2(case, water_xyz, tmp_path, capsys):
                                '--out', str(tmp_path / 'set.npz')], 'no data folder or compact'),
         'not a compact file': (['data', 'compact', '--data', str(bad),
                                 '--out', str(tmp_path / 'set.npz')], 'not a compact file'),
+        'negative threshold': (['data', 'compact', '--data', str(tmp_path), '--out',
+                                str(tmp_path / 'set.npz'), '--threshold=-1e-3'], '>= 0'),
     }[case]
     if case == 'bad line':
         bad.write_text('3\n\nO 0 0 0\nH 0 0.7 x\nH 0 -0.7 0\n')

@@ -121,8 +121,12 @@ def test_cli_generate_skips_a_compact_files_structures(tmp_path, capsys):
     assert '1 stored elsewhere, 1 to compute' in capsys.readouterr().out
     assert [sid for _, sid in data.list_records(second)] == ['qm9_3_d0']
     # the new folder's own file beside the old one: the kit folder reads as one set
-    dataset.write_compact(second, str(kit / 'b.npz'), progress=False)
-    assert sorted(compact.CompactSet(str(kit)).ids) == ['qm9_1_d0', 'qm9_3_d0']
+    assert main(['data', 'compact', '--data', second, '--out', str(kit / 'b.npz'),
+                 '--threshold', '0', '--no-progress']) == 0
+    assert 'threshold 0)' in capsys.readouterr().out
+    both = compact.CompactSet(str(kit))
+    assert sorted(both.ids) == ['qm9_1_d0', 'qm9_3_d0']
+    assert both.settings['factor_threshold'] == dataset.SPARSE_THRESHOLD     # a.npz's, the larger
     with pytest.raises(SystemExit) as exc:                     # 6-31g data is not sto-3g's
         main(['data', 'generate', '--qm9-index', '1', '--skip-in', npz, '--basis', '6-31g',
               '--out', str(tmp_path / 'c'), '--workers', '0', '--no-progress'])
