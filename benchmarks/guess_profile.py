@@ -211,8 +211,8 @@ def memory_table(pairs):
     pairs = [(g, c) for g, c in pairs if 'step_peak_MB' in g and 'step_peak_MB' in c]
     if not pairs:
         return []
-    lines = [f'memory, MB: guess steps above the RSS each began at; torch+model once per '
-             f'process; SCF = its peak above the shared base (PySCF + molecule)',
+    lines = ['memory, MB: guess steps above the RSS each began at; torch+model once per '
+             'process; SCF = its peak above the shared base (PySCF + molecule)',
              f'{"molecule":18s} {"atoms":>5s} {"base":>5s}  {"torch":>5s} {"net":>5s} {"fit":>5s} '
              f'{"grid":>5s} {"J":>5s} {"V_xc":>5s} {"K":>5s} {"diag":>5s} {"max":>5s}  '
              f'{"SCF":>5s} {"setup":>5s} {"cycle":>5s}  {"peak g/c":>11s}']

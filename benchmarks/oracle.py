@@ -17,7 +17,7 @@ import platform
 import time
 
 import numpy as np
-from pyscf import dft, gto, lib, scf
+from pyscf import dft, gto, scf
 
 from pyscf import deepscf
 

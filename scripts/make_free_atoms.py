@@ -14,7 +14,7 @@ sharp core part in the residual density that no uniform grid resolves.
 import json
 import os
 import numpy as np
-from pyscf import gto, lib
+from pyscf import gto
 from pyscf.scf import atom_ks
 
 ELEMENTS = ['H', 'C', 'N', 'O', 'F', 'P', 'S', 'Cl']

@@ -1,7 +1,7 @@
 """init_guess='deepscf' across methods; PySCF's other keys untouched; bad input."""
 import numpy as np
 import pytest
-from pyscf import dft, gto, scf, lib
+from pyscf import dft, gto, scf
 
 import pyscf.deepscf as deepscf
 from pyscf.deepscf import guess

@@ -11,7 +11,6 @@ import time
 
 import numpy as np
 from pyscf import dft, scf
-from pyscf.lib import logger
 
 import pyscf.deepscf  # noqa: F401  registers the 'deepscf' key
 from pyscf.deepscf import molio, predict
