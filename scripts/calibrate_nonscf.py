@@ -21,7 +21,7 @@ import numpy as np
 from pyscf import dft
 
 from pyscf import deepscf
-from pyscf.deepscf.training import data, dataset
+from pyscf.deepscf.training import compact, data, dataset
 from pyscf.deepscf.engine import model
 
 
@@ -62,7 +62,9 @@ def validation_molecules(source, n, basis):
                           if dataset.split_of(r[1]) == 'val'), key=lambda r: r[1])[:n]
         return [(sid, data.record_mole(data.load_record(path, sid), basis=basis))
                 for path, sid in records]
-    records = sorted(dataset.compact_records(source, 'val'), key=lambda r: r['id'])[:n]
+    store = compact.CompactSet(source)
+    val = sorted(store.indices('val'), key=lambda i: store.ids[i])[:n]
+    records = dataset.compact_records(store, val)
     return [(rec['id'], data.record_mole(rec, basis=basis)) for rec in records]
 
 

@@ -7,10 +7,11 @@ On the GPU machine (torch and numpy; no PySCF, no HDF5 data: the compact set tra
         --init weights/deepscf_default.pt     # or --resume kit/checkpoint.pt
 
 trains the U-Net on random rotated crops whose targets are evaluated on the GPU from the compact
-set (compact.py: every .npz file of kit/, merged as they load; bf16 autocast on CUDA), writes a checkpoint and a validation line every
-``--checkpoint-minutes``, and stops at ``--minutes`` with a checkpoint and exported TorchScript
-weights.  Then it times the network on linear alkanes (29-401 atoms, first and warm call) and
-predicts the residual density of one validation molecule on the GPU.  Files in --out:
+set (compact.py: every .npz file of kit/, merged as they load; bf16 autocast on CUDA), writes a
+checkpoint and a validation line every ``--checkpoint-minutes``, and stops at ``--minutes``
+with a checkpoint and exported TorchScript weights.  Then it times the network on linear
+alkanes (29-401 atoms, first and warm call) and predicts the residual density of one validation
+molecule on the GPU.  Files in --out:
 checkpoint.pt (the last state: --resume continues from it), weights.pt (the best validation
 state, TorchScript with metadata, loads in PyTorch 2.13 on the CPU), weights_stepNNNNNN.pt (the
 weights at each checkpoint), metrics.jsonl (loss and validation lines), report.json (steps per
@@ -21,10 +22,11 @@ Back on a machine with PySCF (the HDF5 data folder too, if it survived):
     python scripts/gpu_train.py finish --run DIR --compact kit [--data DATA] [--bundle]
 
 evaluates the run's weights and the bundled ones on the validation split against the compact
-targets and, with --data, the HDF5 ones (PySCF), runs the guess from the GPU's prediction against minao,
-chooses among weights.pt and the snapshots by the guess's density matrix on validation
-structures (the validation density does not rank weights for the guess), and with --bundle
-copies the chosen weights into the package where their guess beats the bundled weights'.
+targets and, with --data, the HDF5 ones (PySCF), runs the guess from the GPU's prediction
+against minao, chooses among weights.pt and the snapshots by the guess's density matrix on
+validation structures (the validation density does not rank weights for the guess), and with
+--bundle copies the chosen weights into the package where their guess beats the bundled
+weights'.
 """
 import argparse
 import copy
@@ -345,8 +347,9 @@ def judge_by_guess(args, meta, result, most=6):
             args.data, seed=meta['dataset'].get('split_seed', 0))['val'][:args.val_guess]]
         level = dataset.data_settings(args.data)
     else:
-        records = dataset.compact_records(args.compact, 'val', args.val_guess)
-        level = compact.CompactSet(args.compact).settings
+        store = compact.CompactSet(args.compact)
+        records = dataset.compact_records(store, store.indices('val')[:args.val_guess])
+        level = store.settings
     snapshots = sorted(glob.glob(os.path.join(args.run, 'weights_step*.pt')))
     keep = sorted({round(i) for i in np.linspace(len(snapshots) - 1, 0, min(most, len(snapshots)))})
     candidates = [os.path.join(args.run, 'weights.pt')] + [snapshots[i] for i in keep]

@@ -341,17 +341,16 @@ def sparse_compact_arrays(arrays, threshold, progress=True):
             'factor': np.concatenate([f.ravel() for f in factors]).astype(arrays['factor'].dtype)}
 
 
-def compact_records(sources, split='val', n=None):
-    """The structures of one split of compact files (a file, a folder such as kit/ or a list) as
-    records like data.load_record's (id, symbols, coords_bohr, basis, charge, spin and the
-    spin-summed density matrix ``dm`` in the basis's spherical functions), the first ``n``:
-    what stands in for a lost data folder when weights are judged.  The compact set stores no
-    charge and spin: the charge is the nuclear charge less the factor's electrons, the spin
-    the lowest that count allows (the data's molecules are closed shells)."""
-    store = compact.CompactSet(sources)
+def compact_records(store, indices):
+    """Structures ``indices`` of a compact.CompactSet as records like data.load_record's (id,
+    symbols, coords_bohr, basis, charge, spin and the spin-summed density matrix ``dm`` in the
+    basis's spherical functions): what stands in for a lost data folder when weights are
+    judged.  The compact set stores no charge and spin: the charge is the nuclear charge less
+    the factor's electrons, the spin the lowest that count allows (the data's molecules are
+    closed shells)."""
     basis = store.settings['basis']
     out = []
-    for i in store.indices(split)[:n]:
+    for i in indices:
         structure = store.structure(i)
         rec = {'id': store.ids[i], 'symbols': structure.symbols,
                'coords_bohr': structure.coords_np, 'basis': basis, 'charge': 0, 'spin': 0}
