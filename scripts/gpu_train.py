@@ -14,8 +14,9 @@ alkanes (29-401 atoms, first and warm call) and predicts the residual density of
 molecule on the GPU.  Files in --out:
 checkpoint.pt (the last state: --resume continues from it), weights.pt (the best validation
 state, TorchScript with metadata, loads in PyTorch 2.13 on the CPU), weights_stepNNNNNN.pt (the
-weights at each checkpoint), metrics.jsonl (loss and validation lines), report.json (steps per
-second, validation against steps, inference timings) and guess_residual.npz.
+weights at each checkpoint; the latest K with --keep-snapshots K), metrics.jsonl (loss and
+validation lines), report.json (steps per second, validation against steps, inference timings)
+and guess_residual.npz.
 
 Back on a machine with PySCF (the HDF5 data folder too, if it survived):
 
@@ -30,6 +31,7 @@ weights'.
 """
 import argparse
 import copy
+import glob
 import json
 import os
 import shutil
@@ -184,6 +186,10 @@ def train(args):
         # not rank weights for the guess: docs/measurements.md)
         nn_model.export(copy.deepcopy(model), os.path.join(
             args.out, f'weights_step{state["step"]:06d}.pt'), ckpt['metadata'])
+        if args.keep_snapshots:     # the device tool returns at most 8 files: keep the latest
+            for old in sorted(glob.glob(os.path.join(args.out, 'weights_step*.pt')))[
+                    :-args.keep_snapshots]:
+                os.remove(old)
         return row
 
     rng = np.random.default_rng([args.seed, state['step']])
@@ -275,25 +281,16 @@ def predict_guess_molecule(weights, device, store, val_idx, out):
     return {'id': store.ids[i], 'natm': len(s.symbols), 'seconds': round(seconds, 4)}
 
 
-def finish(args):
-    """On a machine with PySCF: the run's weights against the bundled ones (validation NMAE on
-    the HDF5 targets and the compact ones), the guess from the GPU's prediction, --bundle."""
+def gpu_guess(weights, saved_path):
+    """SCF cycles from minao and from the residual density the GPU predicted for the largest
+    validation molecule (``predict_guess_molecule``), and how far the CPU's prediction with the
+    same weights differs from it (electrons/bohr^3)."""
     from pyscf import dft
     from pyscf.deepscf.training import data
     from pyscf.deepscf.engine import grid as grid_mod
     from pyscf.deepscf import predict
     from pyscf.deepscf.predictors import GridPredictor
-    weights = os.path.join(args.run, 'weights.pt')
-    _, meta = nn_model.load(weights)
-    result = {'run': os.path.abspath(args.run),
-              'data': os.path.abspath(args.data) if args.data else None,
-              'compact': [os.path.abspath(c) for c in args.compact]}
-    crops = validation_crops(args.data, args.compact, meta['spacing_bohr'], meta['margin_bohr'],
-                             args.val_structures, meta['dataset'].get('split_seed', 0))
-    for name, path in (('run', weights), ('bundled', nn_model.DEFAULT_WEIGHTS)):
-        result[name] = target_figures(path, crops)
-        print(f'{name}: {result[name]}', flush=True)
-    saved = np.load(os.path.join(args.run, 'guess_residual.npz'))
+    saved = np.load(saved_path)
     symbols, coords = [str(s) for s in saved['symbols']], saved['coords_bohr']
     grid = grid_mod.UniformGrid(saved['origin_bohr'], float(saved['spacing_bohr']),
                                 saved['shape'])
@@ -308,11 +305,31 @@ def finish(args):
         with predict.using_predictor(GridPredictor(symbols, coords, grid, saved['residual'])):
             mf.kernel()
         cycles[guess] = {'cycles': mf.cycles, 'e_tot': mf.e_tot, 'converged': mf.converged}
-    result['guess'] = {'id': str(saved['id']), 'natm': len(symbols), 'device': str(saved['device']),
-                       'max_abs_cuda_minus_cpu': float(np.abs(saved['residual']
-                                                              - cpu_residual).max()),
-                       'same_grid': cpu_grid.shape == grid.shape, **cycles}
-    print(json.dumps(result['guess']), flush=True)
+    guess = {'id': str(saved['id']), 'natm': len(symbols), 'device': str(saved['device']),
+             'max_abs_cuda_minus_cpu': float(np.abs(saved['residual'] - cpu_residual).max()),
+             'same_grid': cpu_grid.shape == grid.shape, **cycles}
+    print(json.dumps(guess), flush=True)
+    return guess
+
+
+def finish(args):
+    """On a machine with PySCF: the run's weights against the bundled ones (validation NMAE on
+    the HDF5 targets and the compact ones), the guess from the GPU's prediction, --bundle."""
+    weights = os.path.join(args.run, 'weights.pt')
+    _, meta = nn_model.load(weights)
+    result = {'run': os.path.abspath(args.run),
+              'data': os.path.abspath(args.data) if args.data else None,
+              'compact': [os.path.abspath(c) for c in args.compact]}
+    crops = validation_crops(args.data, args.compact, meta['spacing_bohr'], meta['margin_bohr'],
+                             args.val_structures, meta['dataset'].get('split_seed', 0))
+    for name, path in (('run', weights), ('bundled', nn_model.DEFAULT_WEIGHTS)):
+        result[name] = target_figures(path, crops)
+        print(f'{name}: {result[name]}', flush=True)
+    saved_path = os.path.join(args.run, 'guess_residual.npz')
+    if os.path.exists(saved_path):
+        result['guess'] = gpu_guess(weights, saved_path)
+    else:  # a run with --no-timing (a short second run) predicts no guess molecule
+        print(f'no {saved_path}: the GPU-predicted guess is not checked', flush=True)
     if args.val_guess:
         weights, better = judge_by_guess(args, meta, result)
     else:
@@ -338,7 +355,6 @@ def judge_by_guess(args, meta, result, most=6):
     on the first ``args.val_guess`` validation structures of the HDF5 data, or of the compact
     set without it (guess_validation.py), and whether it beats the bundled weights' guess
     there."""
-    import glob
     from pyscf.deepscf.engine.model import NetworkPredictor
     from pyscf.deepscf.training import data, dataset
     from pyscf.deepscf.training.guess_validation import validate_guess
@@ -414,6 +430,8 @@ def build_parser():
     t.add_argument('--minutes', type=float, required=True,
                    help='training stops before this, with a checkpoint and the export')
     t.add_argument('--checkpoint-minutes', type=float, default=2.0)
+    t.add_argument('--keep-snapshots', type=int, default=0, metavar='K',
+                   help='keep only the latest K weights_step*.pt (0: all)')
     start = t.add_mutually_exclusive_group()
     start.add_argument('--init', help='start from exported weights (e.g. the bundled ones)')
     start.add_argument('--resume', help='continue from a checkpoint.pt of an earlier run')

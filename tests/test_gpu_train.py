@@ -63,12 +63,17 @@ def test_kit_trains_without_pyscf_and_finish_evaluates(folder, tmp_path):
     # a second run resumes from the checkpoint
     resumed = str(tmp_path / 'resumed')
     cmd2 = cmd[:cmd.index('--init')] + ['--resume', os.path.join(run, 'checkpoint.pt'),
-                                        '--no-timing'] + cmd[cmd.index('--batch-size'):]
+                                        '--no-timing', '--keep-snapshots', '1'] + cmd[
+                                            cmd.index('--batch-size'):]
     cmd2[cmd2.index('--out') + 1] = resumed
     proc = subprocess.run(cmd2, capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stderr[-3000:]
     first = json.loads(open(os.path.join(resumed, 'metrics.jsonl')).readlines()[1])
     assert first['step'] == report['steps']                          # continued, not restarted
+    last = [line for line in map(json.loads, open(os.path.join(resumed, 'metrics.jsonl')))
+            if 'val' in line][-1]
+    assert sorted(f for f in os.listdir(resumed) if f.startswith('weights_step')) == [
+        f'weights_step{last["step"]:06d}.pt']              # --keep-snapshots 1: the latest only
     # finish, where PySCF is: both sets of targets on the same crops, and the guess
     finish = str(tmp_path / 'finish.json')
     proc = subprocess.run([sys.executable, SCRIPT, 'finish', '--run', run, '--data', out_folder,
@@ -93,14 +98,17 @@ def test_kit_trains_without_pyscf_and_finish_evaluates(folder, tmp_path):
     assert result['chosen'] == min((k for k in figures if k != 'bundled'),
                                    key=lambda k: figures[k]['guess_nmae_percent'])
     # without the data folder (lost between sessions): the compact set's validation structures
-    # stand in, for the targets and for the guess, and give the same figures to its precision
+    # stand in, for the targets and for the guess, and give the same figures to its precision;
+    # and without the GPU's guess prediction (a run with --no-timing), whose check is skipped
+    os.remove(os.path.join(run, 'guess_residual.npz'))
     alone = str(tmp_path / 'finish_alone.json')
     proc = subprocess.run([sys.executable, SCRIPT, 'finish', '--run', run, '--compact',
                            compact_path, '--report', alone, '--val-guess', '1'],
                           capture_output=True, text=True, timeout=600)
     assert proc.returncode == 0, proc.stderr[-3000:]
     without = json.load(open(alone))
-    assert without['data'] is None and 'hdf5_nmae_rho_percent' not in without['run']
+    assert (without['data'] is None and 'guess' not in without
+            and 'hdf5_nmae_rho_percent' not in without['run'])
     assert without['run']['compact_nmae_rho_percent'] == result['run']['compact_nmae_rho_percent']
     assert without['chosen'] in figures
     for name, f in without['guess_validation'].items():
