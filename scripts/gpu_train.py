@@ -72,6 +72,13 @@ VAL_SEED, VAL_CROP = 12345, 32     # the validation crops of `deepscf train --ev
 
 # ------------------------------------------------------------------------------- training
 
+def synchronized_time(device):
+    """time.perf_counter() once the device's queued work is done."""
+    if device.type == 'cuda':
+        torch.cuda.synchronize(device)
+    return time.perf_counter()
+
+
 def sample_batch(structures, indices, args, rng):
     """A batch of random rotated crops (x, y, mask) of structures drawn from ``indices``."""
     picks = rng.choice(indices, args.batch_size)
@@ -199,16 +206,27 @@ def train(args):
     reserve = 2 * (time.time() - t0) + 10
     t_train, step0, last_save = time.time(), state['step'], time.time()
     budget = max(deadline - reserve - t_train, 1e-6)
+    split = {'sample_s': 0.0, 'step_s': 0.0, 'timed_steps': 0}
     while time.time() < deadline - reserve:
+        # every 50th step is timed in two parts, synchronized, to tell what bounds the rate:
+        # the crops' targets (compact.crop_sample) or the network's step
+        timed = (state['step'] + 1) % 50 == 0
+        t_a = synchronized_time(device) if timed else 0.0
         x, y, mask = sample_batch(structures, train_idx, args, rng)
+        t_b = synchronized_time(device) if timed else 0.0
         for group in opt.param_groups:
             group['lr'] = learning_rate(args, time.time() - t_train, budget,
                                         optimizer_steps(opt))
         loss = training_step(net, opt, x, y, mask, args, args.bf16_used)
         state['step'] += 1
         state['samples'] += args.batch_size
-        if state['step'] % 50 == 0:
-            record(step=state['step'], loss=loss.item(), lr=opt.param_groups[0]['lr'])
+        if timed:
+            t_c = synchronized_time(device)
+            split['sample_s'] += t_b - t_a
+            split['step_s'] += t_c - t_b
+            split['timed_steps'] += 1
+            record(step=state['step'], loss=loss.item(), lr=opt.param_groups[0]['lr'],
+                   sample_s=round(t_b - t_a, 4), step_s=round(t_c - t_b, 4))
         if time.time() - last_save > 60 * args.checkpoint_minutes:
             history.append(checkpoint())
             last_save = time.time()
@@ -222,11 +240,15 @@ def train(args):
               'steps': state['step'] - step0, 'batch_size': args.batch_size, 'crop': args.crop,
               'train_seconds': round(seconds, 1),
               'steps_per_s': round((state['step'] - step0) / seconds, 3),
+              'seconds_per_step': {k: round(split[k] / max(split['timed_steps'], 1), 4)
+                                   for k in ('sample_s', 'step_s')},
               'validation': [{k: r[k] for k in ('step', 'samples', 'elapsed_s')}
                              | {'nmae_rho_percent': r['val']['nmae_rho_percent']}
                              for r in history],
               'best': state['best']}
-    print(f'trained {report["steps"]} steps in {seconds:.0f} s ({report["steps_per_s"]:.2f}/s); '
+    print(f'trained {report["steps"]} steps in {seconds:.0f} s ({report["steps_per_s"]:.2f}/s; '
+          f'per step {report["seconds_per_step"]["sample_s"]:.4f} s sampling crops, '
+          f'{report["seconds_per_step"]["step_s"]:.4f} s network); '
           f'best val NMAE {state["best"]["val"]["nmae_rho_percent"]:.3f} % at step '
           f'{state["best"]["step"]}; exported {weights}', flush=True)
     if not args.no_timing:

@@ -53,6 +53,9 @@ def test_kit_trains_without_pyscf_and_finish_evaluates(folder, tmp_path):
                          if v['step'] not in {w['step'] for w in validations[:validations.index(v)]}]
     report = json.load(open(os.path.join(run, 'report.json')))
     assert report['steps'] > 0 and report['structures'] == {'train': 2, 'val': 1}
+    # every 50th step is timed in two parts (what bounds the rate on the GPU)
+    assert all(line['sample_s'] > 0 and line['step_s'] > 0 for line in lines if 'loss' in line)
+    assert sorted(report['seconds_per_step']) == ['sample_s', 'step_s']
     assert report['inference'][1]['natm'] == 8 and report['guess']['id'] == 'qm9_7_d0'
     # the exported weights load in this PyTorch with their metadata and predict
     predictor = nn_model.NetworkPredictor(os.path.join(run, 'weights.pt'), device='cpu')
