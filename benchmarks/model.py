@@ -287,9 +287,7 @@ def stored_structures(source, seed, splits):
     if store.settings.get('split_seed', 0) != seed:
         raise SystemExit(f'{source}: split seed {store.settings.get("split_seed")}, the '
                          f'weights were split with {seed}')
-    starts = store.arrays['atom_start']
-    return [([compact.SYMBOLS[z] for z in store.arrays['atomic_numbers'][starts[i]:starts[i + 1]]],
-             lambda i=i: dataset.compact_records(store, [i])[0])
+    return [(store.symbols(i), lambda i=i: dataset.compact_records(store, [i])[0])
             for split in splits for i in store.indices(split)]
 
 

@@ -167,14 +167,17 @@ class CompactSet:
         """Indices of the structures of one split ('train', 'val' or 'test')."""
         return [i for i, s in enumerate(self.splits) if s == split]
 
+    def symbols(self, i):
+        """Element symbols of structure ``i`` (without building it)."""
+        lo, hi = self.arrays['atom_start'][i], self.arrays['atom_start'][i + 1]
+        return [SYMBOLS[k] for k in self.arrays['atomic_numbers'][lo:hi]]
+
     def structure(self, i, device='cpu'):
         a = self.arrays
         lo, hi = a['atom_start'][i], a['atom_start'][i + 1]
-        z = a['atomic_numbers'][lo:hi]
         f0, f1 = a['factor_start'][i], a['factor_start'][i + 1]
         factor = a['factor'][f0:f1].astype(np.float64).reshape(-1, int(a['factor_cols'][i]))
-        return Structure([SYMBOLS[k] for k in z], a['coords_bohr'][lo:hi], factor,
-                         self.basis, device)
+        return Structure(self.symbols(i), a['coords_bohr'][lo:hi], factor, self.basis, device)
 
     @property
     def basis(self):
