@@ -79,23 +79,48 @@ def synchronized_time(device):
     return time.perf_counter()
 
 
-def sample_batch(structures, indices, args, rng):
-    """A batch of random rotated crops (x, y, mask) of structures drawn from ``indices``."""
-    picks = rng.choice(indices, args.batch_size)
-    samples = [compact.crop_sample(structures[i], rng, args.spacing, args.margin, args.crop)
-               for i in picks]
-    return tuple(torch.stack(t) for t in zip(*samples))
+def sample_batch(stack, args, rng):
+    """A batch of random rotated crops (x, y, mask) of structures drawn from ``stack``
+    (compact.StructureStack), evaluated ``args.sample_group`` structures at a time."""
+    picks = rng.choice(len(stack), args.batch_size)
+    geometries = [compact.crop_geometry(stack.coords_np[i], rng, args.spacing, args.margin,
+                                        args.crop) for i in picks]
+    return compact.crop_batch(stack, picks, geometries, args.crop, args.sample_group)
+
+
+def choose_sample_group(stack, args, device, repeats=3):
+    """(structures per evaluation, {group: seconds per batch}): the fastest way to draw this
+    machine's batches, each candidate timed over ``repeats`` batches after one warm-up (their
+    own random numbers: training's are untouched).  The numbers are the same for any group;
+    the time is padding (large groups) against kernel launches (small ones), which only a
+    measurement on the machine can weigh."""
+    candidates = sorted({g for g in (1, 4, 8, 16, args.batch_size) if g <= args.batch_size})
+    seconds = {}
+    for group in candidates:
+        trial = argparse.Namespace(**{**vars(args), 'sample_group': group})
+        rng = np.random.default_rng([args.seed, 999, group])
+        sample_batch(stack, trial, rng)
+        t0 = synchronized_time(device)
+        for _ in range(repeats):
+            sample_batch(stack, trial, rng)
+        seconds[group] = round((synchronized_time(device) - t0) / repeats, 4)
+    return min(seconds, key=seconds.get), seconds
 
 
 def validation_batches(structures, indices, args):
     """Fixed crops of the validation structures: crop k of structure j comes from
     default_rng([VAL_SEED, 0, 2 j + k]), as DensityDataset(seed=VAL_SEED, samples_per_structure=2)
     draws them from the HDF5 records, so both sets of targets can be compared crop by crop."""
-    crops = [compact.crop_sample(structures[i], np.random.default_rng([VAL_SEED, 0, 2 * j + k]),
-                                 args.spacing, args.margin, VAL_CROP)
-             for j, i in enumerate(indices) for k in range(2)]
-    return [tuple(torch.stack(t) for t in zip(*crops[s:s + args.batch_size]))
-            for s in range(0, len(crops), args.batch_size)]
+    crops = [(structures[i], compact.crop_geometry(
+        structures[i].coords_np, np.random.default_rng([VAL_SEED, 0, 2 * j + k]), args.spacing,
+        args.margin, VAL_CROP)) for j, i in enumerate(indices) for k in range(2)]
+    batches = []
+    for s in range(0, len(crops), args.batch_size):
+        part = crops[s:s + args.batch_size]
+        stack = compact.StructureStack([c[0] for c in part])
+        batches.append(compact.crop_batch(stack, range(len(part)), [c[1] for c in part],
+                                          VAL_CROP))
+    return batches
 
 
 def initial_model(args, device):
@@ -158,8 +183,17 @@ def train(args):
     train_idx, val_idx = store.indices('train'), store.indices('val')[:args.val_structures]
     if not train_idx or not val_idx:
         sys.exit(f'{store.path}: need structures in the train and val splits')
-    structures = {i: store.structure(i, device) for i in train_idx + val_idx}
-    val_batches = validation_batches(structures, val_idx, args)
+    # the training structures padded and stacked once: a batch is then one evaluation
+    train_stack = compact.StructureStack([store.structure(i, device) for i in train_idx])
+    val_batches = validation_batches({i: store.structure(i, device) for i in val_idx}, val_idx,
+                                     args)
+    if args.sample_group == 'auto':
+        args.sample_group, group_seconds = choose_sample_group(train_stack, args, device)
+        print(f'crops evaluated {args.sample_group} structures at a time (seconds per batch: '
+              f'{group_seconds})', flush=True)
+        record(event='sample_group', chosen=args.sample_group, seconds_per_batch=group_seconds)
+    else:
+        args.sample_group = int(args.sample_group)
     model, opt_state, cfg, state = initial_model(args, device)
     opt = torch.optim.AdamW(model.parameters(), lr=args.lr, weight_decay=args.weight_decay)
     if opt_state is not None:
@@ -170,7 +204,7 @@ def train(args):
           f'device {args.device_name}, bf16 {args.bf16_used}; {time.time() - t_start:.1f} s '
           'to load', flush=True)
     record(event='start', args={k: v for k, v in vars(args).items() if k != 'func'},
-           config=cfg, structures=len(structures))
+           config=cfg, structures=len(train_idx) + len(val_idx))
     best_state = copy.deepcopy(model.state_dict())
 
     def checkpoint():
@@ -209,10 +243,10 @@ def train(args):
     split = {'sample_s': 0.0, 'step_s': 0.0, 'timed_steps': 0}
     while time.time() < deadline - reserve:
         # every 50th step is timed in two parts, synchronized, to tell what bounds the rate:
-        # the crops' targets (compact.crop_sample) or the network's step
+        # the crops' targets (compact.crop_batch) or the network's step
         timed = (state['step'] + 1) % 50 == 0
         t_a = synchronized_time(device) if timed else 0.0
-        x, y, mask = sample_batch(structures, train_idx, args, rng)
+        x, y, mask = sample_batch(train_stack, args, rng)
         t_b = synchronized_time(device) if timed else 0.0
         for group in opt.param_groups:
             group['lr'] = learning_rate(args, time.time() - t_train, budget,
@@ -238,6 +272,7 @@ def train(args):
     report = {'device': args.device_name, 'torch': torch.__version__, 'bf16': args.bf16_used,
               'structures': {'train': len(train_idx), 'val': len(val_idx)},
               'steps': state['step'] - step0, 'batch_size': args.batch_size, 'crop': args.crop,
+              'sample_group': args.sample_group,
               'train_seconds': round(seconds, 1),
               'steps_per_s': round((state['step'] - step0) / seconds, 3),
               'seconds_per_step': {k: round(split[k] / max(split['timed_steps'], 1), 4)
@@ -463,6 +498,9 @@ def build_parser():
                    default=nn_model.DEFAULT_CONFIG['blocks_per_level'])
     t.add_argument('--batch-size', type=int, default=16)
     t.add_argument('--crop', type=int, default=32, help='training crop edge (validation: 32)')
+    t.add_argument('--sample-group', default='auto', metavar='G',
+                   help='structures whose crops are evaluated together (1: one at a time; '
+                        'auto: the fastest of 1, 4, 8, 16 and the batch, timed at the start)')
     t.add_argument('--spacing', type=float, default=0.3, help='bohr')
     t.add_argument('--margin', type=float, default=5.0, help='bohr')
     t.add_argument('--lr', type=float, default=3e-4, help='a new network: about 2e-3')

@@ -38,7 +38,7 @@ def test_kit_trains_without_pyscf_and_finish_evaluates(folder, tmp_path):
     run = str(tmp_path / 'run')
     cmd = [sys.executable, '-c', WITHOUT_PYSCF, 'train', '--data', compact_path, '--out', run,
            '--minutes', '0.5', '--checkpoint-minutes', '0.01', '--init', nn_model.DEFAULT_WEIGHTS,
-           '--batch-size', '1', '--crop', '16', '--threads', '1', '--timing-sizes', '8']
+           '--batch-size', '2', '--crop', '16', '--threads', '1', '--timing-sizes', '8']
     proc = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stderr[-3000:]
     files = sorted(os.listdir(run))
@@ -56,6 +56,11 @@ def test_kit_trains_without_pyscf_and_finish_evaluates(folder, tmp_path):
     # every 50th step is timed in two parts (what bounds the rate on the GPU)
     assert all(line['sample_s'] > 0 and line['step_s'] > 0 for line in lines if 'loss' in line)
     assert sorted(report['seconds_per_step']) == ['sample_s', 'step_s']
+    # --sample-group auto: each way of grouping the batch's crops timed, the fastest used
+    group = [line for line in lines if line.get('event') == 'sample_group'][0]
+    assert sorted(group['seconds_per_batch']) == ['1', '2']               # batch size 2
+    assert report['sample_group'] == group['chosen'] == min(
+        (1, 2), key=lambda g: group['seconds_per_batch'][str(g)])
     assert report['inference'][1]['natm'] == 8 and report['guess']['id'] == 'qm9_7_d0'
     # the exported weights load in this PyTorch with their metadata and predict
     predictor = nn_model.NetworkPredictor(os.path.join(run, 'weights.pt'), device='cpu')
@@ -71,7 +76,8 @@ def test_kit_trains_without_pyscf_and_finish_evaluates(folder, tmp_path):
     cmd2[cmd2.index('--out') + 1] = resumed
     proc = subprocess.run(cmd2, capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stderr[-3000:]
-    first = json.loads(open(os.path.join(resumed, 'metrics.jsonl')).readlines()[1])
+    first = [line for line in map(json.loads, open(os.path.join(resumed, 'metrics.jsonl')))
+             if 'val' in line][0]
     assert first['step'] == report['steps']                          # continued, not restarted
     last = [line for line in map(json.loads, open(os.path.join(resumed, 'metrics.jsonl')))
             if 'val' in line][-1]

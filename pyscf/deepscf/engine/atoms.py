@@ -56,7 +56,7 @@ RADIAL_STEP_BOHR = 0.001
 
 
 @functools.lru_cache(maxsize=None)
-def _radial_table(symbol):
+def radial_table(symbol):
     """The radial derivatives 0..2 of a free atom's density (e/bohr^3, /bohr^4, /bohr^5) at
     r = 0, h, 2h ... (h = RADIAL_STEP_BOHR) up to where rho < 1e-15."""
     exps, coefs = element_params(symbol)
@@ -100,7 +100,7 @@ def density_on_points(symbols, coords_bohr, points_bohr, deriv=0):
     points = np.asarray(points_bohr, dtype=float).reshape(-1, 3)
     out = np.zeros((4 if deriv else 1, len(points)))
     for sym, center in zip(symbols, np.asarray(coords_bohr, dtype=float).reshape(-1, 3)):
-        rho, drho, d2rho = _radial_table(sym)
+        rho, drho, d2rho = radial_table(sym)
         d = points - center
         dist = np.sqrt(np.einsum('gx,gx->g', d, d))
         out[0] += _hermite(dist, rho, drho)

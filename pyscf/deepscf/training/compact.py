@@ -22,6 +22,7 @@ level), the basis tables ``elements``, ``shell_element``, ``shell_l``, ``shell_p
 (float32 or float16).  Bohr and electrons throughout.
 """
 import collections
+import functools
 import glob
 import json
 import os
@@ -31,12 +32,11 @@ import torch
 
 from pyscf.deepscf.engine import atoms
 from pyscf.deepscf.engine.fingerprints import ELEMENT_CHANNELS, N_CHANNELS, SIGMA_BOHR
-from pyscf.deepscf.engine.grid import random_crop, random_rotation, rotate, rotated_box
+from pyscf.deepscf.engine.grid import random_crop, random_rotation, rotated_box
 
 FORMAT_VERSION = 1
 SYMBOLS = ('X', 'H', 'He', 'Li', 'Be', 'B', 'C', 'N', 'O', 'F', 'Ne', 'Na', 'Mg', 'Al', 'Si',
            'P', 'S', 'Cl', 'Ar')
-POINT_BLOCK = 8192          # points per evaluation block: bounds memory on CPU and GPU alike
 
 
 def cartesian_powers(l):
@@ -192,8 +192,8 @@ class CompactSet:
 
 
 class Structure:
-    """One stored structure as torch tensors on ``device`` (float64): atoms, free-atom
-    Gaussians, and its density as primitives, Cartesian functions and the factor L.
+    """One stored structure as torch tensors on ``device`` (float64): atoms, and its density
+    as primitives, Cartesian functions and the factor L.
 
     basis: {element: [(l, exponents, coefficients)]}, dataset.element_basis of each element.
     """
@@ -205,14 +205,6 @@ class Structure:
         self.coords = torch.tensor(self.coords_np, dtype=torch.float64, device=dev)
         self.channel = torch.tensor([1 + ELEMENT_CHANNELS.index(s) for s in symbols],
                                     device=dev)
-        # free atoms: exponents and coefficients per atom, padded with zero coefficients
-        params = [atoms.element_params(s) for s in symbols]
-        k = max(len(e) for e, _ in params)
-        exps, coefs = np.ones((len(symbols), k)), np.zeros((len(symbols), k))
-        for i, (e, c) in enumerate(params):
-            exps[i, :len(e)], coefs[i, :len(c)] = e, c
-        self.free_exp = torch.tensor(exps, device=dev)
-        self.free_coef = torch.tensor(coefs, device=dev)
         # the basis: primitives (atom, exponent, coefficient, shell) and Cartesian functions
         # (atom, shell, powers), in PySCF's order of shells and components
         prim_atom, prim_exp, prim_coef, prim_shell, ao_atom, ao_shell, ao_pow = ([] for _ in
@@ -239,7 +231,7 @@ class Structure:
         self.prim_shell = torch.tensor(prim_shell, device=dev)
         self.ao_atom = torch.tensor(ao_atom, device=dev)
         self.ao_shell = torch.tensor(ao_shell, device=dev)
-        self.ao_pow = torch.tensor(ao_pow, dtype=torch.float64, device=dev)
+        self.ao_pow = torch.tensor(ao_pow, device=dev)
         self.factor = torch.tensor(factor, dtype=torch.float64, device=dev)
 
     @property
@@ -248,40 +240,217 @@ class Structure:
 
     def density(self, points):
         """ρ_SCF (N,) at points (N, 3) bohr of the molecule's own frame, in e/bohr³."""
+        return StructureStack([self]).density([0], points[None])[0]
+
+
+# padded atoms sit this far away (bohr): every Gaussian of theirs is exactly 0 on any crop
+FAR_BOHR = 1e4
+
+
+class StructureStack:
+    """Structures padded to common sizes and stacked (float64 on their device), so that a batch
+    of crops is evaluated in one set of tensor operations however many structures it holds: on
+    a GPU a crop of one structure is a few milliseconds of work spread over ~100 small kernels,
+    and the per-structure launches, not the arithmetic, bounded the training rate.
+
+    Padding adds exact zeros: padded atoms are FAR_BOHR away with zero free-atom coefficients,
+    padded primitives have zero coefficients, padded rows and columns of the factor are zero.
+    ``members`` of the methods index the structures in the order given.
+    """
+
+    def __init__(self, structures):
+        self.natm = np.array([len(s.symbols) for s in structures])
+        self.nprim = np.array([len(s.prim_exp) for s in structures])
+        self.nshell = np.array([s.n_shell for s in structures])
+        self.nao, self.ncol = np.array([list(s.factor.shape) for s in structures]).T
+        self.coords_np = [s.coords_np for s in structures]
+
+        def stack(name, fill):
+            tensors = [getattr(s, name) for s in structures]
+            shape = [len(tensors), max(len(t) for t in tensors), *tensors[0].shape[1:]]
+            if tensors[0].dim() > 1:
+                shape[2] = max(t.shape[1] for t in tensors)
+            out = torch.full(shape, fill, dtype=tensors[0].dtype, device=tensors[0].device)
+            for i, t in enumerate(tensors):
+                out[(i, *[slice(0, n) for n in t.shape])] = t
+            return out
+
+        self.coords = stack('coords', FAR_BOHR)
+        self.channel = stack('channel', 1)
+        self.prim_atom = stack('prim_atom', 0)
+        self.prim_exp = stack('prim_exp', 1.0)
+        self.prim_coef = stack('prim_coef', 0.0)
+        self.prim_shell = stack('prim_shell', 0)
+        self.ao_shell = stack('ao_shell', 0)
+        # each function's angular factor x^i y^j z^k as an index into its atom's monomials up
+        # to the highest degree (powers by products: torch's pow was most of the time)
+        self.lmax = max(int(s.ao_pow.sum(1).max()) for s in structures)
+        powers = [p for l in range(self.lmax + 1) for p in cartesian_powers(l)]
+        self.monomial_powers = powers
+        index = {p: k for k, p in enumerate(powers)}
+        ao_monomial = [torch.tensor([index[tuple(p)] for p in s.ao_pow.tolist()],
+                                    device=self.device) for s in structures]
+        self.ao_monomial = stack('ao_atom', 0) * len(powers)
+        for i, m in enumerate(ao_monomial):
+            self.ao_monomial[i, :len(m)] += m
+        self.factor = stack('factor', 0.0)
+
+    def __len__(self):
+        return len(self.natm)
+
+    @property
+    def device(self):
+        return self.coords.device
+
+    def _members(self, members):
+        """(index tensor, trimmed sizes) of the members: padded only to their own largest."""
+        members = np.asarray(members)
+        sizes = {k: int(getattr(self, k)[members].max())
+                 for k in ('natm', 'nprim', 'nshell', 'nao', 'ncol')}
+        return torch.as_tensor(members, device=self.device), sizes
+
+    def block_points(self, members, max_elements):
+        """Points per evaluation block such that the largest intermediate (members × points ×
+        the largest per-point width) stays within ``max_elements`` numbers."""
+        _, n = self._members(members)
+        width = max(n['nao'], n['nprim'], n['natm'] * max(4, 3 * (self.lmax + 1),
+                                                          len(self.monomial_powers)))
+        return max(1, max_elements // (len(members) * width))
+
+    def density(self, members, points, max_elements=None):
+        """ρ_SCF (B, N) at points (B, N, 3) bohr, each in its member's own frame, e/bohr³."""
+        idx, n = self._members(members)
+        coords = self.coords[idx, :n['natm']]
+        prim_atom = self.prim_atom[idx, :n['nprim']]
+        prim_exp = self.prim_exp[idx, None, :n['nprim']]
+        prim_coef = self.prim_coef[idx, None, :n['nprim']]
+        prim_shell = self.prim_shell[idx, :n['nprim']]
+        ao_shell = self.ao_shell[idx, :n['nao']]
+        ao_monomial = self.ao_monomial[idx, :n['nao']]
+        factor = self.factor[idx, :n['nao'], :n['ncol']]
+        block = self.block_points(members, max_elements or default_max_elements(self.device))
         out = []
-        for start in range(0, len(points), POINT_BLOCK):
-            p = points[start:start + POINT_BLOCK]
-            d = p[:, None, :] - self.coords[None]                   # (n, atoms, 3)
+        for start in range(0, points.shape[1], block):
+            p = points[:, start:start + block]
+            b, m = p.shape[:2]
+            d = p[:, :, None, :] - coords[:, None]                        # (B, m, atoms, 3)
             r2 = (d * d).sum(-1)
-            g = self.prim_coef * torch.exp(-self.prim_exp * r2[:, self.prim_atom])
-            radial = torch.zeros(len(p), self.n_shell, dtype=g.dtype, device=g.device)
-            radial.index_add_(1, self.prim_shell, g)
-            ao = radial[:, self.ao_shell] * (d[:, self.ao_atom] ** self.ao_pow).prod(-1)
-            out.append(((ao @ self.factor) ** 2).sum(1))
-        return torch.cat(out)
+            g = prim_coef * torch.exp(-prim_exp * r2.gather(2, prim_atom[:, None].expand(b, m, -1)))
+            radial = torch.zeros(b, m, n['nshell'], dtype=g.dtype, device=g.device)
+            radial.scatter_add_(2, prim_shell[:, None].expand(b, m, -1), g)
+            dpow = [torch.ones_like(d), d]                            # (B, m, atoms, 3) each
+            for _ in range(self.lmax - 1):
+                dpow.append(dpow[-1] * d)
+            monomial = torch.stack([dpow[i][..., 0] * dpow[j][..., 1] * dpow[k][..., 2]
+                                    for i, j, k in self.monomial_powers], -1)
+            ao = (radial.gather(2, ao_shell[:, None].expand(b, m, -1))
+                  * monomial.reshape(b, m, -1).gather(2, ao_monomial[:, None].expand(b, m, -1)))
+            out.append((torch.bmm(ao, factor) ** 2).sum(-1))
+        return torch.cat(out, 1)
+
+    def free_atoms_and_fingerprints(self, members, points, coords, max_elements=None):
+        """(ρ0 (B, N), fingerprints (B, N_CHANNELS, N)) at points (B, N, 3) bohr around atoms
+        at ``coords`` (B, atoms, 3; the members' atoms, rotated as the points are): the free
+        atoms' density as atoms.density_on_points interpolates it (the same radial tables and
+        cubic Hermite interpolation), and the channels of fingerprints.fingerprints_on_points:
+        ρ0^(1/3), and per element Σ exp(−d²/2σ²) within 6σ."""
+        idx, n = self._members(members)
+        coords = coords[:, :n['natm']]
+        element = self.channel[idx, :n['natm']]                          # 1 + element index
+        values, slopes, table_start, table_len = free_atom_tables(self.device)
+        first = table_start[element - 1][:, None]                        # (B, 1, atoms)
+        last = table_len[element - 1][:, None] - 1
+        onehot = torch.nn.functional.one_hot(element, N_CHANNELS).to(points.dtype)
+        h = atoms.RADIAL_STEP_BOHR
+        block = self.block_points(members, max_elements or default_max_elements(self.device))
+        rho0, x = [], []
+        for start in range(0, points.shape[1], block):
+            p = points[:, start:start + block]
+            r2 = ((p[:, :, None, :] - coords[:, None]) ** 2).sum(-1)       # (B, m, atoms)
+            t = r2.sqrt() / h
+            i = t.long()
+            beyond = i >= last                   # padded atoms (FAR_BOHR away) are beyond too
+            i = torch.where(beyond, 0, i)
+            t = t - i
+            t2, t3, j = t * t, t * t * t, first + i
+            rho = ((2 * t3 - 3 * t2 + 1) * values[j] + (t3 - 2 * t2 + t) * h * slopes[j]
+                   + (3 * t2 - 2 * t3) * values[j + 1] + (t3 - t2) * h * slopes[j + 1])
+            rho0.append(torch.where(beyond, 0., rho).sum(-1))
+            g = torch.where(r2 < (6 * SIGMA_BOHR) ** 2, torch.exp(-r2 / (2 * SIGMA_BOHR ** 2)),
+                            torch.zeros_like(r2))
+            x.append(torch.bmm(g, onehot))                               # (B, m, C)
+        rho0, x = torch.cat(rho0, 1), torch.cat(x, 1).transpose(1, 2).contiguous()
+        x[:, 0] = rho0.sign() * rho0.abs() ** (1 / 3)                  # np.cbrt
+        return rho0, x
 
 
-def free_atom_density(points, coords, free_exp, free_coef):
-    """Σ_A Σ_k c_k exp(−a_k |r − R_A|²) (N,) at points (N, 3); the Gaussians that
-    atoms.density_on_points interpolates (to < 4e-7 of the nuclear peak)."""
-    out = []
-    for start in range(0, len(points), POINT_BLOCK):
-        d = points[start:start + POINT_BLOCK, None, :] - coords[None]
-        r2 = (d * d).sum(-1)                                         # (n, atoms)
-        out.append((free_coef * torch.exp(-free_exp * r2[..., None])).sum((1, 2)))
-    return torch.cat(out)
+@functools.lru_cache(maxsize=None)
+def free_atom_tables(device):
+    """(values, slopes, start, length) on ``device``: atoms.radial_table's density and its
+    radial derivative for every element of ELEMENT_CHANNELS, end to end (float64), and where
+    each element's table starts and how long it is (in ELEMENT_CHANNELS's order)."""
+    tables = [atoms.radial_table(s)[:2] for s in ELEMENT_CHANNELS]
+    length = np.array([len(f) for f, _ in tables])
+    start = np.concatenate([[0], np.cumsum(length)[:-1]])
+    values, slopes = (torch.tensor(np.concatenate([t[k] for t in tables]), device=device)
+                      for k in (0, 1))
+    return values, slopes, torch.tensor(start, device=device), torch.tensor(length, device=device)
 
 
-def fingerprints(points, coords, channel, rho0):
-    """Fingerprint channels (N_CHANNELS, N) as fingerprints.fingerprints_on_points: ρ0^(1/3)
-    and per element Σ exp(−d²/2σ²) within 6σ; ``channel`` (atoms,) is 1 + element index."""
-    out = torch.zeros(N_CHANNELS, len(points), dtype=points.dtype, device=points.device)
-    out[0] = rho0.sign() * rho0.abs() ** (1 / 3)                  # np.cbrt
-    d2 = ((points[:, None, :] - coords[None]) ** 2).sum(-1)           # (N, atoms)
-    g = torch.where(d2 < (6 * SIGMA_BOHR) ** 2, torch.exp(-d2 / (2 * SIGMA_BOHR ** 2)),
-                    torch.zeros_like(d2))
-    out.index_add_(0, channel, g.T.contiguous())
-    return out
+def default_max_elements(device):
+    """Numbers in the largest intermediate of an evaluation block: 2 GiB of float64 on a GPU
+    (about five such tensors live at once; an H200 has 139 GiB), 32 MiB on a CPU."""
+    return 2 ** 28 if torch.device(device).type == 'cuda' else 2 ** 22
+
+
+def crop_geometry(coords_bohr, rng, spacing_bohr, margin_bohr, crop, rotation=None):
+    """(rotation (3, 3), center (3,), crop_grid) of one random crop: dataset.crop_sample's draws
+    from ``rng`` (numpy Generator) in its order, a rotation, then the crop's start."""
+    rotation = random_rotation(rng) if rotation is None else np.asarray(rotation, dtype=float)
+    grid, center = rotated_box(coords_bohr, rotation, spacing_bohr, margin_bohr)
+    return rotation, center, random_crop(grid, crop, rng)
+
+
+def crop_batch(stack, members, geometries, crop, group=None, max_elements=None):
+    """x (B, C, n, n, n), y (B, 1, n, n, n), mask (B, 1, n, n, n) float32 on the stack's device
+    (n = crop): the crops of ``members`` (positions in ``stack``) at ``geometries``
+    (crop_geometry's), each box at the low corner where it is smaller than the crop and the rest
+    masked out.  Every crop is evaluated on the full n³ points; those outside its box are
+    zeroed by the mask, so all members share one shape.
+
+    group: members per evaluation (None: all at once).  Each evaluation pads its members to the
+    largest of them, so the members are taken in order of size, and the crops come back in the
+    order given: the same numbers for any ``group``, which trades padding against the number of
+    operations (on a CPU one at a time is fastest; on a GPU, measure: gpu_train.py does)."""
+    members = np.asarray(members)
+    if group and group < len(members):
+        order = np.argsort(stack.nao[members], kind='stable')
+        parts = [crop_batch(stack, members[part], [geometries[k] for k in part], crop, None,
+                            max_elements)
+                 for part in np.array_split(order, range(group, len(order), group))]
+        back = torch.as_tensor(np.argsort(order), device=stack.device)
+        return tuple(torch.cat(t)[back] for t in zip(*parts))
+    dev = stack.device
+    rotation = torch.tensor(np.array([g[0] for g in geometries]), dtype=torch.float64, device=dev)
+    center = torch.tensor(np.array([g[1] for g in geometries]), dtype=torch.float64,
+                          device=dev)[:, None]
+    origin = torch.tensor(np.array([g[2].origin_bohr for g in geometries]), dtype=torch.float64,
+                          device=dev)[:, None]
+    spacing = geometries[0][2].spacing_bohr
+    size = torch.tensor(np.array([g[2].shape for g in geometries]), device=dev)
+    axis = torch.arange(crop, device=dev)
+    ijk = torch.stack(torch.meshgrid(axis, axis, axis, indexing='ij'), -1).reshape(-1, 3)
+    points_rot = origin + spacing * ijk.to(torch.float64)                 # (B, n³, 3)
+    idx, sizes = stack._members(members)
+    coords = stack.coords[idx, :sizes['natm']]
+    coords_rot = torch.bmm(coords - center, rotation.transpose(1, 2)) + center
+    rho0, x = stack.free_atoms_and_fingerprints(members, points_rot, coords_rot, max_elements)
+    # the SCF density at the points rotated back into the molecule's frame: (p − c) R + c
+    rho = stack.density(members, torch.bmm(points_rot - center, rotation) + center, max_elements)
+    mask = (ijk[None] < size[:, None]).all(-1).to(torch.float32)          # (B, n³)
+    shape = (len(members), -1, crop, crop, crop)
+    return ((x.float() * mask[:, None]).reshape(shape), ((rho - rho0).float() * mask).reshape(shape),
+            mask.reshape(shape))
 
 
 def crop_sample(structure, rng, spacing_bohr, margin_bohr, crop, rotation=None):
@@ -289,24 +458,6 @@ def crop_sample(structure, rng, spacing_bohr, margin_bohr, crop, rotation=None):
     device (n = crop): dataset.crop_sample of the same structure, rotation and crop for the same
     ``rng`` state (numpy Generator), the box at the low corner where it is smaller than the
     crop and the rest masked out."""
-    rotation = random_rotation(rng) if rotation is None else np.asarray(rotation, dtype=float)
-    grid, center = rotated_box(structure.coords_np, rotation, spacing_bohr, margin_bohr)
-    crop_grid = random_crop(grid, crop, rng)
-    dev = structure.device
-    points_rot = torch.tensor(crop_grid.coords(), dtype=torch.float64, device=dev)
-    coords_rot = torch.tensor(rotate(structure.coords_np, rotation, center),
-                              dtype=torch.float64, device=dev)
-    rho0 = free_atom_density(points_rot, coords_rot, structure.free_exp, structure.free_coef)
-    x_pts = fingerprints(points_rot, coords_rot, structure.channel, rho0)
-    rot = torch.tensor(rotation, dtype=torch.float64, device=dev)
-    c = torch.tensor(center, dtype=torch.float64, device=dev)
-    y_pts = structure.density((points_rot - c) @ rot + c) - rho0      # inverse rotation
-    size = crop_grid.shape
-    x = torch.zeros((N_CHANNELS, crop, crop, crop), dtype=torch.float32, device=dev)
-    y = torch.zeros((1, crop, crop, crop), dtype=torch.float32, device=dev)
-    mask = torch.zeros((1, crop, crop, crop), dtype=torch.float32, device=dev)
-    inner = (slice(None), slice(0, size[0]), slice(0, size[1]), slice(0, size[2]))
-    x[inner] = x_pts.reshape(N_CHANNELS, *size).float()
-    y[inner] = y_pts.reshape(1, *size).float()
-    mask[inner] = 1
-    return x, y, mask
+    geometry = crop_geometry(structure.coords_np, rng, spacing_bohr, margin_bohr, crop, rotation)
+    x, y, mask = crop_batch(StructureStack([structure]), [0], [geometry], crop)
+    return x[0], y[0], mask[0]
