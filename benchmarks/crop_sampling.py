@@ -64,7 +64,7 @@ def main(argv=None):
     # every 8th training structure: QM9 and drug-like ones in the kit's proportions
     indices = data.indices('train')[::8][:args.structures]
     stack = compact.StructureStack([data.structure(i, device) for i in indices])
-    name = torch.cuda.get_device_name(device) if device.type == 'cuda' else platform.processor()
+    name = torch.cuda.get_device_name(device) if device.type == 'cuda' else platform.node()
     rows = []
     for batch in args.batch_sizes:
         for r in range(args.repeats + 1):                  # the first: warm-up, not kept
@@ -78,7 +78,8 @@ def main(argv=None):
                          for g in args.groups]
                 print(rows[-len(args.groups):], flush=True)
     lines = [f'crop sampling on {device} ({name}), {args.threads} thread(s), crops of '
-             f'{args.crop}^3 from {len(indices)} training structures of {data.path}; seconds '
+             f'{args.crop}^3 from {len(indices)} training structures of '
+             f'{" ".join(os.path.relpath(f, ROOT) for f in data.files)}; seconds '
              'per batch (median), by structures evaluated together (0: the whole batch)', '',
              '| batch | atoms (mean) | ' + ' | '.join(f'group {g}' for g in args.groups)
              + ' | crops/s, fastest |', '|---|---|' + '---|' * (len(args.groups) + 1)]
