@@ -184,7 +184,7 @@ def train(args):
     if not train_idx or not val_idx:
         sys.exit(f'{store.path}: need structures in the train and val splits')
     # the training structures padded and stacked once: a batch is then one evaluation
-    train_stack = compact.StructureStack([store.structure(i, device) for i in train_idx])
+    train_stack = compact.StructureStack([store.structure(i) for i in train_idx]).to(device)
     val_batches = validation_batches({i: store.structure(i, device) for i in val_idx}, val_idx,
                                      args)
     if args.sample_group == 'auto':

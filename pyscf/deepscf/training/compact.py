@@ -302,6 +302,14 @@ class StructureStack:
     def device(self):
         return self.coords.device
 
+    def to(self, device):
+        """The stack with its tensors on ``device`` (stacking on the CPU and moving the result
+        takes a dozen copies instead of one per structure and array)."""
+        for name, value in vars(self).items():
+            if torch.is_tensor(value):
+                setattr(self, name, value.to(device))
+        return self
+
     def _members(self, members):
         """(index tensor, trimmed sizes) of the members: padded only to their own largest."""
         members = np.asarray(members)
