@@ -208,7 +208,7 @@ def train(args):
     best_state = copy.deepcopy(model.state_dict())
 
     def checkpoint():
-        val = validate(model, val_batches, device)
+        val = validate(model, val_batches, device, args.spacing)
         row = {'step': state['step'], 'samples': state['samples'],
                'elapsed_s': round(time.time() - t_start, 1), 'val': val}
         record(**row)
@@ -462,13 +462,14 @@ def validation_crops(folder, compact_sources, spacing_bohr, margin_bohr, val_str
 def target_figures(weights, crops):
     """Validation figures of ``weights`` on both sets of targets of validation_crops (the
     compact ones alone where there are no HDF5 batches)."""
-    module, _ = nn_model.load(weights)
+    module, meta = nn_model.load(weights)
     module.eval()
     out = {'structures': sum(len(b[0]) for b in crops[1]) // 2}
     for name, batches in zip(('hdf5', 'compact'), crops):
         if batches is not None:
-            figures = validate(module, batches, torch.device('cpu'))
+            figures = validate(module, batches, torch.device('cpu'), meta['spacing_bohr'])
             out[f'{name}_nmae_rho_percent'] = figures['nmae_rho_percent']
+            out[f'{name}_nmae_long_percent'] = figures['nmae_long_percent']
             out[f'{name}_nmae_delta_rho'] = figures['nmae_delta_rho']
     return out
 

@@ -56,26 +56,50 @@ def training_step(net, opt, x, y, mask, args, bf16=False):
     return loss
 
 
+def gaussian_filter(field, sigma_voxels):
+    """field (B, 1, n, n, n) filtered by a normalized Gaussian of ``sigma_voxels``, cut at 3σ,
+    zero outside the crop (scipy.ndimage.gaussian_filter's mode='constant')."""
+    reach = int(np.ceil(3 * sigma_voxels))
+    t = torch.arange(-reach, reach + 1, dtype=field.dtype, device=field.device)
+    kernel = torch.exp(-t ** 2 / (2 * sigma_voxels ** 2))
+    kernel = kernel / kernel.sum()
+    for axis in range(3):
+        shape = [1, 1, 1, 1, 1]
+        shape[2 + axis] = len(t)
+        padding = [0, 0, 0]
+        padding[axis] = reach
+        field = torch.nn.functional.conv3d(field, kernel.reshape(shape), padding=padding)
+    return field
+
+
+# the error's wavelengths the guess feels: smoother than about 1 bohr (benchmarks/error_scales.py)
+LONG_WAVELENGTH_BOHR = 1.0
+
+
 @torch.no_grad()
-def validate(model, loader, device):
+def validate(model, loader, device, spacing_bohr=0.3):
     """Validation figures over fixed crops of held-out molecules.
 
     nmae_delta_rho: Σ|Δρ_pred − Δρ| / Σ|Δρ| (zero predictor: 1); nmae_rho_percent:
-    100 Σ|Δρ_pred − Δρ| / Σ ρ (the density NMAE, ρ = ρ0 + Δρ); rmse (e/bohr³).
+    100 Σ|Δρ_pred − Δρ| / Σ ρ (the density NMAE, ρ = ρ0 + Δρ); nmae_long_percent: the same of
+    the error's long wavelengths (Gaussian-filtered, σ LONG_WAVELENGTH_BOHR), the part the
+    guess feels; rmse (e/bohr³).
     """
     model.eval()
-    err = ref = rho = sq = n = 0.
+    err = long = ref = rho = sq = n = 0.
     for x, y, mask in loader:
         x, y, mask = x.to(device), y.to(device), mask.to(device)
         pred = model(x)
         err += ((pred - y).abs() * mask).sum().item()
+        long += gaussian_filter((pred - y) * mask, LONG_WAVELENGTH_BOHR / spacing_bohr).abs() \
+            .mul(mask).sum().item()
         ref += (y.abs() * mask).sum().item()
         rho += ((x[:, :1] ** 3 + y) * mask).sum().item()
         sq += ((pred - y) ** 2 * mask).sum().item()
         n += mask.sum().item()
     model.train()
     return {'nmae_delta_rho': err / max(ref, 1e-30), 'nmae_rho_percent': 100 * err / max(rho, 1e-30),
-            'rmse': (sq / max(n, 1)) ** 0.5}
+            'nmae_long_percent': 100 * long / max(rho, 1e-30), 'rmse': (sq / max(n, 1)) ** 0.5}
 
 
 def learning_rate(args, step, total_steps, optimizer_steps=None):

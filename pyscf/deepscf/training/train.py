@@ -181,7 +181,8 @@ def evaluate(args):
                               margin_bohr=meta['margin_bohr'], crop=args.crop,
                               smoothing_bohr=meta.get('smoothing_bohr', 0.0),
                               samples_per_structure=2, seed=12345)
-    val = validate(module, DataLoader(crops, batch_size=args.batch_size), torch.device('cpu'))
+    val = validate(module, DataLoader(crops, batch_size=args.batch_size), torch.device('cpu'),
+                   meta['spacing_bohr'])
     result = {'weights': os.path.abspath(args.evaluate), 'data': os.path.abspath(args.data),
               'split': args.split, 'structures': len(records), 'crops': len(crops), **val}
     os.makedirs(args.out, exist_ok=True)
@@ -309,7 +310,7 @@ def run(args):
     best_key = 'guess_nmae_percent' if guess_records else 'nmae_delta_rho'
 
     def validate_and_save():
-        val = validate(model, val_loader, device)
+        val = validate(model, val_loader, device, args.spacing)
         if guess_records and rank == 0:
             val.update(validate_guess(current_predictor(), guess_records, guess_level))
         record(step=state['step'], epoch=state['epoch'], val=val)
