@@ -253,8 +253,9 @@ class StructureStack:
     a GPU a crop of one structure is a few milliseconds of work spread over ~100 small kernels,
     and the per-structure launches, not the arithmetic, bounded the training rate.
 
-    Padding adds exact zeros: padded atoms are FAR_BOHR away with zero free-atom coefficients,
-    padded primitives have zero coefficients, padded rows and columns of the factor are zero.
+    Padding adds exact zeros: padded atoms are FAR_BOHR away (beyond every free atom's table
+    and fingerprint), padded primitives have zero coefficients, padded rows and columns of the
+    factor are zero.
     ``members`` of the methods index the structures in the order given.
     """
 
