@@ -192,8 +192,6 @@ def train(args):
         print(f'crops evaluated {args.sample_group} structures at a time (seconds per batch: '
               f'{group_seconds})', flush=True)
         record(event='sample_group', chosen=args.sample_group, seconds_per_batch=group_seconds)
-    else:
-        args.sample_group = int(args.sample_group)
     model, opt_state, cfg, state = initial_model(args, device)
     opt = torch.optim.AdamW(model.parameters(), lr=args.lr, weight_decay=args.weight_decay)
     if opt_state is not None:
@@ -476,6 +474,20 @@ def target_figures(weights, crops):
 
 # ------------------------------------------------------------------------------- command line
 
+def sample_group_arg(value):
+    """--sample-group: 'auto' or a number of structures (at least 1)."""
+    if value == 'auto':
+        return value
+    try:
+        group = int(value)
+    except ValueError:
+        group = 0
+    if group < 1:
+        raise argparse.ArgumentTypeError(f"{value!r}: give 'auto' or a whole number of "
+                                         'structures, at least 1')
+    return group
+
+
 def build_parser():
     p = argparse.ArgumentParser(description=__doc__.split('\n')[0],
                                 formatter_class=argparse.ArgumentDefaultsHelpFormatter)
@@ -499,7 +511,7 @@ def build_parser():
                    default=nn_model.DEFAULT_CONFIG['blocks_per_level'])
     t.add_argument('--batch-size', type=int, default=16)
     t.add_argument('--crop', type=int, default=32, help='training crop edge (validation: 32)')
-    t.add_argument('--sample-group', default='auto', metavar='G',
+    t.add_argument('--sample-group', default='auto', metavar='G', type=sample_group_arg,
                    help='structures whose crops are evaluated together (1: one at a time; '
                         'auto: the fastest of 1, 4, 8, 16 and the batch, timed at the start)')
     t.add_argument('--spacing', type=float, default=0.3, help='bohr')

@@ -122,3 +122,14 @@ def test_kit_trains_without_pyscf_and_finish_evaluates(folder, tmp_path):
     assert without['chosen'] in figures
     for name, f in without['guess_validation'].items():
         assert abs(f['guess_nmae_percent'] - figures[name]['guess_nmae_percent']) < 0.05
+
+
+@pytest.mark.parametrize('value', ['0', '-2', 'all'])
+def test_bad_sample_group_is_refused_by_name(value, tmp_path):
+    """--sample-group takes 'auto' or a whole number of structures >= 1; anything else stops
+    the command line with a message naming the option, before any data is read."""
+    proc = subprocess.run([sys.executable, SCRIPT, 'train', '--data', str(tmp_path), '--out',
+                           str(tmp_path / 'run'), '--minutes', '1', '--sample-group', value],
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 2
+    assert "argument --sample-group" in proc.stderr and 'at least 1' in proc.stderr
