@@ -311,17 +311,20 @@ class StructureStack:
                 setattr(self, name, value.to(device))
         return self
 
-    def _members(self, members):
-        """(index tensor, trimmed sizes) of the members: padded only to their own largest."""
+    def _sizes(self, members):
+        """The members' largest sizes: they are padded only to these."""
         members = np.asarray(members)
-        sizes = {k: int(getattr(self, k)[members].max())
-                 for k in ('natm', 'nprim', 'nshell', 'nao', 'ncol')}
-        return torch.as_tensor(members, device=self.device), sizes
+        return {k: int(getattr(self, k)[members].max())
+                for k in ('natm', 'nprim', 'nshell', 'nao', 'ncol')}
+
+    def _members(self, members):
+        """(index tensor on the device, _sizes) of the members."""
+        return torch.as_tensor(np.asarray(members), device=self.device), self._sizes(members)
 
     def block_points(self, members, max_elements):
         """Points per evaluation block such that the largest intermediate (members × points ×
         the largest per-point width) stays within ``max_elements`` numbers."""
-        _, n = self._members(members)
+        n = self._sizes(members)       # sizes only: no index copied to the device
         width = max(n['nao'], n['nprim'], n['natm'] * max(4, 3 * (self.lmax + 1),
                                                           len(self.monomial_powers)))
         return max(1, max_elements // (len(members) * width))
