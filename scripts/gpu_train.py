@@ -135,13 +135,17 @@ def initial_model(args, device):
         module, meta = nn_model.load(args.init)
         model = nn_model.UNet3D(meta['config'])
         model.load_state_dict(module.state_dict())
-        return model.to(device), None, meta['config'], {'step': 0, 'samples': 0, 'best': {}}
+        return model.to(device), None, meta['config'], {
+            'step': 0, 'samples': 0, 'best': {}, 'init': os.path.basename(args.init)}
     cfg = {**nn_model.DEFAULT_CONFIG, 'widths': args.widths,
            'blocks_per_level': args.blocks_per_level}
     return nn_model.UNet3D(cfg).to(device), None, cfg, {'step': 0, 'samples': 0, 'best': {}}
 
 
-def metadata(cfg, args, store, val_ids, state):
+def metadata(cfg, args, store, val_ids, state, exported):
+    """The weights file's metadata; ``exported`` ({'step', 'val'}) says which weights: a
+    snapshot's own step and validation, or the best ones for weights.pt.  The weights a run
+    started from (--init) are carried through every --resume in the checkpoint's state."""
     reference = {k: v for k, v in store.settings.items() if k not in ('split_seed',
                                                                        'factor_dtype')}
     return nn_model.make_metadata(
@@ -151,12 +155,12 @@ def metadata(cfg, args, store, val_ids, state):
                  'split_fractions': [0.8, 0.1, 0.1],
                  'structures': {s: len(store.indices(s)) for s in ('train', 'val', 'test')},
                  'validation_structures': sorted(val_ids)},
-        training={'kit': 'scripts/gpu_train.py', 'steps': state['best'].get('step'),
+        training={'kit': 'scripts/gpu_train.py', 'steps': exported.get('step'),
                   'samples': state['samples'], 'crop': args.crop, 'batch_size': args.batch_size,
                   'bf16': args.bf16_used, 'device': args.device_name,
-                  'init': os.path.basename(args.init) if args.init else None,
+                  'init': state.get('init'),
                   'resume': os.path.basename(args.resume) if args.resume else None},
-        validation=state['best'].get('val', {}))
+        validation=exported.get('val', {}))
 
 
 def train(args):
@@ -217,7 +221,8 @@ def train(args):
             best_state.update(copy.deepcopy(model.state_dict()))
         ckpt = {'model': model.state_dict(), 'optimizer': opt.state_dict(), 'config': cfg,
                 'state': state, 'args': {k: v for k, v in vars(args).items() if k != 'func'},
-                'metadata': metadata(cfg, args, store, val_ids, state)}
+                'metadata': metadata(cfg, args, store, val_ids, state,
+                                     {'step': state['step'], 'val': val})}
         path = os.path.join(args.out, 'checkpoint.pt')
         torch.save(ckpt, path + '.tmp')
         os.replace(path + '.tmp', path)
@@ -266,7 +271,7 @@ def train(args):
     seconds = time.time() - t_train
     model.load_state_dict(best_state)
     weights = os.path.join(args.out, 'weights.pt')
-    nn_model.export(model, weights, metadata(cfg, args, store, val_ids, state))
+    nn_model.export(model, weights, metadata(cfg, args, store, val_ids, state, state['best']))
     report = {'device': args.device_name, 'torch': torch.__version__, 'bf16': args.bf16_used,
               'structures': {'train': len(train_idx), 'val': len(val_idx)},
               'steps': state['step'] - step0, 'batch_size': args.batch_size, 'crop': args.crop,

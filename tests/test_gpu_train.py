@@ -68,6 +68,11 @@ def test_kit_trains_without_pyscf_and_finish_evaluates(folder, tmp_path):
     assert predictor.metadata['dataset']['validation_structures'] == ['qm9_7_d0']
     grid, residual = predictor.predict_atoms(['O', 'H', 'H'], np.eye(3))
     assert residual.shape == grid.shape and np.isfinite(residual).all()
+    # a snapshot's metadata describes that snapshot: its own step and validation
+    _, snap = nn_model.load(os.path.join(run, snapshots[-1]))
+    assert snap['training']['steps'] == validations[-1]['step'] > 0
+    assert snap['validation'] == validations[-1]['val']
+    assert snap['training']['init'] == os.path.basename(nn_model.DEFAULT_WEIGHTS)
     # a second run resumes from the checkpoint
     resumed = str(tmp_path / 'resumed')
     cmd2 = cmd[:cmd.index('--init')] + ['--resume', os.path.join(run, 'checkpoint.pt'),
@@ -83,6 +88,10 @@ def test_kit_trains_without_pyscf_and_finish_evaluates(folder, tmp_path):
             if 'val' in line][-1]
     assert sorted(f for f in os.listdir(resumed) if f.startswith('weights_step')) == [
         f'weights_step{last["step"]:06d}.pt']              # --keep-snapshots 1: the latest only
+    # the weights the run started from are still named after the resume
+    _, snap = nn_model.load(os.path.join(resumed, f'weights_step{last["step"]:06d}.pt'))
+    assert snap['training']['init'] == os.path.basename(nn_model.DEFAULT_WEIGHTS)
+    assert snap['training']['steps'] == last['step'] and snap['training']['resume']
     # finish, where PySCF is: both sets of targets on the same crops, and the guess
     finish = str(tmp_path / 'finish.json')
     proc = subprocess.run([sys.executable, SCRIPT, 'finish', '--run', run, '--data', out_folder,
