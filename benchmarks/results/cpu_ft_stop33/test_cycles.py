@@ -9,7 +9,7 @@ n, out, weights = int(sys.argv[1]), sys.argv[2], sys.argv[3:]
 lib.num_threads(1)
 store = compact.CompactSet('kit/compact.npz')
 recs = dataset.compact_records(store, store.indices('test')[:n])
-preds = {w: NetworkPredictor(w) for w in weights}
+preds = {w: NetworkPredictor(w) for w in weights}   # keys: the weights paths (renamed in the saved jsonl)
 with open(out, 'w') as f:
     for rec in recs:
         mol = data.record_mole(rec)
