@@ -143,8 +143,8 @@ def initial_model(args, device):
 
 
 def metadata(cfg, args, store, val_ids, state, exported):
-    """The weights file's metadata; ``exported`` ({'step', 'val'}) says which weights: a
-    snapshot's own step and validation, or the best ones for weights.pt.  The weights a run
+    """The weights file's metadata; ``exported`` ({'step', 'samples', 'val'}) says which
+    weights: a snapshot's own validation row, or the best one for weights.pt.  The weights a run
     started from (--init) are carried through every --resume in the checkpoint's state."""
     reference = {k: v for k, v in store.settings.items() if k not in ('split_seed',
                                                                        'factor_dtype')}
@@ -156,7 +156,9 @@ def metadata(cfg, args, store, val_ids, state, exported):
                  'structures': {s: len(store.indices(s)) for s in ('train', 'val', 'test')},
                  'validation_structures': sorted(val_ids)},
         training={'kit': 'scripts/gpu_train.py', 'steps': exported.get('step'),
-                  'samples': state['samples'], 'crop': args.crop, 'batch_size': args.batch_size,
+                  # a best step saved before 'samples' was kept in it has the run's count
+                  'samples': exported.get('samples', state['samples']), 'crop': args.crop,
+                  'batch_size': args.batch_size,
                   'bf16': args.bf16_used, 'device': args.device_name,
                   'init': state.get('init'),
                   'resume': os.path.basename(args.resume) if args.resume else None},
@@ -217,12 +219,11 @@ def train(args):
         print(f'step {state["step"]} ({row["elapsed_s"]:.0f} s): val NMAE '
               f'{val["nmae_rho_percent"]:.3f} %', flush=True)
         if val['nmae_delta_rho'] < state['best'].get('val', {}).get('nmae_delta_rho', np.inf):
-            state['best'] = {'step': state['step'], 'val': val}
+            state['best'] = {'step': state['step'], 'samples': state['samples'], 'val': val}
             best_state.update(copy.deepcopy(model.state_dict()))
         ckpt = {'model': model.state_dict(), 'optimizer': opt.state_dict(), 'config': cfg,
                 'state': state, 'args': {k: v for k, v in vars(args).items() if k != 'func'},
-                'metadata': metadata(cfg, args, store, val_ids, state,
-                                     {'step': state['step'], 'val': val})}
+                'metadata': metadata(cfg, args, store, val_ids, state, row)}
         path = os.path.join(args.out, 'checkpoint.pt')
         torch.save(ckpt, path + '.tmp')
         os.replace(path + '.tmp', path)

@@ -72,6 +72,7 @@ def test_kit_trains_without_pyscf_and_finish_evaluates(folder, tmp_path):
     _, snap = nn_model.load(os.path.join(run, snapshots[-1]))
     assert snap['training']['steps'] == validations[-1]['step'] > 0
     assert snap['validation'] == validations[-1]['val']
+    assert snap['training']['samples'] == validations[-1]['samples']
     assert snap['training']['init'] == os.path.basename(nn_model.DEFAULT_WEIGHTS)
     # a second run resumes from the checkpoint
     resumed = str(tmp_path / 'resumed')
