@@ -6,6 +6,9 @@ On the GPU machine (torch and numpy; no PySCF, no HDF5 data: the compact set tra
     python scripts/gpu_train.py train --data kit --out $OUT --minutes 8 \\
         --init weights/deepscf_default.pt     # or --resume kit/checkpoint.pt
 
+(a slot runs two of these side by side, the bundled weights continued and a wider network:
+scripts/gpu_slot.py)
+
 trains the U-Net on random rotated crops whose targets are evaluated on the GPU from the compact
 set (compact.py: every .npz file of kit/, merged as they load; bf16 autocast on CUDA), writes a
 checkpoint and a validation line every ``--checkpoint-minutes``, and stops at ``--minutes``

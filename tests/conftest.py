@@ -38,3 +38,17 @@ def water_xyz(tmp_path):
     lines = [a.split() for a in WATER.split(';')]
     path.write_text(f'{len(lines)}\nwater\n' + ''.join(' '.join(a) + '\n' for a in lines))
     return str(path)
+
+
+@pytest.fixture(scope='session')
+def tiny_kit(tmp_path_factory):
+    """(data folder, kit folder): methane and water (train) and ethane (val), B3LYP/def2-SVP at
+    grid level 0, and their compact file in a kit folder, as the GPU kit's --data kit reads."""
+    from pyscf.deepscf.training import data, dataset
+    out = str(tmp_path_factory.mktemp('data'))
+    data.generate(data.structure_jobs(qm9_index=[1, 3, 7]), out, {'grids_level': 0}, workers=0,
+                  progress=False)
+    kit = os.path.join(out, 'kit')
+    os.makedirs(kit)
+    dataset.write_compact(out, os.path.join(kit, 'set.npz'), progress=False)
+    return out, kit

@@ -9,7 +9,6 @@ import sys
 import numpy as np
 import pytest
 
-from pyscf.deepscf.training import data, dataset
 from pyscf.deepscf.engine import model as nn_model
 
 SCRIPT = os.path.join(os.path.dirname(__file__), '..', 'scripts', 'gpu_train.py')
@@ -21,20 +20,8 @@ WITHOUT_PYSCF = ("import sys, runpy\n"
                  "runpy.run_path({!r}, run_name='__main__')\n").format(SCRIPT)
 
 
-@pytest.fixture(scope='module')
-def folder(tmp_path_factory):
-    """Methane and water (train) and ethane (val), B3LYP/def2-SVP at grid level 0."""
-    out = str(tmp_path_factory.mktemp('data'))
-    data.generate(data.structure_jobs(qm9_index=[1, 3, 7]), out, {'grids_level': 0}, workers=0,
-                  progress=False)
-    kit = os.path.join(out, 'kit')                  # a kit folder, as the device command reads
-    os.makedirs(kit)
-    dataset.write_compact(out, os.path.join(kit, 'set.npz'), progress=False)
-    return out, kit
-
-
-def test_kit_trains_without_pyscf_and_finish_evaluates(folder, tmp_path):
-    out_folder, compact_path = folder
+def test_kit_trains_without_pyscf_and_finish_evaluates(tiny_kit, tmp_path):
+    out_folder, compact_path = tiny_kit
     run = str(tmp_path / 'run')
     cmd = [sys.executable, '-c', WITHOUT_PYSCF, 'train', '--data', compact_path, '--out', run,
            '--minutes', '0.5', '--checkpoint-minutes', '0.01', '--init', nn_model.DEFAULT_WEIGHTS,
