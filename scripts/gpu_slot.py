@@ -6,10 +6,11 @@
 runs ``gpu_train.py train`` twice at once on the one GPU, each for ``--minutes``:
 
 * ``ft``: the bundled weights continued (the kit's single-run command until stop 35);
-* ``deep``: a new network with a fourth, coarser level (widths 16-32-64-128: 3.3 M parameters
-  against 0.8 M, 1.1x the arithmetic) from random weights: issue 15's capacity lever at the
-  compute a GPU gives, where the guess needs it (the error's wavelengths above a bohr) and at
-  nearly the bundled network's cost at inference (widths 32-64-128 would cost 4x).
+* ``wide``: a new network of widths 32-64-128 (3.2 M parameters against 0.8 M) from random
+  weights: issue 15's capacity lever at the compute a GPU gives.  On the CPU this width lowered
+  the training loss per step and lost per hour (a step costs 2.3x there); a fourth, coarser level
+  instead (16-32-64-128, 1.1x the arithmetic) was behind per step and per hour
+  (docs/gpu_kit.md).
 
 Why side by side: the first slot made 6.9 steps a second with the 0.8 M network, a few
 milliseconds of an H200's arithmetic per step; the rest was the crops' targets, kernel launches
@@ -44,7 +45,7 @@ RUNS = {
     'ft': ['--init', os.path.join(ROOT, 'weights', 'deepscf_default.pt'),
            '--keep-snapshots', '2'],
     # 2e-3: the rate a new network trained at on the CPU (docs/measurements.md, levers)
-    'deep': ['--widths', '16', '32', '64', '128', '--lr', '2e-3', '--keep-snapshots', '2',
+    'wide': ['--widths', '32', '64', '128', '--lr', '2e-3', '--keep-snapshots', '2',
              '--no-timing'],
 }
 LOG_FILES = ('metrics.jsonl', 'report.json', 'log.txt', 'guess_residual.npz')

@@ -31,25 +31,25 @@ def test_two_runs_side_by_side_come_back_within_the_limits(tiny_kit, tmp_path):
     files = sorted(os.path.relpath(os.path.join(d, f), out)
                    for d, _, fs in os.walk(out) for f in fs)
     assert len(files) <= 8 and sum(os.path.getsize(os.path.join(out, f)) for f in files) <= 64 * 2**20
-    assert {'ft/logs.tar', 'ft/weights.pt', 'deep/logs.tar', 'deep/weights.pt'} <= set(files)
+    assert {'ft/logs.tar', 'ft/weights.pt', 'wide/logs.tar', 'wide/weights.pt'} <= set(files)
     assert logs(out, 'ft')[0] == ['guess_residual.npz', 'log.txt', 'metrics.jsonl', 'report.json']
-    assert logs(out, 'deep')[0] == ['log.txt', 'metrics.jsonl', 'report.json']   # --no-timing
-    with tarfile.open(os.path.join(out, 'deep', 'logs.tar')) as tar:
+    assert logs(out, 'wide')[0] == ['log.txt', 'metrics.jsonl', 'report.json']   # --no-timing
+    with tarfile.open(os.path.join(out, 'wide', 'logs.tar')) as tar:
         report = json.load(tar.extractfile('report.json'))
         start = [line for line in map(json.loads, tar.extractfile('metrics.jsonl'))
                  if line.get('event') == 'start'][0]
-    assert report['steps'] > 0 and start['config']['widths'] == [16, 32, 64, 128]
-    assert '[ft] ' in proc.stdout and '[deep] ' in proc.stdout     # both relayed, by name
+    assert report['steps'] > 0 and start['config']['widths'] == [32, 64, 128]
+    assert '[ft] ' in proc.stdout and '[wide] ' in proc.stdout     # both relayed, by name
 
 
 def test_a_run_past_the_deadline_is_stopped_and_its_logs_still_come_back(tiny_kit, tmp_path):
     _, kit = tiny_kit
     out = str(tmp_path / 'out')
     proc = subprocess.run([sys.executable, SCRIPT, '--out', out, '--work', str(tmp_path / 'work'),
-                           '--minutes', '5', '--deadline-s', '20', '--runs', 'deep', '--', *CPU,
+                           '--minutes', '5', '--deadline-s', '20', '--runs', 'wide', '--', *CPU,
                            '--data', kit], capture_output=True, text=True, timeout=120)
     assert proc.returncode == 1 and 'stopped' in proc.stdout
-    names, _ = logs(out, 'deep')
+    names, _ = logs(out, 'wide')
     assert 'metrics.jsonl' in names and 'report.json' not in names      # stopped mid-training
 
 
@@ -57,21 +57,21 @@ def test_weights_come_back_by_priority_within_the_limits(tmp_path, monkeypatch):
     slot = load_script('scripts', 'gpu_slot.py')
     work, out = tmp_path / 'work', str(tmp_path / 'out')
     sizes = {'ft': {'weights.pt': 3, 'checkpoint.pt': 9, 'metrics.jsonl': 1},
-             'deep': {'weights.pt': 12, 'checkpoint.pt': 37, 'metrics.jsonl': 1}}
+             'wide': {'weights.pt': 12, 'checkpoint.pt': 37, 'metrics.jsonl': 1}}
     for step in range(1, 6):
         sizes['ft'][f'weights_step{step:06d}.pt'] = 3
-        sizes['deep'][f'weights_step{step:06d}.pt'] = 12
+        sizes['wide'][f'weights_step{step:06d}.pt'] = 12
     for name, files in sizes.items():
         (work / name).mkdir(parents=True)
         for f, mib in files.items():
             (work / name / f).write_bytes(b'\0' * (mib * 2**20 // 64))   # 1/64 scale
     monkeypatch.setattr(slot, 'MAX_FILE_BYTES', 16 * 2**20 // 64)
     monkeypatch.setattr(slot, 'MAX_TOTAL_BYTES', 64 * 2**20 // 64)
-    kept, left = slot.pack(str(work), out, ['ft', 'deep'])
+    kept, left = slot.pack(str(work), out, ['ft', 'wide'])
     assert [d for d, _ in kept] == [
-        'ft/logs.tar', 'deep/logs.tar', 'ft/weights.pt', 'deep/weights.pt',
+        'ft/logs.tar', 'wide/logs.tar', 'ft/weights.pt', 'wide/weights.pt',
         'ft/weights_step000005.pt', 'ft/weights_step000004.pt', 'ft/weights_step000003.pt',
         'ft/weights_step000002.pt']                                     # 8 files: the newest
-    assert ('deep/checkpoint.pt', 37 * 2**20 // 64) in left            # over 16 MiB
+    assert ('wide/checkpoint.pt', 37 * 2**20 // 64) in left            # over 16 MiB
     assert sorted(os.listdir(os.path.join(out, 'ft'))) == sorted(
         os.path.basename(d) for d, _ in kept if d.startswith('ft/'))
