@@ -7,10 +7,10 @@ runs ``gpu_train.py train`` twice at once on the one GPU, each for ``--minutes``
 
 * ``ft``: the bundled weights continued (the kit's single-run command until stop 35);
 * ``wide``: a new network of widths 32-64-128 (3.2 M parameters against 0.8 M) from random
-  weights: issue 15's capacity lever at the compute a GPU gives.  On the CPU this width lowered
-  the training loss per step and lost per hour (a step costs 2.3x there); a fourth, coarser level
-  instead (16-32-64-128, 1.1x the arithmetic) was behind per step and per hour
-  (docs/gpu_kit.md).
+  weights: issue 15's capacity lever at the compute a GPU gives.  On the CPU neither this width
+  nor a fourth level paid in the first thousand steps (docs/measurements.md, "Depth and width
+  at equal compute"); whether capacity pays where the small network has stopped learning is
+  what a GPU's hundred thousand crops can show.
 
 Why side by side: the first slot made 6.9 steps a second with the 0.8 M network, a few
 milliseconds of an H200's arithmetic per step; the rest was the crops' targets, kernel launches
