@@ -30,6 +30,7 @@ Arguments after ``--`` go to both runs (a CPU dry run: ``-- --device cpu --batch
 import argparse
 import glob
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -116,8 +117,7 @@ def pack(work, out, names):
         size = os.path.getsize(src)
         if len(kept) < MAX_FILES and size <= MAX_FILE_BYTES and total + size <= MAX_TOTAL_BYTES:
             os.makedirs(os.path.dirname(os.path.join(out, dst)), exist_ok=True)
-            with open(src, 'rb') as fin, open(os.path.join(out, dst), 'wb') as fout:
-                fout.write(fin.read())
+            shutil.copyfile(src, os.path.join(out, dst))
             kept.append((dst, size))
             total += size
         else:
