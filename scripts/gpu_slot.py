@@ -23,7 +23,8 @@ folder; at the end (also when a run fails or outlives ``--deadline-s``) this scr
 then weight files by priority (each run's weights.pt, then snapshots, newest first, then the
 checkpoints) while they fit.  Back here:
 
-    tar -xf DIR/ft/logs.tar -C DIR/ft && python scripts/gpu_train.py finish --run DIR/ft ...
+    cp -r FILES_AT RUN && tar -xf RUN/ft/logs.tar -C RUN/ft   # files_at is read-only
+    python scripts/gpu_train.py finish --run RUN/ft ...
 
 Arguments after ``--`` go to both runs (a CPU dry run: ``-- --device cpu --batch-size 2``).
 """
