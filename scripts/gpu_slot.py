@@ -5,17 +5,18 @@
 
 runs ``gpu_train.py train`` twice at once on the one GPU, each for ``--minutes``:
 
-* ``ft``: the bundled weights continued (the kit's single-run command until stop 35);
-* ``wide``: a new network of widths 32-64-128 (3.2 M parameters against 0.8 M) from random
-  weights: issue 15's capacity lever at the compute a GPU gives.  On the CPU neither this width
-  nor a fourth level paid in the first thousand steps (docs/measurements.md, "Depth and width
-  at equal compute"); whether capacity pays where the small network has stopped learning is
-  what a GPU's hundred thousand crops can show.
+* ``ft``: the bundled weights continued at lr 3e-4 (cosine to 1e-5);
+* ``fast``: the same weights continued at lr 1e-3.  Since stop 36 the bundled network is the
+  wide one (32-64-128, 3.2 M parameters), trained from random weights in that slot for 4,059
+  steps and still falling fast; its second call (alone, lr 1e-3) took it from 1.83 to 1.54 %
+  validation NMAE in 1,362 steps, after a first rise.  Which rate an eight-minute continuation
+  wants is this pair's question (docs/gpu_kit.md, "The slots so far").
 
 Why side by side: the first slot made 6.9 steps a second with the 0.8 M network, a few
 milliseconds of an H200's arithmetic per step; the rest was the crops' targets, kernel launches
 of one process.  A second process fills the idle GPU; each run's ``report.json`` gives its
-steps per second, so the next slot knows what sharing cost.
+steps per second, so the next slot knows what sharing cost.  Stop 36's pair made 5.8 and 5.3
+steps a second (one run alone, 6.9-9.5): the pair does 1.6-1.7x one run's steps.
 
 The device tool returns at most 8 files of 16 MiB, 64 MiB in all.  Each run trains in a work
 folder; at the end (also when a run fails or outlives ``--deadline-s``) this script copies into
@@ -46,9 +47,8 @@ COMMON = ['--data', os.path.join(ROOT, 'kit'), '--batch-size', '32', '--coulomb-
 RUNS = {
     'ft': ['--init', os.path.join(ROOT, 'weights', 'deepscf_default.pt'),
            '--keep-snapshots', '2'],
-    # 2e-3: the rate a new network trained at on the CPU (docs/measurements.md, levers)
-    'wide': ['--widths', '32', '64', '128', '--lr', '2e-3', '--keep-snapshots', '2',
-             '--no-timing'],
+    'fast': ['--init', os.path.join(ROOT, 'weights', 'deepscf_default.pt'), '--lr', '1e-3',
+             '--keep-snapshots', '2', '--no-timing'],
 }
 LOG_FILES = ('metrics.jsonl', 'report.json', 'log.txt', 'guess_residual.npz')
 MAX_FILES, MAX_FILE_BYTES, MAX_TOTAL_BYTES = 8, 16 * 2**20, 64 * 2**20   # the device tool's

@@ -31,25 +31,28 @@ def test_two_runs_side_by_side_come_back_within_the_limits(tiny_kit, tmp_path):
                    for d, _, fs in os.walk(out) for f in fs)
     total = sum(os.path.getsize(os.path.join(out, f)) for f in files)
     assert len(files) <= 8 and total <= 64 * 2**20
-    assert {'ft/logs.tar', 'ft/weights.pt', 'wide/logs.tar', 'wide/weights.pt'} <= set(files)
+    assert {'ft/logs.tar', 'ft/weights.pt', 'fast/logs.tar', 'fast/weights.pt'} <= set(files)
     assert logs(out, 'ft') == ['guess_residual.npz', 'log.txt', 'metrics.jsonl', 'report.json']
-    assert logs(out, 'wide') == ['log.txt', 'metrics.jsonl', 'report.json']   # --no-timing
-    with tarfile.open(os.path.join(out, 'wide', 'logs.tar')) as tar:
+    assert logs(out, 'fast') == ['log.txt', 'metrics.jsonl', 'report.json']   # --no-timing
+    with tarfile.open(os.path.join(out, 'fast', 'logs.tar')) as tar:
         report = json.load(tar.extractfile('report.json'))
         start = [line for line in map(json.loads, tar.extractfile('metrics.jsonl'))
                  if line.get('event') == 'start'][0]
-    assert report['steps'] > 0 and start['config']['widths'] == [32, 64, 128]
-    assert '[ft] ' in proc.stdout and '[wide] ' in proc.stdout     # both relayed, by name
+    bundled = json.load(open(os.path.join(os.path.dirname(SCRIPT), '..', 'weights',
+                                          'deepscf_default.json')))
+    assert report['steps'] > 0 and start['args']['lr'] == 1e-3     # the bundled weights, faster
+    assert start['config']['widths'] == bundled['config']['widths']
+    assert '[ft] ' in proc.stdout and '[fast] ' in proc.stdout     # both relayed, by name
 
 
 def test_a_run_past_the_deadline_is_stopped_and_its_logs_still_come_back(tiny_kit, tmp_path):
     _, kit = tiny_kit
     out = str(tmp_path / 'out')
     proc = subprocess.run([sys.executable, SCRIPT, '--out', out, '--work', str(tmp_path / 'work'),
-                           '--minutes', '5', '--deadline-s', '20', '--runs', 'wide', '--', *CPU,
+                           '--minutes', '5', '--deadline-s', '20', '--runs', 'fast', '--', *CPU,
                            '--data', kit], capture_output=True, text=True, timeout=120)
     assert proc.returncode == 1 and 'stopped' in proc.stdout
-    names = logs(out, 'wide')
+    names = logs(out, 'fast')
     assert 'metrics.jsonl' in names and 'report.json' not in names      # stopped mid-training
 
 
@@ -57,21 +60,21 @@ def test_weights_come_back_by_priority_within_the_limits(tmp_path, monkeypatch):
     slot = load_script('scripts', 'gpu_slot.py')
     work, out = tmp_path / 'work', str(tmp_path / 'out')
     sizes = {'ft': {'weights.pt': 3, 'checkpoint.pt': 9, 'metrics.jsonl': 1},
-             'wide': {'weights.pt': 12, 'checkpoint.pt': 37, 'metrics.jsonl': 1}}
+             'fast': {'weights.pt': 12, 'checkpoint.pt': 37, 'metrics.jsonl': 1}}
     for step in range(1, 6):
         sizes['ft'][f'weights_step{step:06d}.pt'] = 3
-        sizes['wide'][f'weights_step{step:06d}.pt'] = 12
+        sizes['fast'][f'weights_step{step:06d}.pt'] = 12
     for name, files in sizes.items():
         (work / name).mkdir(parents=True)
         for f, mib in files.items():
             (work / name / f).write_bytes(b'\0' * (mib * 2**20 // 64))   # 1/64 scale
     monkeypatch.setattr(slot, 'MAX_FILE_BYTES', 16 * 2**20 // 64)
     monkeypatch.setattr(slot, 'MAX_TOTAL_BYTES', 64 * 2**20 // 64)
-    kept, left = slot.pack(str(work), out, ['ft', 'wide'])
+    kept, left = slot.pack(str(work), out, ['ft', 'fast'])
     assert [d for d, _ in kept] == [
-        'ft/logs.tar', 'wide/logs.tar', 'ft/weights.pt', 'wide/weights.pt',
+        'ft/logs.tar', 'fast/logs.tar', 'ft/weights.pt', 'fast/weights.pt',
         'ft/weights_step000005.pt', 'ft/weights_step000004.pt', 'ft/weights_step000003.pt',
         'ft/weights_step000002.pt']                                     # 8 files: the newest
-    assert ('wide/checkpoint.pt', 37 * 2**20 // 64) in left            # over 16 MiB
+    assert ('fast/checkpoint.pt', 37 * 2**20 // 64) in left            # over 16 MiB
     assert sorted(os.listdir(os.path.join(out, 'ft'))) == sorted(
         os.path.basename(d) for d, _ in kept if d.startswith('ft/'))
