@@ -44,11 +44,10 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 TRAIN = os.path.join(ROOT, 'scripts', 'gpu_train.py')
 COMMON = ['--data', os.path.join(ROOT, 'kit'), '--batch-size', '32', '--coulomb-loss', '30',
           '--warmup-steps', '100', '--threads', '4']
+BUNDLED = os.path.join(ROOT, 'weights', 'deepscf_default.pt')
 RUNS = {
-    'ft': ['--init', os.path.join(ROOT, 'weights', 'deepscf_default.pt'),
-           '--keep-snapshots', '2'],
-    'fast': ['--init', os.path.join(ROOT, 'weights', 'deepscf_default.pt'), '--lr', '1e-3',
-             '--keep-snapshots', '2', '--no-timing'],
+    'ft': ['--init', BUNDLED, '--keep-snapshots', '2'],
+    'fast': ['--init', BUNDLED, '--lr', '1e-3', '--keep-snapshots', '2', '--no-timing'],
 }
 LOG_FILES = ('metrics.jsonl', 'report.json', 'log.txt', 'guess_residual.npz')
 MAX_FILES, MAX_FILE_BYTES, MAX_TOTAL_BYTES = 8, 16 * 2**20, 64 * 2**20   # the device tool's

@@ -8,6 +8,7 @@ import sys
 import tarfile
 
 from conftest import load_script
+from pyscf.deepscf.engine import model as nn_model
 
 SCRIPT = os.path.join(os.path.dirname(__file__), '..', 'scripts', 'gpu_slot.py')
 CPU = ['--device', 'cpu', '--threads', '1', '--batch-size', '2', '--crop', '16',
@@ -38,8 +39,7 @@ def test_two_runs_side_by_side_come_back_within_the_limits(tiny_kit, tmp_path):
         report = json.load(tar.extractfile('report.json'))
         start = [line for line in map(json.loads, tar.extractfile('metrics.jsonl'))
                  if line.get('event') == 'start'][0]
-    bundled = json.load(open(os.path.join(os.path.dirname(SCRIPT), '..', 'weights',
-                                          'deepscf_default.json')))
+    _, bundled = nn_model.load(nn_model.DEFAULT_WEIGHTS)
     assert report['steps'] > 0 and start['args']['lr'] == 1e-3     # the bundled weights, faster
     assert start['config']['widths'] == bundled['config']['widths']
     assert '[ft] ' in proc.stdout and '[fast] ' in proc.stdout     # both relayed, by name
