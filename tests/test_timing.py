@@ -29,20 +29,29 @@ def test_a_failing_step_still_counts():
 
 
 def test_memory_of_a_step_is_its_own_peak():
+    import mmap
+
     import numpy as np
     import pytest
     if not timing.memory_supported():
         pytest.skip('no /proc/self/clear_refs here')
+
+    def touch_fresh_pages(n_bytes):
+        # An anonymous mapping of its own: fresh pages whatever the process freed before.
+        # (np.ones can land in free heap memory glibc kept resident after earlier tests:
+        # a 64 MB step once read 0.0 MB after 209 other tests in the same process.)
+        pages = mmap.mmap(-1, n_bytes)
+        view = np.frombuffer(pages, dtype=np.uint8)
+        view[:] = 1
+        del view
+        pages.close()
+
     with timing.recording(memory=True) as seconds:
         with timing.step('outer'):
             with timing.step('big'):
-                a = np.ones(200 * 2**20 // 8)       # 200 MB, touched
-                del a
-            # 64 MB: above glibc's largest mmap threshold (32 MB), so fresh pages whatever
-            # the process freed before (a smaller array may reuse resident heap memory)
+                touch_fresh_pages(200 * 2**20)
             with timing.step('small'):
-                b = np.ones(64 * 2**20 // 8)
-                del b
+                touch_fresh_pages(64 * 2**20)
     # the big array is freed inside its step, yet its peak is kept, for it and the outer step
     assert 190 < seconds.peak_mb['big'] < 260
     assert 60 < seconds.peak_mb['small'] < 110
