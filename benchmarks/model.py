@@ -182,18 +182,23 @@ def run_nonscf(paths, out, weights=None, n=10, natm_range=(30, 60), name='model_
                         if oracle else ''))
         print(lines[-1], flush=True)
         write_jsonl(rows, out, name)              # after each molecule: a stop keeps the rows
-    lines.append(f'{len(rows)} molecules of {min(r["natm"] for r in rows)}-'
-                 f'{max(r["natm"] for r in rows)} atoms: e_tot |error| median '
-                 f'{np.median([abs(r["nonscf_mHa"]) for r in rows]):.2f}, max '
-                 f'{max(abs(r["nonscf_mHa"]) for r in rows):.2f} mHa; e_ks median '
-                 f'{np.median([r["ks_mHa"] for r in rows]):.2f}, max '
-                 f'{max(r["ks_mHa"] for r in rows):.2f} mHa; NonSCF/SCF time summed '
-                 f'{sum(r["nonscf_s"] for r in rows) / sum(r["scf_pbe_s"] for r in rows):.2f}')
+    lines.append(nonscf_summary(rows))
     print(lines[-1])
     write(rows, out, name, ('nonscf_mHa', 'ks_mHa'), 'mHa')
     with open(os.path.join(out, name + '.txt'), 'w') as f:
         f.write('\n'.join(lines) + '\n')
     return rows
+
+
+def nonscf_summary(rows):
+    """The summary line of NonSCF rows (run_nonscf; also rows of runs merged afterwards)."""
+    return (f'{len(rows)} molecules of {min(r["natm"] for r in rows)}-'
+            f'{max(r["natm"] for r in rows)} atoms: e_tot |error| median '
+            f'{np.median([abs(r["nonscf_mHa"]) for r in rows]):.2f}, max '
+            f'{max(abs(r["nonscf_mHa"]) for r in rows):.2f} mHa; e_ks median '
+            f'{np.median([r["ks_mHa"] for r in rows]):.2f}, max '
+            f'{max(r["ks_mHa"] for r in rows):.2f} mHa; NonSCF/SCF time summed '
+            f'{sum(r["nonscf_s"] for r in rows) / sum(r["scf_pbe_s"] for r in rows):.2f}')
 
 
 def run_dev(paths, out, weights=None, mirrors=1):
