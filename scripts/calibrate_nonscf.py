@@ -123,11 +123,7 @@ def main(argv=None):
         calibration = {'energy_weights': weights, 'xc': args.xc, 'basis': args.basis,
                        'structures': len(rows), 'split': 'val', 'data': args.data,
                        'median_abs_error_mHa_leave_one_out': float(np.median(loo))}
-        meta = model.update_metadata(args.weights, {'nonscf': calibration})
-        sidecar = os.path.splitext(args.weights)[0] + '.json'
-        if os.path.exists(sidecar):
-            with open(sidecar, 'w') as f:
-                json.dump(meta, f, indent=1)
+        model.update_metadata(args.weights, {'nonscf': calibration})   # and its .json
         print(f'wrote energy_weights {weights} into {args.weights}')
 
 

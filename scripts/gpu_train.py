@@ -37,7 +37,6 @@ import copy
 import glob
 import json
 import os
-import shutil
 import sys
 import time
 import types
@@ -401,10 +400,7 @@ def finish(args):
         better = result['run'][key] < result['bundled'][key]
     result['bundled_now'] = bool(args.bundle and better)
     if result['bundled_now']:
-        _, meta = nn_model.load(weights)
-        shutil.copyfile(weights, nn_model.DEFAULT_WEIGHTS)
-        with open(nn_model.DEFAULT_WEIGHTS[:-3] + '.json', 'w') as f:
-            json.dump(meta, f, indent=1)
+        nn_model.update_metadata(weights, {}, out=nn_model.DEFAULT_WEIGHTS)   # and its .json
         print(f'bundled {weights}; recalibrate NonSCF: python scripts/calibrate_nonscf.py '
               f'--data {args.data or " ".join(args.compact)} --write', flush=True)
     with open(args.report or os.path.join(ROOT, 'benchmarks', 'results', 'gpu_finish.json'),
