@@ -84,3 +84,38 @@ def test_pruned_fock_grid_keeps_v_xc(water):
     n, exc, _, v = fock_mod.xc_from_density(mf, density, grids=pruned)
     assert abs(n - n_full) < 1e-6 and abs(exc - exc_full) < 1e-6
     assert np.abs(v - v_full).max() < 1e-6
+
+
+class CancelledTail(ExactDensity):
+    """The exact density, but in its tail (rho < 1e-5) a value ``tail_value`` with the exact
+    gradient: what a predicted residual that cancels the free atoms there looks like."""
+
+    def __init__(self, mf, dm, tail_value):
+        super().__init__(mf, dm)
+        self.tail_value = tail_value
+
+    def eval_rho(self, coords, deriv=0):
+        rho = super().eval_rho(coords, deriv)
+        rho0 = rho if rho.ndim == 1 else rho[0]
+        rho0[rho0 < 1e-5] = self.tail_value
+        return rho
+
+
+def test_unphysical_tail_gets_no_xc(water, monkeypatch):
+    """A tail of 1e-11 or of -1e-9 with a bound density's gradient: before the rule, the GGA
+    potential of the first blew up (V_xc apart by far more than 1e-2); now both give the same
+    V_xc to 1e-6.  The SCF density itself loses no point (its Fock equals PySCF's above)."""
+    mf = dft.RKS(water, xc='b3lyp').run()
+    dm = mf.make_rdm1()
+    grids = fock_mod.fock_grids(water, 1)
+    exact = ExactDensity(mf, dm).eval_rho(grids.coords, deriv=1)
+    assert not fock_mod.unphysical_points(exact).any()
+
+    def v_xc():
+        return [fock_mod.xc_from_density(mf, CancelledTail(mf, dm, t), grids=grids)[3]
+                for t in (1e-11, -1e-9)]
+    tiny, negative = v_xc()
+    assert np.abs(tiny - negative).max() < 1e-6
+    monkeypatch.setattr(fock_mod, 'unphysical_points', lambda rho: np.zeros(rho.shape[-1], bool))
+    tiny, negative = v_xc()
+    assert np.abs(tiny - negative).max() > 1e-2
