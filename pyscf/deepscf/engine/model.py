@@ -130,7 +130,7 @@ def _save(module, path, metadata):
     float16 halves the file (the 3.2 M-parameter network: 12.8 -> 6.4 MB; the GPU kit's working
     tree, weights and data together, must stay under 64 MiB) and ``load`` computes in float32.
     Rounding the parameters moved the predicted residual by 0.2-0.3 % of its L1 norm (water,
-    glycine, vanillin), about 1/500 of the network's own error (docs/measurements.md).
+    glycine, vanillin), about 1/50 of the network's own error (docs/measurements.md).
     """
     if not isinstance(module, torch.jit.ScriptModule):
         module = torch.jit.script(module)
