@@ -177,9 +177,9 @@ MAX_DECAY_PER_BOHR = 50.0           # |grad rho| / rho
 def unphysical_points(rho):
     """Boolean mask of the grid points where the density ``rho`` (eval_rho's output: (N,) or
     (4+, N) with the gradient) is negative or decays faster than a bound density can."""
-    rho0 = rho if rho.ndim == 1 else rho[0]
-    if rho.ndim == 1:
-        return rho0 < 0
+    if rho.ndim == 1:                 # LDA: no gradient to judge by
+        return rho < 0
+    rho0 = rho[0]
     grad = np.sqrt(rho[1] ** 2 + rho[2] ** 2 + rho[3] ** 2)
     return (rho0 < 0) | ((rho0 < TAIL_DENSITY) & (grad > MAX_DECAY_PER_BOHR * rho0))
 
