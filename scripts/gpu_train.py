@@ -64,10 +64,11 @@ def enter_package_without_pyscf():
 
 enter_package_without_pyscf()
 from pyscf.deepscf import molio                                                  # noqa: E402
+from pyscf.deepscf.cli import positive_int                                        # noqa: E402
 from pyscf.deepscf.engine import model as nn_model                               # noqa: E402
 from pyscf.deepscf.training import compact                                       # noqa: E402
 from pyscf.deepscf.training.objectives import (  # noqa: E402
-    learning_rate, optimizer_steps, training_step, validate)
+    cube_symmetry, learning_rate, optimizer_steps, training_step, validate)
 
 VAL_SEED, VAL_CROP = 12345, 32     # the validation crops of `deepscf train --evaluate`
 
@@ -247,29 +248,37 @@ def train(args):
     t_train, step0, last_save = time.time(), state['step'], time.time()
     budget = max(deadline - reserve - t_train, 1e-6)
     split = {'sample_s': 0.0, 'step_s': 0.0, 'timed_steps': 0}
+    draws = 0
     while time.time() < deadline - reserve:
-        # every 50th step is timed in two parts, synchronized, to tell what bounds the rate:
-        # the crops' targets (compact.crop_batch) or the network's step
-        timed = (state['step'] + 1) % 50 == 0
+        # every 50th batch drawn is timed in two parts, synchronized, to tell what bounds the
+        # rate: the crops' targets (compact.crop_batch) or the network's step
+        draws += 1
+        timed = draws % 50 == 0
         t_a = synchronized_time(device) if timed else 0.0
-        x, y, mask = sample_batch(train_stack, args, rng)
+        batch = sample_batch(train_stack, args, rng)
         t_b = synchronized_time(device) if timed else 0.0
-        for group in opt.param_groups:
-            group['lr'] = learning_rate(args, time.time() - t_train, budget,
-                                        optimizer_steps(opt))
-        loss = training_step(net, opt, x, y, mask, args, args.bf16_used)
-        state['step'] += 1
-        state['samples'] += args.batch_size
-        if timed:
-            t_c = synchronized_time(device)
-            split['sample_s'] += t_b - t_a
-            split['step_s'] += t_c - t_b
-            split['timed_steps'] += 1
-            record(step=state['step'], loss=loss.item(), lr=opt.param_groups[0]['lr'],
-                   sample_s=round(t_b - t_a, 4), step_s=round(t_c - t_b, 4))
-        if time.time() - last_save > 60 * args.checkpoint_minutes:
-            history.append(checkpoint())
-            last_save = time.time()
+        # --crop-reuse K: K steps on each batch drawn, each after the first on a symmetry of
+        # the cube (an exact sample of the molecules turned), where drawing bounds the rate
+        for reuse in range(args.crop_reuse):
+            x, y, mask = cube_symmetry(batch, rng) if reuse else batch
+            for group in opt.param_groups:
+                group['lr'] = learning_rate(args, time.time() - t_train, budget,
+                                            optimizer_steps(opt))
+            loss = training_step(net, opt, x, y, mask, args, args.bf16_used)
+            state['step'] += 1
+            state['samples'] += args.batch_size
+            if timed and not reuse:
+                t_c = synchronized_time(device)
+                split['sample_s'] += (t_b - t_a) / args.crop_reuse
+                split['step_s'] += t_c - t_b
+                split['timed_steps'] += 1
+                record(step=state['step'], loss=loss.item(), lr=opt.param_groups[0]['lr'],
+                       sample_s=round(t_b - t_a, 4), step_s=round(t_c - t_b, 4))
+            if time.time() - last_save > 60 * args.checkpoint_minutes:
+                history.append(checkpoint())
+                last_save = time.time()
+            if time.time() >= deadline - reserve:
+                break
     history.append(checkpoint())
     seconds = time.time() - t_train
     model.load_state_dict(best_state)
@@ -278,7 +287,8 @@ def train(args):
     report = {'device': args.device_name, 'torch': torch.__version__, 'bf16': args.bf16_used,
               'structures': {'train': len(train_idx), 'val': len(val_idx)},
               'steps': state['step'] - step0, 'batch_size': args.batch_size, 'crop': args.crop,
-              'sample_group': args.sample_group,
+              'sample_group': args.sample_group, 'crop_reuse': args.crop_reuse,
+              'batches_drawn': draws,
               'train_seconds': round(seconds, 1),
               'steps_per_s': round((state['step'] - step0) / seconds, 3),
               'seconds_per_step': {k: round(split[k] / max(split['timed_steps'], 1), 4)
@@ -519,6 +529,9 @@ def build_parser():
     t.add_argument('--sample-group', default='auto', metavar='G', type=sample_group_arg,
                    help='structures whose crops are evaluated together (1: one at a time; '
                         'auto: the fastest of 1, 4, 8, 16 and the batch, timed at the start)')
+    t.add_argument('--crop-reuse', type=positive_int, default=1, metavar='K',
+                   help='K steps on each batch of crops drawn, each after the first on a random '
+                        'symmetry of the cube (exact): where drawing the crops bounds the rate')
     t.add_argument('--spacing', type=float, default=0.3, help='bohr')
     t.add_argument('--margin', type=float, default=5.0, help='bohr')
     t.add_argument('--lr', type=float, default=3e-4, help='a new network: about 2e-3')

@@ -64,14 +64,18 @@ def test_kit_trains_without_pyscf_and_finish_evaluates(tiny_kit, tmp_path):
     # a second run resumes from the checkpoint
     resumed = str(tmp_path / 'resumed')
     cmd2 = cmd[:cmd.index('--init')] + ['--resume', os.path.join(run, 'checkpoint.pt'),
-                                        '--no-timing', '--keep-snapshots', '1'] + cmd[
-                                            cmd.index('--batch-size'):]
+                                        '--no-timing', '--keep-snapshots', '1',
+                                        '--crop-reuse', '3'] + cmd[cmd.index('--batch-size'):]
     cmd2[cmd2.index('--out') + 1] = resumed
     proc = subprocess.run(cmd2, capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stderr[-3000:]
     first = [line for line in map(json.loads, open(os.path.join(resumed, 'metrics.jsonl')))
              if 'val' in line][0]
     assert first['step'] == report['steps']                          # continued, not restarted
+    # --crop-reuse 3: three steps on each batch drawn (the last batch cut short at the deadline)
+    again = json.load(open(os.path.join(resumed, 'report.json')))
+    assert again['crop_reuse'] == 3 and again['batches_drawn'] > 0
+    assert 3 * again['batches_drawn'] - 2 <= again['steps'] <= 3 * again['batches_drawn']
     last = [line for line in map(json.loads, open(os.path.join(resumed, 'metrics.jsonl')))
             if 'val' in line][-1]
     assert sorted(f for f in os.listdir(resumed) if f.startswith('weights_step')) == [
@@ -121,12 +125,16 @@ def test_kit_trains_without_pyscf_and_finish_evaluates(tiny_kit, tmp_path):
         assert abs(f['guess_nmae_percent'] - figures[name]['guess_nmae_percent']) < 0.05
 
 
-@pytest.mark.parametrize('value', ['0', '-2', 'all'])
-def test_bad_sample_group_is_refused_by_name(value, tmp_path):
-    """--sample-group takes 'auto' or a whole number of structures >= 1; anything else stops
-    the command line with a message naming the option, before any data is read."""
+@pytest.mark.parametrize('option, value, message', [
+    ('--sample-group', '0', 'at least 1'), ('--sample-group', '-2', 'at least 1'),
+    ('--sample-group', 'all', 'at least 1'), ('--crop-reuse', '0', 'positive integer'),
+    ('--crop-reuse', '1.5', 'positive integer')])
+def test_bad_counts_are_refused_by_name(option, value, message, tmp_path):
+    """--sample-group takes 'auto' or a whole number of structures >= 1, --crop-reuse a whole
+    number of steps >= 1; anything else stops the command line with a message naming the
+    option, before any data is read."""
     proc = subprocess.run([sys.executable, SCRIPT, 'train', '--data', str(tmp_path), '--out',
-                           str(tmp_path / 'run'), '--minutes', '1', '--sample-group', value],
+                           str(tmp_path / 'run'), '--minutes', '1', option, value],
                           capture_output=True, text=True, timeout=120)
     assert proc.returncode == 2
-    assert "argument --sample-group" in proc.stderr and 'at least 1' in proc.stderr
+    assert f"argument {option}" in proc.stderr and message in proc.stderr

@@ -81,3 +81,42 @@ def test_gaussian_filter_equals_scipy_and_validate_reports_long_wavelengths():
     assert 0 < noisy['nmae_long_percent'] < noisy['nmae_rho_percent']
     exact = objectives.validate(Fixed(y), [(x, y, mask)], 'cpu')
     assert exact['nmae_long_percent'] == 0 == exact['nmae_rho_percent']
+
+
+def test_cube_symmetry_is_the_molecule_turned_on_the_grid():
+    """A cube symmetry of a sample equals the sample of the molecule turned by that signed
+    permutation (a rotation or a mirror image) on the same centred cube: fingerprints and Δρ
+    move together, channels stay in place."""
+    from pyscf import gto, scf
+    from pyscf.deepscf.engine.fingerprints import N_CHANNELS
+    from pyscf.deepscf.engine.grid import UniformGrid, random_rotation
+    from pyscf.deepscf.training import dataset
+    mol = gto.M(atom='O 0 0 0.12; H 0 0.76 -0.47; H 0 -0.76 -0.47', basis='def2-svp')
+    dm = scf.RHF(mol).get_init_guess()         # any density: the symmetry is geometry alone
+    center = mol.atom_coords().mean(0)
+    n, h = 12, 0.35
+    grid = UniformGrid(center - h * (n - 1) / 2, h, (n, n, n))
+
+    def sample(rotation):
+        x, y = dataset.features_and_target(mol, dm, grid, rotation, center)
+        return torch.tensor(x.reshape(N_CHANNELS, n, n, n)), torch.tensor(y.reshape(1, n, n, n))
+
+    turned = random_rotation(np.random.default_rng(7))     # water's own symmetries off the axes
+    x, y = sample(turned)
+    found = []
+    for seed in range(6):
+        xs, ys = objectives.cube_symmetry([x[None], y[None]], np.random.default_rng(seed))
+        assert xs.shape == (1, N_CHANNELS, n, n, n) and ys.shape == (1, 1, n, n, n)
+        # the one signed permutation (of 48) whose sample it is: same for x and for y
+        matches = []
+        for perm in ([0, 1, 2], [0, 2, 1], [1, 0, 2], [1, 2, 0], [2, 0, 1], [2, 1, 0]):
+            for signs in np.ndindex(2, 2, 2):
+                m = np.zeros((3, 3))
+                m[perm, range(3)] = 1 - 2 * np.array(signs)
+                xm, ym = sample(m @ turned)
+                if torch.allclose(xs[0], xm, atol=1e-9) and torch.allclose(ys[0], ym, atol=1e-9):
+                    matches.append(m)
+        assert len(matches) == 1
+        found.append(matches[0])
+    assert any(not np.allclose(m, np.eye(3)) for m in found)          # it does turn them
+    assert any(np.linalg.det(m) < 0 for m in found)                   # mirror images too

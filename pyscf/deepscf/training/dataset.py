@@ -110,26 +110,6 @@ def crop_sample(mol, dm, rng, spacing_bohr=DEFAULT_SPACING_BOHR,
     return x, y, mask
 
 
-def cube_symmetry(tensors, rng):
-    """One random symmetry of the cube (an axis permutation and axis flips: 48 rotations and
-    mirror images) applied alike to the last three (spatial) axes of each tensor of a batch.
-
-    The fingerprints, Δρ and the mask are scalar fields and the Hamiltonian is invariant under
-    rotations and inversion, so the result is an exact sample of the molecule turned (or
-    mirrored) on the grid: a second training sample from one crop, without drawing a new one.
-    """
-    perm = [int(a) for a in rng.permutation(3)]
-    flips = [a for a in range(3) if rng.random() < 0.5]
-    out = []
-    for t in tensors:
-        lead = t.dim() - 3
-        t = t.permute(*range(lead), *(lead + a for a in perm))
-        if flips:
-            t = t.flip([lead + a for a in flips])
-        out.append(t.contiguous())
-    return out
-
-
 def full_box_sample(mol, dm, spacing_bohr=DEFAULT_SPACING_BOHR,
                     margin_bohr=DEFAULT_MARGIN_BOHR, rotation=None, multiple=1,
                     smoothing_bohr=0.0, charges=None):

@@ -1,4 +1,5 @@
-"""What training minimises and reports: the loss, the validation figures, the learning rate.
+"""What training minimises and reports: the loss, the validation figures, the learning rate;
+and the cube symmetries that make several training samples of one crop.
 
 Shared by ``deepscf train`` (crops from the HDF5 records, PySCF on the CPU) and the GPU training
 kit (scripts/gpu_train.py, crops from the compact set, no PySCF); torch and numpy only.
@@ -54,6 +55,26 @@ def training_step(net, opt, x, y, mask, args, bf16=False):
     loss.backward()
     opt.step()
     return loss
+
+
+def cube_symmetry(tensors, rng):
+    """One random symmetry of the cube (an axis permutation and axis flips: 48 rotations and
+    mirror images) applied alike to the last three (spatial) axes of each tensor of a batch.
+
+    The fingerprints, Δρ and the mask are scalar fields and the Hamiltonian is invariant under
+    rotations and inversion, so the result is an exact sample of the molecule turned (or
+    mirrored) on the grid: a second training sample from one crop, without drawing a new one.
+    """
+    perm = [int(a) for a in rng.permutation(3)]
+    flips = [a for a in range(3) if rng.random() < 0.5]
+    out = []
+    for t in tensors:
+        lead = t.dim() - 3
+        t = t.permute(*range(lead), *(lead + a for a in perm))
+        if flips:
+            t = t.flip([lead + a for a in flips])
+        out.append(t.contiguous())
+    return out
 
 
 def gaussian_filter(field, sigma_voxels):

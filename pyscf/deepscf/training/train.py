@@ -27,10 +27,11 @@ import torch.distributed as dist
 from torch.utils.data import DataLoader
 from torch.utils.data.distributed import DistributedSampler
 
+from pyscf.deepscf.cli import positive_int
 from pyscf.deepscf.training import data as data_io, dataset as ds
 from pyscf.deepscf.training.guess_validation import validate_guess
 from pyscf.deepscf.engine import model as nn_model
-from pyscf.deepscf.training.objectives import (learning_rate, optimizer_steps,
+from pyscf.deepscf.training.objectives import (cube_symmetry, learning_rate, optimizer_steps,
                                                training_step, validate)
 
 
@@ -84,7 +85,7 @@ def add_arguments(p):
                         'deviation (bohr; the oracle uses 0.2), 0 for point values')
     g.add_argument('--crop', type=int, default=32, help='crop edge (voxels)')
     g.add_argument('--samples-per-structure', type=int, default=4, help='crops per epoch')
-    g.add_argument('--crop-reuse', type=int, default=1, metavar='K',
+    g.add_argument('--crop-reuse', type=positive_int, default=1, metavar='K',
                    help='train K steps on each batch of crops, each step but the first on a '
                         'random symmetry of the cube (rotation or mirror image, exact): '
                         'drawing a crop costs about half a CPU step')
@@ -346,7 +347,7 @@ def run(args):
         for batch in bar:
             batch = [t.to(device) for t in batch]
             for reuse in range(args.crop_reuse):
-                x, y, mask = (ds.cube_symmetry(batch, np.random.default_rng(
+                x, y, mask = (cube_symmetry(batch, np.random.default_rng(
                     [args.seed, state['step']])) if reuse else batch)
                 progress, total = ((time.time() - t_start, 60 * args.max_minutes)
                                    if args.lr_over_minutes else
