@@ -64,7 +64,7 @@ def enter_package_without_pyscf():
 
 enter_package_without_pyscf()
 from pyscf.deepscf import molio                                                  # noqa: E402
-from pyscf.deepscf.cli import positive_int                                        # noqa: E402
+from pyscf.deepscf.argtypes import positive_int                                        # noqa: E402
 from pyscf.deepscf.engine import model as nn_model                               # noqa: E402
 from pyscf.deepscf.training import compact                                       # noqa: E402
 from pyscf.deepscf.training.objectives import (  # noqa: E402

@@ -17,23 +17,8 @@ import json
 import os
 import sys
 
-
-def _typed(cast, test, what):
-    def parse(text):
-        try:
-            value = cast(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f'{text!r} is not {what}')
-        if not test(value):
-            raise argparse.ArgumentTypeError(f'{text!r} is not {what}')
-        return value
-    return parse
-
-
-positive_int = _typed(int, lambda v: v > 0, 'a positive integer')
-nonnegative_int = _typed(int, lambda v: v >= 0, 'an integer >= 0')
-nonnegative_float = _typed(float, lambda v: v >= 0, 'a number >= 0')
-positive_float = _typed(float, lambda v: v > 0, 'a number > 0')
+from pyscf.deepscf.argtypes import (nonnegative_float, nonnegative_int, positive_float,
+                                    positive_int, typed)
 
 
 # ---------------------------------------------------------------------------- deepscf data
@@ -73,7 +58,7 @@ def add_data_commands(subparsers):
     lvl.add_argument('--no-density-fit', action='store_true', help='exact Coulomb/exchange')
     lvl.add_argument('--conv-tol', type=positive_float, default=S['conv_tol'],
                      help=f"SCF energy tolerance in Ha (default {S['conv_tol']:g})")
-    lvl.add_argument('--grids-level', type=_typed(int, lambda v: 0 <= v <= 9, '0..9'),
+    lvl.add_argument('--grids-level', type=typed(int, lambda v: 0 <= v <= 9, '0..9'),
                      default=S['grids_level'],
                      help=f"PySCF DFT grid level 0-9 (default {S['grids_level']})")
     lvl.add_argument('--max-cycle', type=positive_int, default=S['max_cycle'],

@@ -27,7 +27,7 @@ import torch.distributed as dist
 from torch.utils.data import DataLoader
 from torch.utils.data.distributed import DistributedSampler
 
-from pyscf.deepscf.cli import positive_int
+from pyscf.deepscf.argtypes import positive_int
 from pyscf.deepscf.training import data as data_io, dataset as ds
 from pyscf.deepscf.training.guess_validation import validate_guess
 from pyscf.deepscf.engine import model as nn_model
