@@ -22,8 +22,9 @@ Why ``--crop-reuse 4`` (since stop 40): in stop 36's pair drawing the crops took
 each 0.17-0.18 s step, the network 0.05-0.07 s.  Four steps on each batch drawn, each after the
 first on a symmetry of the cube, should about double the steps; on the CPU, where drawing took a
 similar share (0.9 of 1.57 s), the same lever gave 1.7x the steps and 10 % lower validation NMAE
-at equal time (docs/measurements.md, "Levers at equal compute").  ``report.json`` gives
-``batches_drawn`` beside the steps.
+at equal time, and in this kit's own code path 1.41x the steps and 4.84 against 5.30 % in 45
+minutes (docs/measurements.md, "Levers at equal compute", "Crop reuse in the GPU kit").
+``report.json`` gives ``batches_drawn`` beside the steps.
 
 The device tool returns at most 8 files of 16 MiB, 64 MiB in all.  Each run trains in a work
 folder; at the end (also when a run fails or outlives ``--deadline-s``) this script copies into
