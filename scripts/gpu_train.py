@@ -64,7 +64,7 @@ def enter_package_without_pyscf():
 
 enter_package_without_pyscf()
 from pyscf.deepscf import molio                                                  # noqa: E402
-from pyscf.deepscf.argtypes import positive_int                                        # noqa: E402
+from pyscf.deepscf.argtypes import positive_int, typed                            # noqa: E402
 from pyscf.deepscf.engine import model as nn_model                               # noqa: E402
 from pyscf.deepscf.training import compact                                       # noqa: E402
 from pyscf.deepscf.training.objectives import (  # noqa: E402
@@ -489,18 +489,13 @@ def target_figures(weights, crops):
 
 # ------------------------------------------------------------------------------- command line
 
+structure_count = typed(int, lambda v: v >= 1,
+                        "'auto' or a whole number of structures, at least 1")
+
+
 def sample_group_arg(value):
     """--sample-group: 'auto' or a number of structures (at least 1)."""
-    if value == 'auto':
-        return value
-    try:
-        group = int(value)
-    except ValueError:
-        group = 0
-    if group < 1:
-        raise argparse.ArgumentTypeError(f"{value!r}: give 'auto' or a whole number of "
-                                         'structures, at least 1')
-    return group
+    return value if value == 'auto' else structure_count(value)
 
 
 def build_parser():
