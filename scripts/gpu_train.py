@@ -64,7 +64,8 @@ def enter_package_without_pyscf():
 
 enter_package_without_pyscf()
 from pyscf.deepscf import molio                                                  # noqa: E402
-from pyscf.deepscf.argtypes import positive_int, typed                            # noqa: E402
+from pyscf.deepscf.argtypes import (nonnegative_int, positive_float, positive_int,  # noqa: E402
+                                     typed)
 from pyscf.deepscf.engine import model as nn_model                               # noqa: E402
 from pyscf.deepscf.training import compact                                       # noqa: E402
 from pyscf.deepscf.training.objectives import (  # noqa: E402
@@ -202,6 +203,10 @@ def train(args):
               f'{group_seconds})', flush=True)
         record(event='sample_group', chosen=args.sample_group, seconds_per_batch=group_seconds)
     model, opt_state, cfg, state = initial_model(args, device)
+    try:
+        nn_model.check_crop(args.crop, model.factor)
+    except ValueError as err:
+        sys.exit(f'--crop: {err}')
     opt = torch.optim.AdamW(model.parameters(), lr=args.lr, weight_decay=args.weight_decay)
     if opt_state is not None:
         opt.load_state_dict(opt_state)
@@ -250,10 +255,10 @@ def train(args):
     split = {'sample_s': 0.0, 'step_s': 0.0, 'timed_steps': 0}
     draws = 0
     while time.time() < deadline - reserve:
-        # every 50th batch drawn is timed in two parts, synchronized, to tell what bounds the
-        # rate: the crops' targets (compact.crop_batch) or the network's step
+        # every --time-every'th batch drawn is timed in two parts, synchronized, to tell what
+        # bounds the rate: the crops' targets (compact.crop_batch) or the network's step
         draws += 1
-        timed = draws % 50 == 0
+        timed = draws % args.time_every == 0
         t_a = synchronized_time(device) if timed else 0.0
         batch = sample_batch(train_stack, args, rng)
         t_b = synchronized_time(device) if timed else 0.0
@@ -291,15 +296,21 @@ def train(args):
               'batches_drawn': draws,
               'train_seconds': round(seconds, 1),
               'steps_per_s': round((state['step'] - step0) / seconds, 3),
-              'seconds_per_step': {k: round(split[k] / max(split['timed_steps'], 1), 4)
-                                   for k in ('sample_s', 'step_s')},
+              # None where no batch was timed (fewer than --time-every drawn): not a zero
+              'seconds_per_step': ({k: round(split[k] / split['timed_steps'], 4)
+                                    for k in ('sample_s', 'step_s')}
+                                   if split['timed_steps'] else None),
               'validation': [{k: r[k] for k in ('step', 'samples', 'elapsed_s')}
                              | {'nmae_rho_percent': r['val']['nmae_rho_percent']}
                              for r in history],
               'best': state['best']}
+    per_step = report['seconds_per_step']
+    split_words = (f'per step {per_step["sample_s"]:.4f} s sampling crops, '
+                   f'{per_step["step_s"]:.4f} s network' if per_step else
+                   f'the split not timed: {draws} batches drawn, every {args.time_every}th '
+                   'is timed')
     print(f'trained {report["steps"]} steps in {seconds:.0f} s ({report["steps_per_s"]:.2f}/s; '
-          f'per step {report["seconds_per_step"]["sample_s"]:.4f} s sampling crops, '
-          f'{report["seconds_per_step"]["step_s"]:.4f} s network); '
+          f'{split_words}); '
           f'best val NMAE {state["best"]["val"]["nmae_rho_percent"]:.3f} % at step '
           f'{state["best"]["step"]}; exported {weights}', flush=True)
     if not args.no_timing:
@@ -507,10 +518,10 @@ def build_parser():
     t.add_argument('--data', required=True, nargs='+',
                    help='compact files (.npz, deepscf data compact) or folders of them (kit)')
     t.add_argument('--out', required=True, help='output folder')
-    t.add_argument('--minutes', type=float, required=True,
+    t.add_argument('--minutes', type=positive_float, required=True,
                    help='training stops before this, with a checkpoint and the export')
-    t.add_argument('--checkpoint-minutes', type=float, default=2.0)
-    t.add_argument('--keep-snapshots', type=int, default=0, metavar='K',
+    t.add_argument('--checkpoint-minutes', type=positive_float, default=2.0)
+    t.add_argument('--keep-snapshots', type=nonnegative_int, default=0, metavar='K',
                    help='keep only the latest K weights_step*.pt (0: all)')
     start = t.add_mutually_exclusive_group()
     start.add_argument('--init', help='start from exported weights (e.g. the bundled ones)')
@@ -519,8 +530,8 @@ def build_parser():
                    help='a new network (without --init/--resume)')
     t.add_argument('--blocks-per-level', type=int,
                    default=nn_model.DEFAULT_CONFIG['blocks_per_level'])
-    t.add_argument('--batch-size', type=int, default=16)
-    t.add_argument('--crop', type=int, default=32, help='training crop edge (validation: 32)')
+    t.add_argument('--batch-size', type=positive_int, default=16)
+    t.add_argument('--crop', type=positive_int, default=32, help='training crop edge (validation: 32)')
     t.add_argument('--sample-group', default='auto', metavar='G', type=sample_group_arg,
                    help='structures whose crops are evaluated together (1: one at a time; '
                         'auto: the fastest of 1, 4, 8, 16 and the batch, timed at the start)')
@@ -529,22 +540,25 @@ def build_parser():
                         'symmetry of the cube (exact): where drawing the crops bounds the rate')
     t.add_argument('--spacing', type=float, default=0.3, help='bohr')
     t.add_argument('--margin', type=float, default=5.0, help='bohr')
-    t.add_argument('--lr', type=float, default=3e-4, help='a new network: about 2e-3')
+    t.add_argument('--lr', type=positive_float, default=3e-4, help='a new network: about 2e-3')
     t.add_argument('--lr-final', type=float, default=1e-5,
                    help='cosine decay over the training time (None: constant)')
-    t.add_argument('--warmup-steps', type=int, default=0, metavar='W',
+    t.add_argument('--warmup-steps', type=nonnegative_int, default=0, metavar='W',
                    help='ramp the rate linearly over the first W steps of a fresh optimizer '
                         '(fine-tunes: --init)')
     t.add_argument('--weight-decay', type=float, default=1e-4)
     t.add_argument('--loss-weight', choices=('none', 'valence'), default='none')
     t.add_argument('--coulomb-loss', type=float, default=0.0)
-    t.add_argument('--val-structures', type=int, default=None, help='default: all of them')
+    t.add_argument('--val-structures', type=positive_int, default=None,
+                   help='default: all of them')
     t.add_argument('--no-bf16', dest='bf16', action='store_false',
                    help='float32 on CUDA too (bf16 autocast is used where supported)')
     t.add_argument('--compile', action='store_true', help='torch.compile the network')
     t.add_argument('--device', default=None)
-    t.add_argument('--threads', type=int, default=None, help='torch CPU threads')
+    t.add_argument('--threads', type=positive_int, default=None, help='torch CPU threads')
     t.add_argument('--seed', type=int, default=0)
+    t.add_argument('--time-every', type=positive_int, default=50, metavar='N',
+                   help='time every Nth batch drawn in two parts (crops, network)')
     t.add_argument('--timing-sizes', type=int, nargs='+', default=[29, 50, 101, 200, 401])
     t.add_argument('--no-timing', action='store_true', help='skip inference timing and guess')
     t.set_defaults(func=train)
@@ -557,8 +571,8 @@ def build_parser():
                         'and the HDF5 targets are not compared)')
     f.add_argument('--compact', required=True, nargs='+',
                    help='the compact files or folder the run trained on')
-    f.add_argument('--val-structures', type=int, default=None)
-    f.add_argument('--val-guess', type=int, default=12, metavar='N',
+    f.add_argument('--val-structures', type=positive_int, default=None)
+    f.add_argument('--val-guess', type=nonnegative_int, default=12, metavar='N',
                    help='choose among weights.pt and the snapshots by the guess on N validation '
                         'structures, and bundle (--bundle) only a better guess than the bundled '
                         'weights\' (0: by the validation density NMAE alone)')

@@ -99,7 +99,7 @@ def test_train_help():
                                   'bad option', 'bad guess', 'bad weights', 'no out folder',
                                   'empty folder', 'no data folder', 'bad mirrors',
                                   'no compact source', 'not a compact file',
-                                  'negative threshold'])
+                                  'negative threshold', 'bad crop', 'bad batch', 'bad rate'])
 def test_bad_input_exits_2(case, water_xyz, tmp_path, capsys):
     bad = tmp_path / 'bad.xyz'
     argv, says = {
@@ -120,6 +120,12 @@ def test_bad_input_exits_2(case, water_xyz, tmp_path, capsys):
                                 '--out', str(tmp_path / 'set.npz')], 'not a compact file'),
         'negative threshold': (['data', 'compact', '--data', str(tmp_path), '--out',
                                 str(tmp_path / 'set.npz'), '--threshold=-1e-3'], '>= 0'),
+        'bad crop': (['train', '--data', str(tmp_path), '--out', 'x', '--crop', '0'],
+                     'argument --crop'),
+        'bad batch': (['train', '--data', str(tmp_path), '--out', 'x', '--batch-size', '1.5'],
+                      'argument --batch-size'),
+        'bad rate': (['train', '--data', str(tmp_path), '--out', 'x', '--lr=-1e-3'],
+                     'argument --lr'),
     }[case]
     if case == 'bad line':
         bad.write_text('3\n\nO 0 0 0\nH 0 0.7 x\nH 0 -0.7 0\n')

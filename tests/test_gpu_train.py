@@ -25,7 +25,8 @@ def test_kit_trains_without_pyscf_and_finish_evaluates(tiny_kit, tmp_path):
     run = str(tmp_path / 'run')
     cmd = [sys.executable, '-c', WITHOUT_PYSCF, 'train', '--data', compact_path, '--out', run,
            '--minutes', '0.5', '--checkpoint-minutes', '0.01', '--init', nn_model.DEFAULT_WEIGHTS,
-           '--batch-size', '2', '--crop', '16', '--threads', '1', '--timing-sizes', '8']
+           '--batch-size', '2', '--crop', '16', '--threads', '1', '--timing-sizes', '8',
+           '--time-every', '3']
     proc = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stderr[-3000:]
     files = sorted(os.listdir(run))
@@ -40,9 +41,12 @@ def test_kit_trains_without_pyscf_and_finish_evaluates(tiny_kit, tmp_path):
                          if v['step'] not in {w['step'] for w in validations[:validations.index(v)]}]
     report = json.load(open(os.path.join(run, 'report.json')))
     assert report['steps'] > 0 and report['structures'] == {'train': 2, 'val': 1}
-    # every 50th step is timed in two parts (what bounds the rate on the GPU)
-    assert all(line['sample_s'] > 0 and line['step_s'] > 0 for line in lines if 'loss' in line)
-    assert sorted(report['seconds_per_step']) == ['sample_s', 'step_s']
+    # every 3rd batch drawn (--time-every) is timed in two parts (what bounds the rate on the GPU)
+    timed = [line for line in lines if 'loss' in line]
+    assert len(timed) == report['batches_drawn'] // 3 > 0
+    assert all(line['sample_s'] > 0 and line['step_s'] > 0 for line in timed)
+    assert report['seconds_per_step']['sample_s'] == pytest.approx(
+        np.mean([line['sample_s'] for line in timed]), abs=1e-4)
     # --sample-group auto: each way of grouping the batch's crops timed, the fastest used
     group = [line for line in lines if line.get('event') == 'sample_group'][0]
     assert sorted(group['seconds_per_batch']) == ['1', '2']               # batch size 2
@@ -66,6 +70,7 @@ def test_kit_trains_without_pyscf_and_finish_evaluates(tiny_kit, tmp_path):
     cmd2 = cmd[:cmd.index('--init')] + ['--resume', os.path.join(run, 'checkpoint.pt'),
                                         '--no-timing', '--keep-snapshots', '1',
                                         '--crop-reuse', '3'] + cmd[cmd.index('--batch-size'):]
+    cmd2 += ['--time-every', '1000']                         # no batch timed: see below
     cmd2[cmd2.index('--out') + 1] = resumed
     proc = subprocess.run(cmd2, capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stderr[-3000:]
@@ -76,6 +81,8 @@ def test_kit_trains_without_pyscf_and_finish_evaluates(tiny_kit, tmp_path):
     again = json.load(open(os.path.join(resumed, 'report.json')))
     assert again['crop_reuse'] == 3 and again['batches_drawn'] > 0
     assert 3 * again['batches_drawn'] - 2 <= again['steps'] <= 3 * again['batches_drawn']
+    # fewer batches drawn than --time-every: the split of a step is unknown, not zero
+    assert again['seconds_per_step'] is None and 'not timed' in proc.stdout
     last = [line for line in map(json.loads, open(os.path.join(resumed, 'metrics.jsonl')))
             if 'val' in line][-1]
     assert sorted(f for f in os.listdir(resumed) if f.startswith('weights_step')) == [
@@ -128,13 +135,29 @@ def test_kit_trains_without_pyscf_and_finish_evaluates(tiny_kit, tmp_path):
 @pytest.mark.parametrize('option, value, message', [
     ('--sample-group', '0', 'at least 1'), ('--sample-group', '-2', 'at least 1'),
     ('--sample-group', 'all', 'at least 1'), ('--crop-reuse', '0', 'positive integer'),
-    ('--crop-reuse', '1.5', 'positive integer')])
+    ('--crop-reuse', '1.5', 'positive integer'), ('--batch-size', '0', 'positive integer'),
+    ('--crop', '-8', 'positive integer'), ('--time-every', '0', 'positive integer'),
+    ('--minutes', '0', 'a number > 0'), ('--lr', 'nan', 'a number > 0'),
+    ('--warmup-steps', '-1', 'an integer >= 0'), ('--val-structures', '0', 'positive integer')])
 def test_bad_counts_are_refused_by_name(option, value, message, tmp_path):
-    """--sample-group takes 'auto' or a whole number of structures >= 1, --crop-reuse a whole
-    number of steps >= 1; anything else stops the command line with a message naming the
-    option, before any data is read."""
+    """Counts, rates and minutes out of their range (--sample-group: 'auto' or a whole number
+    >= 1) stop the command line with a message naming the option, before any data is read."""
     proc = subprocess.run([sys.executable, SCRIPT, 'train', '--data', str(tmp_path), '--out',
                            str(tmp_path / 'run'), '--minutes', '1', option, value],
                           capture_output=True, text=True, timeout=120)
     assert proc.returncode == 2
     assert f"argument {option}" in proc.stderr and message in proc.stderr
+
+
+def test_a_crop_the_network_cannot_take_is_refused_by_name(tiny_kit, tmp_path):
+    """The bundled U-Net halves the cube twice: --crop 30 stops with a message naming --crop
+    and the multiple it needs, not deep in the decoder."""
+    _, compact_path = tiny_kit
+    proc = subprocess.run([sys.executable, SCRIPT, 'train', '--data', compact_path, '--out',
+                           str(tmp_path / 'run'), '--minutes', '1', '--init',
+                           nn_model.DEFAULT_WEIGHTS, '--crop', '30', '--batch-size', '2',
+                           '--sample-group', '1', '--threads', '1', '--no-timing'],
+                          capture_output=True, text=True, timeout=300)
+    factor = nn_model.load(nn_model.DEFAULT_WEIGHTS)[1]['factor']
+    assert proc.returncode == 1 and 'Traceback' not in proc.stderr
+    assert proc.stderr.startswith('--crop:') and f'not a multiple of {factor}' in proc.stderr

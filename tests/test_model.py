@@ -36,6 +36,18 @@ def test_output_shape_equals_input_shape(tiny, shape):
     assert y.shape == (1, 1) + shape
 
 
+def test_check_crop_refuses_what_the_decoder_cannot_take_back(tiny):
+    """A crop edge the U-Net cannot halve log2(factor) times and restore is refused by name
+    (without the check the decoder's concatenation fails on 15 against 14 voxels)."""
+    model.check_crop(12, tiny.factor)                      # a multiple of 4: accepted
+    for edge in (10, 30):
+        with pytest.raises(ValueError, match=f'{edge} voxels is not a multiple of 4'):
+            model.check_crop(edge, tiny.factor)
+    with pytest.raises(RuntimeError):                     # what it stands in front of
+        with torch.no_grad():
+            tiny(torch.randn(1, N_CHANNELS, 10, 10, 10))
+
+
 def test_receptive_radius_bounds_the_influence(tiny):
     """Changing the input at one voxel changes the output only within receptive_radius."""
     x = torch.randn(1, N_CHANNELS, 48, 8, 8)

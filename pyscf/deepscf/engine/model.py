@@ -114,6 +114,15 @@ class UNet3D(nn.Module):
         return self.head(x) * self.out_scale
 
 
+def check_crop(crop, factor):
+    """Refuse (ValueError) a training crop edge of ``crop`` voxels that a U-Net halving the
+    cube log2(``factor``) times cannot take back to its size: it must be a multiple of
+    ``factor`` (an odd edge would fail deep in the decoder's concatenation)."""
+    if crop % factor:
+        raise ValueError(f'a crop edge of {crop} voxels is not a multiple of {factor}, as this '
+                         f'network ({factor.bit_length() - 1} halvings of the cube) needs')
+
+
 def make_metadata(config, spacing_bohr, margin_bohr, **extra):
     """The metadata stored with exported weights (what a loader checks)."""
     return {'format_version': FORMAT_VERSION, 'config': config,

@@ -27,7 +27,7 @@ import torch.distributed as dist
 from torch.utils.data import DataLoader
 from torch.utils.data.distributed import DistributedSampler
 
-from pyscf.deepscf.argtypes import positive_int
+from pyscf.deepscf.argtypes import nonnegative_int, positive_float, positive_int
 from pyscf.deepscf.training import data as data_io, dataset as ds
 from pyscf.deepscf.training.guess_validation import validate_guess
 from pyscf.deepscf.engine import model as nn_model
@@ -83,29 +83,29 @@ def add_arguments(p):
     g.add_argument('--smoothing', type=float, default=0.0,
                    help='target: the residual smoothed by a Gaussian of this standard '
                         'deviation (bohr; the oracle uses 0.2), 0 for point values')
-    g.add_argument('--crop', type=int, default=32, help='crop edge (voxels)')
-    g.add_argument('--samples-per-structure', type=int, default=4, help='crops per epoch')
+    g.add_argument('--crop', type=positive_int, default=32, help='crop edge (voxels)')
+    g.add_argument('--samples-per-structure', type=positive_int, default=4, help='crops per epoch')
     g.add_argument('--crop-reuse', type=positive_int, default=1, metavar='K',
                    help='train K steps on each batch of crops, each step but the first on a '
                         'random symmetry of the cube (rotation or mirror image, exact): '
                         'drawing a crop costs about half a CPU step')
     g.add_argument('--split-seed', type=int, default=0)
-    g.add_argument('--val-structures', type=int, default=16, help='validation molecules used')
-    g.add_argument('--workers', type=int, default=0, help='DataLoader worker processes')
+    g.add_argument('--val-structures', type=positive_int, default=16, help='validation molecules used')
+    g.add_argument('--workers', type=nonnegative_int, default=0, help='DataLoader worker processes')
     g.add_argument('--rescan', action='store_true',
                    help='re-list the data folder each epoch (train while data is generated)')
     g = p.add_argument_group('optimisation')
-    g.add_argument('--epochs', type=int, default=100)
-    g.add_argument('--max-minutes', type=float, default=None, help='stop after this long')
-    g.add_argument('--batch-size', type=int, default=2)
-    g.add_argument('--lr', type=float, default=2e-3)
+    g.add_argument('--epochs', type=nonnegative_int, default=100)
+    g.add_argument('--max-minutes', type=positive_float, default=None, help='stop after this long')
+    g.add_argument('--batch-size', type=positive_int, default=2)
+    g.add_argument('--lr', type=positive_float, default=2e-3)
     g.add_argument('--lr-final', type=float, default=None,
                    help='cosine decay of the learning rate from --lr to this over --epochs '
                         '(default: constant --lr)')
     g.add_argument('--lr-over-minutes', action='store_true',
                    help='the cosine of --lr-final runs over --max-minutes of wall time instead '
                         'of over --epochs (runs compared at equal compute; not resumable)')
-    g.add_argument('--warmup-steps', type=int, default=0, metavar='W',
+    g.add_argument('--warmup-steps', type=nonnegative_int, default=0, metavar='W',
                    help='ramp the rate linearly over the first W steps of a fresh optimizer '
                         '(fine-tunes: --init; a --resume keeps its optimizer and does not '
                         'warm up again)')
@@ -114,14 +114,14 @@ def add_arguments(p):
                    help='add LAMBDA x the Hartree energy of the error per voxel to the loss')
     g.add_argument('--loss-weight', choices=('none', 'valence'), default='none',
                    help="'valence': weight 1/(1+ρ0) de-emphasises the cores")
-    g.add_argument('--val-every', type=int, default=200, help='steps between validations')
-    g.add_argument('--val-guess', type=int, default=0, metavar='N',
+    g.add_argument('--val-every', type=positive_int, default=200, help='steps between validations')
+    g.add_argument('--val-guess', type=nonnegative_int, default=0, metavar='N',
                    help='at each validation also build the guess (one Fock build at the data\'s '
                         'level) of the first N validation structures and keep best.pt by its '
                         'density-matrix NMAE against theirs, not by the crops\' density NMAE '
                         '(guess_validation.py; ~10 s a QM9 structure on one thread)')
     g.add_argument('--seed', type=int, default=0)
-    g.add_argument('--threads', type=int, default=None, help='torch CPU threads')
+    g.add_argument('--threads', type=positive_int, default=None, help='torch CPU threads')
     g.add_argument('--device', default=None, help="default 'cuda' when present, else 'cpu'")
     g.add_argument('--bf16', action=argparse.BooleanOptionalAction, default=None,
                    help='bfloat16 autocast for the network in training (validation and exported '
@@ -281,6 +281,10 @@ def run(args):
         ys = [train_set[i][1][train_set[i][2] > 0] for i in range(min(8, len(train_set)))]
         cfg['out_scale'] = float(torch.cat(ys).std())
     model = nn_model.UNet3D(cfg).to(device)
+    try:
+        nn_model.check_crop(args.crop, model.factor)
+    except ValueError as err:
+        sys.exit(f'--crop: {err}')
     opt = torch.optim.AdamW(model.parameters(), lr=args.lr, weight_decay=args.weight_decay)
     if ckpt:
         model.load_state_dict(ckpt['model'])
