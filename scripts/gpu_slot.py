@@ -18,7 +18,10 @@ of one process.  A second process fills the idle GPU; each run's ``report.json``
 steps per second, so the next slot knows what sharing cost.  Stop 36's pair made 5.8 and 5.3
 steps a second (one run alone, 6.9-9.5): the pair does 1.6-1.7x one run's steps.
 
-Why ``--crop-reuse 4`` (since stop 40): in stop 36's pair drawing the crops took 0.11-0.12 s of
+Stop 41 set ``--crop-reuse 1`` again: continuing the bundled wide weights on the CPU (same
+checkpoint, side by side, 42 min), reuse 4 gave 1.15x the steps but 1.677 against 1.656 %
+validation NMAE, after a first rise to 1.86 %: at the fine-tune level a reused step is worth
+less than a fresh one.  What stop 40 had argued for reuse 4: in stop 36's pair drawing the crops took 0.11-0.12 s of
 each 0.17-0.18 s step, the network 0.05-0.07 s.  Four steps on each batch drawn, each after the
 first on a symmetry of the cube, should about double the steps; on the CPU, where drawing took a
 similar share (0.9 of 1.57 s), the same lever gave 1.7x the steps and 10 % lower validation NMAE
@@ -51,7 +54,7 @@ import time
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 TRAIN = os.path.join(ROOT, 'scripts', 'gpu_train.py')
 COMMON = ['--data', os.path.join(ROOT, 'kit'), '--batch-size', '32', '--coulomb-loss', '30',
-          '--warmup-steps', '100', '--threads', '4', '--crop-reuse', '4']
+          '--warmup-steps', '100', '--threads', '4', '--crop-reuse', '1']
 BUNDLED = os.path.join(ROOT, 'weights', 'deepscf_default.pt')
 RUNS = {
     'ft': ['--init', BUNDLED, '--keep-snapshots', '2'],
