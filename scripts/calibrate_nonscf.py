@@ -120,7 +120,9 @@ def main(argv=None):
                                     loo_two_term_mHa=float(e2), energy_weights=weights,
                                     xc=args.xc, basis=args.basis)) + '\n')
     if args.write:
+        from pyscf.deepscf.nonscf import calibration_domain
         calibration = {'energy_weights': weights, 'xc': args.xc, 'basis': args.basis,
+                       'domain': calibration_domain(args.xc, args.basis),
                        'structures': len(rows), 'split': 'val', 'data': args.data,
                        'median_abs_error_mHa_leave_one_out': float(np.median(loo))}
         model.update_metadata(args.weights, {'nonscf': calibration})   # and its .json

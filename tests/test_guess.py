@@ -1,4 +1,6 @@
 """init_guess='deepscf' across methods; PySCF's other keys untouched; bad input."""
+import io
+
 import numpy as np
 import pytest
 from pyscf import dft, gto, scf
@@ -24,12 +26,19 @@ def run_pair(mf, predictor):
     return ref.cycles, mf.cycles, mf.e_tot - ref.e_tot
 
 
+def unbroken(mf):
+    """A UHF/UKS without PySCF's spin-symmetry breaking of the guess (which costs every guess
+    of a closed shell cycles, test_breaksym_as_pyscf)."""
+    mf.init_guess_breaksym = False
+    return mf
+
+
 @pytest.mark.parametrize('make', [
     lambda m: dft.RKS(m, xc='pbe'),
-    lambda m: dft.UKS(m, xc='pbe'),
+    lambda m: unbroken(dft.UKS(m, xc='pbe')),
     lambda m: dft.ROKS(m, xc='pbe'),
     lambda m: scf.RHF(m),
-    lambda m: scf.UHF(m),
+    lambda m: unbroken(scf.UHF(m)),
     lambda m: scf.ROHF(m),
     lambda m: scf.GHF(m),
     lambda m: dft.RKS(m, xc='lda,vwn'),
@@ -37,7 +46,7 @@ def run_pair(mf, predictor):
     lambda m: dft.RKS(m, xc='b3lyp'),
     lambda m: dft.RKS(m, xc='wb97x'),
     lambda m: dft.RKS(m, xc='pbe').density_fit(),
-    lambda m: dft.UKS(m, xc='b3lyp').density_fit(),
+    lambda m: unbroken(dft.UKS(m, xc='b3lyp')).density_fit(),
 ], ids=['RKS', 'UKS', 'ROKS', 'RHF', 'UHF', 'ROHF', 'GHF', 'LDA', 'metaGGA', 'hybrid', 'RSH',
         'DF-RKS', 'DF-UKS-hybrid'])
 def test_same_final_state_as_minao(water, oracle, make):
@@ -58,7 +67,7 @@ def test_zero_predictor_ends_in_minao_state(water):
 
 
 def test_guess_is_tagged_and_has_right_electron_count(water, oracle):
-    for mf in (dft.RKS(water, xc='pbe'), dft.UKS(water, xc='pbe')):
+    for mf in (dft.RKS(water, xc='pbe'), unbroken(dft.UKS(water, xc='pbe'))):
         dm = deepscf.init_guess_by_deepscf(mf, predictor=oracle)
         assert hasattr(dm, 'mo_coeff') and hasattr(dm, 'mo_occ')
         s = mf.get_ovlp()
@@ -119,3 +128,112 @@ def test_periodic_cell_is_refused():
     with pytest.raises(ValueError, match='periodic'):
         deepscf.init_guess_by_deepscf(scf.RHF(cell), predictor=deepscf.ZeroPredictor())
 
+
+
+class NoisyPredictor(deepscf.ZeroPredictor):
+    """Free atoms plus a random residual: a prediction that breaks every point group."""
+
+    def predict(self, mol):
+        grid, residual = super().predict(mol)
+        return grid, np.random.default_rng(0).normal(scale=1e-3, size=residual.shape)
+
+
+def forbidden_dipole_au(mf, axis):
+    """|dipole perpendicular to ``axis``| (a.u.): zero by symmetry for a C2v molecule whose C2
+    axis is ``axis``."""
+    mu = mf.dip_moment(unit='au', verbose=0)
+    return np.linalg.norm(mu - (mu @ axis) * axis)
+
+
+def test_guess_keeps_the_point_group():
+    # water tilted away from the axes, no mol.symmetry: minao's SCF keeps the C2v dipole
+    # direction to ~1e-16 a.u.; a prediction that breaks the group must not change that
+    rot = np.linalg.qr(np.random.default_rng(1).normal(size=(3, 3)))[0]
+    xyz = np.array([[0, 0, 0.1173], [0, 0.7572, -0.4692], [0, -0.7572, -0.4692]]) @ rot.T
+    mol = gto.M(atom=list(zip('OHH', xyz)), basis='6-31g', verbose=0)
+    axis = rot[:, 2]
+    ref = scf.RHF(mol).run()
+    mf = scf.RHF(mol)
+    mf.init_guess, mf.deepscf_predictor = 'deepscf', NoisyPredictor()
+    mf.kernel()
+    assert abs(mf.e_tot - ref.e_tot) < 1e-8
+    assert forbidden_dipole_au(ref, axis) < 1e-10
+    assert forbidden_dipole_au(mf, axis) < 1e-10
+
+
+@pytest.mark.parametrize('breaksym', [1, 'mix'])
+def test_breaksym_as_pyscf(breaksym):
+    # singlet O2 in UKS: PySCF's guesses break the alpha/beta symmetry and reach the
+    # broken-symmetry state (<S^2> ~ 1); an unbroken guess stays in the closed-shell one,
+    # about 46 mHa higher
+    mol = gto.M(atom='O 0 0 0; O 0 0 1.21', basis='6-31g', verbose=0)
+    ref = dft.UKS(mol, xc='pbe')
+    ref.init_guess_breaksym = breaksym
+    ref.kernel()
+    mf = dft.UKS(mol, xc='pbe')
+    mf.init_guess_breaksym, mf.init_guess = breaksym, 'deepscf'
+    mf.deepscf_predictor = deepscf.ZeroPredictor()
+    dm = mf.get_init_guess(mol, 'deepscf')
+    assert abs(dm[0] - dm[1]).max() > 1e-2
+    mf.kernel()
+    assert ref.spin_square()[0] > 0.5
+    assert abs(mf.e_tot - ref.e_tot) < 1e-6
+    assert abs(mf.spin_square()[0] - ref.spin_square()[0]) < 1e-3
+    mf.init_guess_breaksym = False
+    dm = mf.get_init_guess(mol, 'deepscf')
+    assert abs(dm[0] - dm[1]).max() < 1e-12
+
+
+def test_options_on_the_method_object():
+    mol = gto.M(atom='Br 0 0 0; H 0 0 1.41', basis='def2-svp', verbose=0)
+    mf = dft.RKS(mol, xc='pbe')
+    mf.deepscf_strict = True
+    with pytest.raises(ValueError, match='Br'):
+        mf.get_init_guess(mol, 'deepscf')
+    assert dft.RKS(mol, xc='pbe').deepscf_strict is False       # one object, not all
+
+    calls = []
+
+    class Recording(deepscf.ZeroPredictor):
+        def predict(self, mol):
+            calls.append(mol)
+            return super().predict(mol)
+    water = gto.M(atom='O 0 0 0.1173; H 0 0.7572 -0.4692; H 0 -0.7572 -0.4692', verbose=0)
+    mf = dft.RKS(water, xc='pbe')
+    mf.deepscf_predictor = Recording()
+    mf.get_init_guess(water, 'deepscf')
+    assert len(calls) == 1
+
+
+def test_ecp_atom_falls_back_with_its_reason():
+    mol = gto.M(atom='H 0 0 0; Cl 0 0 1.27', basis='def2-svp', ecp={'Cl': 'lanl2dz'},
+                verbose=0)
+    mf = dft.RKS(mol, xc='pbe')
+    log = io.StringIO()
+    mf.verbose, mf.stdout = 2, log
+    dm = deepscf.init_guess_by_deepscf(mf, predictor=deepscf.ZeroPredictor())
+    assert np.allclose(dm, mf.init_guess_by_minao())
+    assert 'ECP' in log.getvalue() and 'Cl' in log.getvalue() and 'minao' in log.getvalue()
+
+
+def test_stretched_bond_falls_back():
+    mol = gto.M(atom='N 0 0 0; N 0 0 2.2', basis='6-31g', spin=2, verbose=0)
+    mf = dft.UKS(mol, xc='pbe')
+    log = io.StringIO()
+    mf.verbose, mf.stdout = 2, log
+    dm = deepscf.init_guess_by_deepscf(mf, predictor=deepscf.ZeroPredictor())
+    assert np.allclose(dm, mf.init_guess_by_minao())
+    assert 'bonding partner' in log.getvalue()
+
+
+def test_max_memory_of_the_method_is_honoured():
+    from pyscf.deepscf.engine.memory import PredictionMemoryError
+    water = gto.M(atom='O 0 0 0.1173; H 0 0.7572 -0.4692; H 0 -0.7572 -0.4692', verbose=0)
+    mf = dft.RKS(water, xc='pbe')
+    mf.max_memory = 1            # MB: less than the process already uses
+    with pytest.raises(PredictionMemoryError, match='max_memory'):
+        deepscf.init_guess_by_deepscf(mf, predictor=deepscf.ZeroPredictor(), strict=True)
+    log = io.StringIO()
+    mf.verbose, mf.stdout = 2, log
+    dm = deepscf.init_guess_by_deepscf(mf, predictor=deepscf.ZeroPredictor())
+    assert np.allclose(dm, mf.init_guess_by_minao()) and 'max_memory' in log.getvalue()

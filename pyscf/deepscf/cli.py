@@ -208,16 +208,14 @@ def add_molecule_arguments(p, basis=True):
 def load_molecule(args, parser, path, basis='def2-svp', require_model=True):
     """The molecule of ``path`` with the command's charge/spin; bad files (and, with
     ``require_model``, elements the model lacks) exit with code 2."""
-    from pyscf.deepscf.engine import atoms
-    from pyscf.deepscf import molio
+    from pyscf.deepscf import domain, molio
     try:
         mol = molio.load_molecule(path, basis=basis, charge=args.charge, spin=args.spin)
     except molio.MoleculeFileError as err:
         parser.error(str(err))
-    missing = atoms.unsupported_elements(mol)
-    if missing and require_model:
-        parser.error(f'{path}: deepscf has no model for element(s) {", ".join(missing)}; '
-                     f'supported: {", ".join(atoms.supported_elements())}')
+    gaps = domain.model_gaps(mol) if require_model else []
+    if gaps:
+        parser.error(f'{path}: deepscf: {"; ".join(gaps)}')
     return mol
 
 

@@ -7,58 +7,73 @@ import numpy as np
 from pyscf import scf
 from pyscf.lib import logger
 
-from pyscf.deepscf.engine import solver
+from pyscf.deepscf import domain
+from pyscf.deepscf.engine import memory, solver
 from pyscf.deepscf.predict import PredictionError, predict_density
 
 GUESS_KEY = 'deepscf'
+FALLBACK_NOTE = 'falling back to the minao guess'
 
 
-def init_guess_by_deepscf(mf, mol=None, predictor=None, exchange='auto', strict=False,
+def init_guess_by_deepscf(mf, mol=None, predictor=None, exchange='auto', strict=None,
                           s1e=None, fit_jk=True):
     """Initial density matrix from the predicted density, in the format of ``mf``.
 
     Args:
         mf : any PySCF mean-field object (RHF/RKS/UHF/UKS/ROHF/ROKS/GHF, density-fitted or not)
-        predictor : object with predict(mol) -> (grid, residual); None for the default model
+        predictor : object with predict(mol) -> (grid, residual); None: ``mf.deepscf_predictor``,
+            else the default model
         exchange : 'auto' (default: solver.default_exchange), 'stand-in', 'semilocal',
             'two-step' or 'minao': whether and from which density matrix the guess builds
             exact exchange (solver.solve)
-        strict : raise instead of falling back to minao (elements the model does not know, or
-            any failure of the prediction: a non-finite density, a box or fit larger than the
-            memory available, an unreadable weights file)
+        strict : raise instead of falling back to minao (where the guess is out of its depth,
+            domain.guess_gaps, or on any failure of the prediction: a non-finite density, a box
+            or fit larger than the memory allowed, an unreadable weights file); None:
+            ``mf.deepscf_strict``
         s1e : the overlap matrix, when the caller has it (PySCF's SCF kernel passes it)
         fit_jk : J and exact exchange of the guess through density fitting when the SCF
-            itself does not fit and the tensor fits in a quarter of the free memory
+            itself does not fit and the tensor fits in a quarter of the memory allowed
             (solver.guess_density_fitting; the SCF's own fitting when it has one)
 
+    The memory the prediction takes is bounded by ``mf.max_memory`` (MB).  For UHF and UKS the
+    guess's alpha and beta matrices are made unequal as PySCF's own guesses make them
+    (``mf.init_guess_breaksym``, for spin 0).
+
     Returns:
-        density matrix tagged with mo_coeff and mo_occ (as PySCF's own guesses)
+        density matrix (tagged with mo_coeff and mo_occ unless its spin symmetry was broken)
     """
     if mol is None:
         mol = mf.mol
-    unsupported = solver.check_molecule(mol)
-    if unsupported:
-        msg = (f'deepscf guess: no model for element(s) {", ".join(unsupported)}; '
-               'falling back to the minao guess')
+    if strict is None:
+        strict = getattr(mf, 'deepscf_strict', False)
+    if predictor is None:
+        predictor = getattr(mf, 'deepscf_predictor', None)
+    gaps = domain.guess_gaps(mol)
+    if gaps:
         if strict:
-            raise ValueError(msg.split(';')[0])
-        logger.warn(mf, msg)
+            raise ValueError('deepscf guess: ' + '; '.join(gaps))
+        logger.warn(mf, 'deepscf guess: %s; %s', '; '.join(gaps), FALLBACK_NOTE)
         return mf.init_guess_by_minao(mol)
     t0 = (logger.process_clock(), logger.perf_counter())
     try:
-        density = predict_density(mol, predictor=predictor, verbose=mf.verbose,
-                                  stdout=mf.stdout)
-        if exchange == 'auto':
-            exchange = solver.default_exchange(mf)
-        dm = solver.solve(mf, density, exchange=exchange, s1e=s1e, fit_jk=fit_jk)['dm']
+        with memory.limit(mf.max_memory):
+            density = predict_density(mol, predictor=predictor, verbose=mf.verbose,
+                                      stdout=mf.stdout, max_memory=mf.max_memory)
+            if exchange == 'auto':
+                exchange = solver.default_exchange(mf)
+            dm = solver.solve(mf, density, exchange=exchange, s1e=s1e, fit_jk=fit_jk)['dm']
         if not np.all(np.isfinite(dm)):
             raise PredictionError('deepscf: the guess density matrix has non-finite elements')
     except Exception as err:       # a guess must never stop the SCF: the documented fallback
         if strict:
             raise
-        logger.warn(mf, 'deepscf guess failed (%s: %s); falling back to the minao guess',
-                    type(err).__name__, err)
+        logger.warn(mf, 'deepscf guess failed (%s: %s); %s', type(err).__name__, err,
+                    FALLBACK_NOTE)
         return mf.init_guess_by_minao(mol)
+    if isinstance(mf, scf.uhf.UHF) and mf.init_guess_breaksym and mol.spin == 0:
+        # the unrestricted guess's alpha = beta: a spin-0 UHF/UKS would stay on the restricted
+        # solution where PySCF's guesses reach a broken-symmetry one
+        dm = np.asarray(scf.uhf._break_dm_spin_symm(mol, dm, mf.init_guess_breaksym))
     logger.timer(mf, 'deepscf initial guess', *t0)
     return dm
 
@@ -78,6 +93,12 @@ def get_init_guess(mf, mol=None, key='minao', **kwargs):
 
 
 def register():
-    """Make init_guess='deepscf' available on every PySCF mean-field class (idempotent)."""
+    """Make init_guess='deepscf' available on every PySCF mean-field class (idempotent), with
+    two options on each method object: ``mf.deepscf_strict`` (raise instead of falling back to
+    minao) and ``mf.deepscf_predictor`` (the predictor of this object's guess)."""
     scf.hf.SCF.get_init_guess = get_init_guess
     scf.hf.SCF.init_guess_by_deepscf = init_guess_by_deepscf
+    scf.hf.SCF.deepscf_strict = False
+    scf.hf.SCF.deepscf_predictor = None
+    # PySCF's check_sanity warns of attributes no class declares
+    scf.hf.SCF._keys = scf.hf.SCF._keys | {'deepscf_strict', 'deepscf_predictor'}

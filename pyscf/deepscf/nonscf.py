@@ -21,8 +21,12 @@ output's pair (e_ks, e_harris_output) sees mostly the long ones.  The bundled ne
 are fitted on validation molecules of its data set (scripts/calibrate_nonscf.py), not on the
 benchmark set.
 
-``e_tot`` follows ``energy``: 'auto' (default) is e_extrapolated where the predictor is
-calibrated, else e_ks; or 'ks', 'harris', 'extrapolated'.  Measured (PBE/def2-SVP, six dev
+``e_tot`` follows ``energy``: 'auto' (default) is e_extrapolated inside the domain the
+predictor's weights were calibrated on (its functional type, basis family, closed shells, neutral
+molecules: ``calibration_gaps``), else e_ks with a logged note; or 'ks', 'harris',
+'extrapolated'.  Open shells have no e_harris (None): the network predicts the total density,
+not the spin density a spin-polarized Harris functional needs; their e_harris_output and e_ks
+are the spin-polarized method's own.  Measured (PBE/def2-SVP, six dev
 molecules, exact residual smoothed on the 0.3 bohr grid): e_ks within 0.001 mHa of the SCF
 energy, e_harris within 0.53 mHa.  With the bundled network (20 dev molecules) e_ks is 0.3-21
 mHa above and e_harris -8.7 to +2.0 mHa off; see the README for e_extrapolated.
@@ -32,7 +36,8 @@ import numpy as np
 from pyscf import dft, gto, lib, scf
 from pyscf.lib import logger
 
-from pyscf.deepscf.engine import fock as fock_mod, solver
+from pyscf.deepscf import domain
+from pyscf.deepscf.engine import fock as fock_mod, memory, solver
 from pyscf.deepscf.predict import default_predictor, predict_density
 
 ENERGIES = ('auto', 'ks', 'harris', 'extrapolated')
@@ -63,10 +68,6 @@ class _NonSCF:
         # (naphthalene PBE/def2-SVP: J 3.2 s direct against 3.5 s and 1 GB kept in memory)
         return False
 
-    def undo_nonscf(self):
-        """The underlying SCF object (same attributes, SCF kernel)."""
-        return lib.view(self, lib.drop_class(self.__class__, _NonSCF))
-
     def dump_flags(self, verbose=None):
         super().dump_flags(verbose)
         log = logger.new_logger(self, verbose)
@@ -79,66 +80,11 @@ class _NonSCF:
 
     def kernel(self, dm0=None, **kwargs):
         """Predict, build, diagonalize; returns e_tot (Hartree). dm0 is ignored (no SCF)."""
-        mol = self.mol
-        log = logger.new_logger(self)
-        t0 = (logger.process_clock(), logger.perf_counter())
-        if self.energy not in ENERGIES:
-            raise ValueError(f'energy={self.energy!r}; choose one of {ENERGIES}')
-        if self.exchange == 'stand-in':     # its Fock matrix has no exact exchange to count
-            raise ValueError("exchange='stand-in' is for the guess only; NonSCF energies need "
-                             "'semilocal', 'two-step' or 'minao'")
         if self.verbose >= logger.WARN:
             self.check_sanity()
         self.dump_flags()
-        self.build(mol)
-        unsupported = solver.check_molecule(mol)
-        if unsupported:
-            raise ValueError(f'deepscf NonSCF: no model for element(s) {", ".join(unsupported)}')
-        predictor = self.predictor if self.predictor is not None else default_predictor()
-        weights = getattr(predictor, 'energy_weights', None)
-        if self.energy == 'extrapolated' and weights is None:     # before the work, not after
-            raise ValueError("energy='extrapolated' needs a predictor with energy_weights "
-                             '(calibrated weights; see scripts/calibrate_nonscf.py)')
-        if mol.spin or abs(mol.atom_charges().sum() - mol.nelectron) > 0:     # ion or open shell
-            log.warn('deepscf NonSCF: the network was trained on neutral closed-shell molecules '
-                     'and is given no charge or spin; energies of ions and open-shell molecules '
-                     'can be tens of mHa off (use the SCF with init_guess="deepscf")')
-        self.density = predict_density(mol, predictor, verbose=self.verbose, stdout=self.stdout)
-        h1e = self.get_hcore(mol)
-        s1e = self.get_ovlp(mol)
-        result = solver.solve(self, self.density, self.exchange, h1e=h1e, s1e=s1e,
-                              grids_level=self.fock_grids_level)
-        self.mo_energy = result['mo_energy']
-        self.mo_coeff = result['mo_coeff']
-        self.mo_occ = result['mo_occ']
-        dm = result['dm']
-        self.e_harris = fock_mod.harris_energy(self, self.density, result['fock'],
-                                               result['terms'], dm)
-        vhf = self.get_veff(mol, dm)
-        self.e_ks = self.energy_tot(dm, h1e, vhf)
-        self.e_harris_output = output_harris_energy(self, h1e, s1e, vhf, dm, self.e_ks)
-        self.e_extrapolated = (None if weights is None else
-                               weights['ks'] * self.e_ks + weights['harris'] * self.e_harris
-                               + weights['harris_output'] * self.e_harris_output)
-        self.e_tot = self._chosen_energy()
-        energies = {'e_ks': self.e_ks, 'e_harris': self.e_harris,
-                    'e_harris_output': self.e_harris_output}
-        bad = [k for k, v in energies.items() if not np.isfinite(v)]
-        if bad or not np.all(np.isfinite(self.mo_energy)):
-            raise RuntimeError(f'deepscf NonSCF: non-finite {", ".join(bad) or "orbital energies"}'
-                               ' from the predicted density')
-        self.converged = False
-        self.cycles = 0
-        log.note('deepscf NonSCF  E(Harris) = %.12g  E(KS of output density) = %.12g  '
-                 'E(Harris of output density) = %.12g', self.e_harris, self.e_ks,
-                 self.e_harris_output)
-        if weights is not None:
-            log.note('deepscf NonSCF  E(extrapolated, weights KS %.3f Harris %.3f output '
-                     'Harris %.3f) = %.12g', weights['ks'], weights['harris'],
-                     weights['harris_output'], self.e_extrapolated)
-        log.timer('deepscf NonSCF', *t0)
-        self._finalize()
-        return self.e_tot
+        self.build(self.mol)
+        return kernel(self)
 
     def _chosen_energy(self):
         if self.energy == 'ks' or (self.energy == 'auto' and self.e_extrapolated is None):
@@ -146,6 +92,7 @@ class _NonSCF:
         if self.energy == 'harris':
             return self.e_harris
         return self.e_extrapolated
+
 
     def _finalize(self):
         log = logger.new_logger(self)
@@ -159,15 +106,150 @@ class _NonSCF:
     Gradients = nuc_grad_method
 
 
+def kernel(mf):
+    """The NonSCF computation of a mean-field object carrying the _NonSCF mixin: predict the
+    density, build its Fock matrix, diagonalize, and set mo_*, e_harris, e_ks,
+    e_harris_output, e_extrapolated and e_tot (Hartree) on ``mf``; returns e_tot."""
+    mol = mf.mol
+    log = logger.new_logger(mf)
+    t0 = (logger.process_clock(), logger.perf_counter())
+    if mf.energy not in ENERGIES:
+        raise ValueError(f'energy={mf.energy!r}; choose one of {ENERGIES}')
+    if mf.exchange == 'stand-in':     # its Fock matrix has no exact exchange to count
+        raise ValueError("exchange='stand-in' is for the guess only; NonSCF energies need "
+                         "'semilocal', 'two-step' or 'minao'")
+    gaps = domain.model_gaps(mol)
+    if gaps:
+        raise ValueError('deepscf NonSCF: ' + '; '.join(gaps))
+    predictor = mf.predictor if mf.predictor is not None else default_predictor()
+    weights = getattr(predictor, 'energy_weights', None)
+    open_shell = is_open_shell(mf)
+    if mf.energy == 'extrapolated' and weights is None:     # before the work, not after
+        raise ValueError("energy='extrapolated' needs a predictor with energy_weights "
+                         '(calibrated weights; see scripts/calibrate_nonscf.py)')
+    if mf.energy in ('harris', 'extrapolated') and open_shell:
+        raise ValueError(f"energy={mf.energy!r} needs the Harris energy of the input density, "
+                         'which open shells do not have (the network predicts no spin '
+                         "density); use energy='ks'")
+    outside = calibration_gaps(mf, getattr(predictor, 'energy_domain', None))
+    if weights is not None and outside:
+        log.note('deepscf NonSCF: outside the domain the energy weights were calibrated on '
+                 '(%s); e_tot is e_ks', '; '.join(outside))
+        if mf.energy == 'extrapolated':
+            raise ValueError('deepscf NonSCF: energy=\'extrapolated\' outside the calibrated '
+                             'domain: ' + '; '.join(outside))
+        weights = None
+    if mol.charge or mol.spin:
+        log.warn('deepscf NonSCF: the network was trained on neutral closed-shell molecules '
+                 'and is given no charge or spin; energies of ions and open-shell molecules '
+                 'are rougher (docs/reliability.md gives the measured errors)')
+    with memory.limit(mf.max_memory):
+        mf.density = predict_density(mol, predictor, verbose=mf.verbose, stdout=mf.stdout,
+                                     max_memory=mf.max_memory)
+        h1e = mf.get_hcore(mol)
+        s1e = mf.get_ovlp(mol)
+        result = solver.solve(mf, mf.density, mf.exchange, h1e=h1e, s1e=s1e,
+                              grids_level=mf.fock_grids_level)
+    mf.mo_energy, mf.mo_coeff, mf.mo_occ = result['mo_energy'], result['mo_coeff'], result['mo_occ']
+    dm = result['dm']
+    mf.e_harris = (None if open_shell else
+                   fock_mod.harris_energy(mf, mf.density, result['fock'], result['terms'], dm))
+    vhf = mf.get_veff(mol, dm)
+    mf.e_ks = mf.energy_tot(dm, h1e, vhf)
+    mf.e_harris_output = output_harris_energy(mf, h1e, s1e, vhf, dm, mf.e_ks)
+    mf.e_extrapolated = (None if weights is None else
+                         weights['ks'] * mf.e_ks + weights['harris'] * mf.e_harris
+                         + weights['harris_output'] * mf.e_harris_output)
+    mf.e_tot = mf._chosen_energy()
+    energies = {'e_ks': mf.e_ks, 'e_harris': mf.e_harris, 'e_harris_output': mf.e_harris_output}
+    bad = [k for k, v in energies.items() if v is not None and not np.isfinite(v)]
+    if bad or not np.all(np.isfinite(mf.mo_energy)):
+        raise RuntimeError(f'deepscf NonSCF: non-finite {", ".join(bad) or "orbital energies"}'
+                           ' from the predicted density')
+    mf.converged = False
+    mf.cycles = 0
+    log.note('deepscf NonSCF  E(Harris) = %s  E(KS of output density) = %.12g  '
+             'E(Harris of output density) = %.12g',
+             'none (open shell)' if mf.e_harris is None else '%.12g' % mf.e_harris,
+             mf.e_ks, mf.e_harris_output)
+    if weights is not None:
+        log.note('deepscf NonSCF  E(extrapolated, weights KS %.3f Harris %.3f output '
+                 'Harris %.3f) = %.12g', weights['ks'], weights['harris'],
+                 weights['harris_output'], mf.e_extrapolated)
+    log.timer('deepscf NonSCF', *t0)
+    mf._finalize()
+    return mf.e_tot
+
+
+def is_open_shell(mf):
+    """True where alpha and beta electrons differ in number (mol.spin != 0): the restricted
+    Fock matrix of the predicted density then misses the spin density."""
+    return bool(mf.mol.spin)
+
+
+def calibration_domain(xc, basis):
+    """The domain NonSCF energy weights calibrated with ``xc``/``basis`` on neutral closed-shell
+    molecules hold in: dict(xc_type, exact_exchange, basis_family, spin, charge)."""
+    ni = dft.numint.NumInt()
+    omega, alpha, hyb = ni.rsh_and_hybrid_coeff(xc)
+    return {'xc_type': ni._xc_type(xc), 'exact_exchange': bool(hyb or alpha),
+            'basis_family': basis_family(basis), 'spin': 0, 'charge': 0}
+
+
+def basis_family(basis):
+    """'def2' of 'def2-SVP', 'cc-pv' of 'cc-pVDZ', '6-31' of '6-31G*': a basis name up to its
+    size; None for a basis given per element or as data."""
+    if not isinstance(basis, str):
+        return None
+    name = basis.lower().replace('_', '-')
+    for family in ('def2', 'aug-cc-p', 'cc-p', 'pc', 'sto', '6-311', '6-31', 'ano', 'ma-def2'):
+        if name.startswith(family):
+            return family
+    return name
+
+
+def calibration_gaps(mf, calibration):
+    """Reasons why ``mf`` lies outside the calibration domain (calibration_domain's dict), or
+    [] inside; a predictor without one is not judged ([])."""
+    if not calibration:
+        return []
+    mol = mf.mol
+    gaps = []
+    if mol.spin != calibration['spin']:
+        gaps.append('an open shell')
+    if mol.charge != calibration['charge']:
+        gaps.append('an ion')
+    if fock_mod.is_kohn_sham(mf):
+        xc_type = mf._numint._xc_type(mf.xc)
+        omega, alpha, hyb = fock_mod.exchange_coefficients(mf)
+        exact = bool(hyb or alpha)
+    else:
+        xc_type, exact = 'HF', True
+    if xc_type != calibration['xc_type'] or exact != calibration['exact_exchange']:
+        gaps.append(f'a {"hybrid " if exact else ""}{xc_type} method, calibrated on '
+                    f'{"hybrid " if calibration["exact_exchange"] else ""}'
+                    f'{calibration["xc_type"]}')
+    family = basis_family(mol.basis)
+    if family != calibration['basis_family']:
+        gaps.append(f'basis family {family}, calibrated on {calibration["basis_family"]}')
+    return gaps
+
+
 def output_harris_energy(mf, h1e, s1e, vhf, dm, e_ks):
     """Harris energy (Hartree) of the density matrix ``dm`` whose Fock matrix h1e + vhf and
-    energy ``e_ks`` are known: E_KS[D] + sum_i n_i eps_i - Tr(F[D] D), eps the eigenvalues of
-    F[D] occupied as the method does (a diagonalization, no Fock build)."""
-    fock = mf.get_fock(h1e, s1e, vhf, dm)          # no cycle, no DIIS: h1e + vhf
-    mo_energy, mo_coeff = mf.eig(fock, s1e)
+    energy ``e_ks`` are known: E[D] + Tr(F[D] (D' - D)), D' the density matrix of the
+    method's next diagonalization of F[D] (its own eig and occupation: per spin for UHF, the
+    effective Fock matrix for ROHF); no further Fock build.  At a converged density D' = D and
+    it is E(SCF)."""
+    fock = mf.get_fock(h1e, s1e, vhf, dm)          # no cycle, no DIIS: h1e + vhf (ROHF: its
+    mo_energy, mo_coeff = mf.eig(fock, s1e)        # effective Fock matrix)
     mo_occ = mf.get_occ(mo_energy, mo_coeff)
-    e_fd = np.einsum('...ij,...ji', h1e + vhf, dm).sum().real     # both spins where dm has two
-    return float(e_ks + np.sum(mo_occ * mo_energy) - e_fd)
+    dm_next = mf.make_rdm1(mo_coeff, mo_occ)
+    f_spin = np.asarray(h1e + vhf)                 # per spin where dm has two
+    if np.asarray(dm).ndim == 3 and f_spin.ndim == 2:
+        f_spin = np.asarray((f_spin, f_spin))
+    change = np.asarray(dm_next) - np.asarray(dm)
+    return float(e_ks + np.einsum('...ij,...ji', f_spin, change).sum().real)
 
 
 def NonSCF(mol_or_mf, xc=None, predictor=None, exchange='semilocal', energy='auto'):
@@ -185,7 +267,7 @@ def NonSCF(mol_or_mf, xc=None, predictor=None, exchange='semilocal', energy='aut
     """
     if isinstance(mol_or_mf, gto.MoleBase):
         mol = mol_or_mf
-        if solver.is_periodic(mol):
+        if domain.is_periodic(mol):
             raise ValueError('deepscf NonSCF works for molecules, not periodic cells')
         if xc is None:
             raise ValueError("NonSCF(mol) needs a functional, e.g. NonSCF(mol, xc='pbe'), "
@@ -203,7 +285,7 @@ def NonSCF(mol_or_mf, xc=None, predictor=None, exchange='semilocal', energy='aut
     else:
         raise TypeError(f'NonSCF takes a gto.Mole or a PySCF mean-field object, '
                         f'not {type(mol_or_mf).__name__}')
-    solver.check_molecule(mf.mol)
+    domain.check_molecule(mf.mol)
     if isinstance(mf, _NonSCF):
         return mf
     return lib.set_class(_NonSCF(mf, predictor, exchange, energy), (_NonSCF, mf.__class__))

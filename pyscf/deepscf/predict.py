@@ -9,7 +9,8 @@ import time
 import numpy as np
 from pyscf.lib import logger
 
-from pyscf.deepscf.engine import atoms, threads, timing
+from pyscf.deepscf import domain
+from pyscf.deepscf.engine import memory, threads, timing
 from pyscf.deepscf.engine.density import PredictedDensity
 
 _default_predictor = None
@@ -58,23 +59,28 @@ def using_predictor(predictor):
         _default_predictor = saved
 
 
-def predict_density(mol, predictor=None, verbose=None, stdout=None):
+def predict_density(mol, predictor=None, verbose=None, stdout=None, max_memory=None):
     """PredictedDensity of ``mol`` (a gto.Mole; coordinates in the Mole's units, bohr inside).
 
-    Raises ValueError for elements the free-atom table (and hence the model) does not cover.
+    ``max_memory`` (MB, default ``mol.max_memory``): the network's box and the fit are refused
+    (PredictionMemoryError) before they would take more than that, less what the process uses.
+    Raises ValueError for what the model cannot describe (domain.model_gaps: elements it
+    lacks, ECP atoms).
     """
-    missing = atoms.unsupported_elements(mol)
-    if missing:
-        raise ValueError(f'deepscf has no model for element(s) {", ".join(missing)}; '
-                         f'supported: {", ".join(atoms.supported_elements())}')
+    gaps = domain.model_gaps(mol)
+    if gaps:
+        raise ValueError('deepscf: ' + '; '.join(gaps))
     if predictor is None:
         predictor = default_predictor()
+    if max_memory is None:
+        max_memory = mol.max_memory
     log = logger.new_logger(mol if verbose is None else None, mol.verbose if verbose is None
                             else verbose)
     if stdout is not None:
         log.stdout = stdout
     t0 = (logger.process_clock(), logger.perf_counter())
-    grid, residual = predictor.predict(mol)
+    with memory.limit(max_memory):
+        grid, residual = predictor.predict(mol)
     residual = np.asarray(residual)
     if residual.shape != grid.shape:
         raise PredictionError(f'deepscf: the predictor returned a residual of shape '
@@ -85,7 +91,7 @@ def predict_density(mol, predictor=None, verbose=None, stdout=None):
                               f'or Inf) among the {residual.size} of the residual density')
     t0 = log.timer('deepscf residual density on %s grid' % (grid.shape,), *t0)
     # a predictor's grid holds point values unless it says it smoothed them
-    with threads.engine_blas_threads(), timing.step('fit'):
+    with threads.engine_blas_threads(), timing.step('fit'), memory.limit(max_memory):
         density = PredictedDensity(mol, grid, residual,
                                    smoothing_bohr=getattr(predictor, 'smoothing_bohr', 0.0))
     if not np.all(np.isfinite(density.coeff)):

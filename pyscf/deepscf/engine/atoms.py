@@ -35,21 +35,16 @@ def element_params(symbol):
 
 
 def real_atoms(mol):
-    """Indices of atoms that carry electrons (ghost atoms and point charges are skipped)."""
-    return [i for i in range(mol.natm)
-            if mol.atom_charge(i) > 0 and not mol.atom_symbol(i).startswith(('X', 'Ghost'))]
+    """Indices of the atoms that carry electrons: all but ghost atoms, by PySCF's own test
+    (gto.mole.is_ghost_atom: 'ghost-O', 'X-O' and 'X1' are ghosts, 'Xe' is xenon)."""
+    from pyscf import gto
+    return [i for i in range(mol.natm) if not gto.mole.is_ghost_atom(mol.atom_symbol(i))]
 
 
 def atom_symbols(mol):
     """Standard element symbols of the real atoms, e.g. 'C' for 'C1' or 'c'."""
     from pyscf import gto
     return [gto.mole._std_symbol(mol.atom_pure_symbol(i)) for i in real_atoms(mol)]
-
-
-def unsupported_elements(mol):
-    """Sorted element symbols in ``mol`` that have no free-atom density."""
-    known = set(supported_elements())
-    return sorted({s for s in atom_symbols(mol) if s not in known})
 
 
 RADIAL_STEP_BOHR = 0.001

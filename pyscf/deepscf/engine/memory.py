@@ -1,18 +1,24 @@
 """Memory the engine is about to take, checked before it takes it.
 
-A box or a fit too large for the machine must end in a clear error, not in the operating
-system killing the process: the network's box and the residual fit estimate their largest
-arrays and call ``require`` first.
+A box or a fit too large must end in a clear error, not in the operating system killing the
+process: the network's box and the residual fit estimate their largest arrays and call
+``require`` first.  The bound is the machine's available memory and, inside ``limit``, what is
+left of the method's ``max_memory`` (megabytes, PySCF's convention: the process's memory in
+use counts against it).
 """
+import contextlib
+import contextvars
 import os
+
+_LIMIT_MB = contextvars.ContextVar('deepscf_max_memory_mb', default=None)
 
 
 class PredictionMemoryError(MemoryError):
-    """The prediction of this molecule needs more memory than the machine has available."""
+    """The prediction of this molecule needs more memory than it may take."""
 
 
-def available_bytes():
-    """Memory available to this process now (Linux MemAvailable), or None if unknown."""
+def machine_available_bytes():
+    """Memory available on the machine now (Linux MemAvailable), or None if unknown."""
     try:
         with open('/proc/meminfo') as f:
             for line in f:
@@ -26,11 +32,38 @@ def available_bytes():
         return None
 
 
+@contextlib.contextmanager
+def limit(max_memory_mb):
+    """Within the block, available_bytes is at most ``max_memory_mb`` (a method's max_memory,
+    MB) minus the memory this process uses; None: the machine's bound only."""
+    token = _LIMIT_MB.set(max_memory_mb)
+    try:
+        yield
+    finally:
+        _LIMIT_MB.reset(token)
+
+
+def available_bytes():
+    """Memory the engine may take now: the machine's, within the active ``limit``; None if
+    neither is known."""
+    available = machine_available_bytes()
+    limit_mb = _LIMIT_MB.get()
+    if limit_mb is not None:
+        from pyscf import lib
+        allowed = max(0.0, (limit_mb - lib.current_memory()[0]) * 1e6)
+        available = allowed if available is None else min(available, allowed)
+    return available
+
+
 def require(needed_bytes, what):
-    """Raise PredictionMemoryError naming ``what`` when ``needed_bytes`` exceed the memory
-    available now (no check where the machine does not say)."""
+    """Raise PredictionMemoryError naming ``what`` when ``needed_bytes`` exceed
+    available_bytes (no check where nothing is known)."""
     available = available_bytes()
     if available is not None and needed_bytes > available:
+        limit_mb = _LIMIT_MB.get()
+        bound = ('this machine has' if limit_mb is None else
+                 f'max_memory ({limit_mb:.0f} MB, less what the process uses) and the machine '
+                 'leave')
         raise PredictionMemoryError(
-            f'deepscf: {what} needs about {needed_bytes / 2**30:.1f} GiB, and this machine has '
+            f'deepscf: {what} needs about {needed_bytes / 2**30:.1f} GiB, and {bound} '
             f'{available / 2**30:.1f} GiB available; nothing was allocated')

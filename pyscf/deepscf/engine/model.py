@@ -284,6 +284,19 @@ def nonscf_energy_weights(metadata):
     return None
 
 
+def nonscf_energy_domain(metadata):
+    """The domain (nonscf.calibration_domain's dict) a weights file's NonSCF calibration holds
+    in: stored with it, or, for a calibration that stored none, made from its functional and
+    basis; None where there is no calibration."""
+    calibration = metadata.get('nonscf', {})
+    if 'domain' in calibration:
+        return dict(calibration['domain'])
+    if 'energy_weights' not in calibration and 'harris_weight' not in calibration:
+        return None
+    from pyscf.deepscf.nonscf import calibration_domain
+    return calibration_domain(calibration.get('xc', 'pbe'), calibration.get('basis', 'def2-svp'))
+
+
 class NetworkPredictor:
     """The trained network as a predictor: ``predict(mol) -> (grid, residual)``.
 
@@ -310,6 +323,7 @@ class NetworkPredictor:
         # NonSCF's e_tot mixes its Kohn-Sham and Harris energies with these weights, where the
         # weights file was calibrated (scripts/calibrate_nonscf.py); None: not calibrated
         self.energy_weights = nonscf_energy_weights(self.metadata)
+        self.energy_domain = nonscf_energy_domain(self.metadata)
         self.factor = int(self.metadata['factor'])
         self.halo = int(self.metadata['receptive_radius'])
         self.max_tile_voxels = max_tile_voxels

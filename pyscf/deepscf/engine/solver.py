@@ -7,7 +7,7 @@ import scipy.linalg
 from pyscf import lib, scf
 from pyscf.lib import logger
 
-from pyscf.deepscf.engine import atoms, fock as fock_mod, memory, threads, timing
+from pyscf.deepscf.engine import fock as fock_mod, memory, symmetry, threads, timing
 from pyscf.deepscf.engine.fock import total_dm
 
 # Exact exchange needs a density matrix.  Measured (B3LYP/def2-SVP, oracle density at 0.3 bohr,
@@ -205,6 +205,9 @@ def _solve(mf, density, exchange, h1e, s1e, grids_level, fit_jk):
     # spin blocks: its spatial one)
     with timing.step('diagonalization'):
         s_halves = orthogonalizer(s1e[:mol.nao, :mol.nao])
+    # the grid of the prediction breaks the molecule's point group slightly; minao does not
+    with timing.step('symmetry'):
+        group = symmetry.ao_group(mol)
     # the first step's exchange: a semilocal stand-in (hybrid functionals, 'semilocal') or
     # K of minao's density matrix (HF, meta-GGAs' tau, 'two-step', 'minao')
     substitute = (fock_mod.semilocal_exchange_substitute(mf)
@@ -237,7 +240,7 @@ def _solve(mf, density, exchange, h1e, s1e, grids_level, fit_jk):
             if jk_mf is mf:
                 build_shared_integrals(mf)
             vk, terms['e_k'] = fock_mod.exchange_fock(jk_mf, dm_x)
-        fock = local + vk
+        fock = symmetry.symmetrize_fock(local + vk, group)
         with timing.step('diagonalization'):
             mo_energy, mo_coeff, mo_occ = diagonalize(mf, fock, s1e, s_halves)
             dm = mf.make_rdm1(mo_coeff, mo_occ)
@@ -249,23 +252,3 @@ def _solve(mf, density, exchange, h1e, s1e, grids_level, fit_jk):
     dm = lib.tag_array(dm, mo_coeff=mo_coeff, mo_occ=mo_occ)
     return dict(mo_energy=mo_energy, mo_coeff=mo_coeff, mo_occ=mo_occ, dm=dm, fock=fock,
                 terms=terms)
-
-
-def is_periodic(mol):
-    """True for a pbc.gto.Cell.  Asked of the class: an unknown attribute of a Mole instance
-    makes PySCF import all its modules (~0.1 s)."""
-    return hasattr(type(mol), 'lattice_vectors')
-
-
-def check_molecule(mol):
-    """Errors for inputs the method cannot handle; returns the unsupported elements (maybe empty).
-
-    Raises ValueError for a periodic cell or a molecule without atoms.
-    """
-    if is_periodic(mol):
-        raise ValueError('deepscf works for molecules (gto.Mole); periodic cells '
-                         '(pbc.gto.Cell) are not supported')
-    if not atoms.real_atoms(mol):
-        raise ValueError('deepscf needs at least one real atom; this molecule has none '
-                         '(ghost atoms carry no density)')
-    return atoms.unsupported_elements(mol)
