@@ -120,7 +120,7 @@ def main(argv=None):
                                     loo_two_term_mHa=float(e2), energy_weights=weights,
                                     xc=args.xc, basis=args.basis)) + '\n')
     if args.write:
-        from pyscf.deepscf.nonscf import calibration_domain
+        from pyscf.deepscf.domain import calibration_domain
         calibration = {'energy_weights': weights, 'xc': args.xc, 'basis': args.basis,
                        'domain': calibration_domain(args.xc, args.basis),
                        'structures': len(rows), 'split': 'val', 'data': args.data,

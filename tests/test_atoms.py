@@ -46,10 +46,10 @@ def test_gradient_matches_finite_difference(water):
         assert np.allclose(grad[x], fd, atol=1e-6)
 
 
-def test_ghosts_by_pysc_convention():
+def test_ghosts_by_pyscf_convention():
     # PySCF's gto.mole.is_ghost_atom: 'ghost-' and 'X-' prefixes are ghosts, Xe is xenon
     mol = gto.M(atom='ghost-O 0 0 0; H 0 0 1; X-H 0 1 0; Br 0 0 -1.5; Xe 0 0 3',
-                basis={'default': 'sto-3g', 'Xe': 'def2-svp'}, spin=1, verbose=0)
+                basis={'default': 'sto-3g', 'Xe': 'def2-svp'}, verbose=0)
     assert atoms.real_atoms(mol) == [1, 3, 4]
     assert atoms.atom_symbols(mol) == ['H', 'Br', 'Xe']
 

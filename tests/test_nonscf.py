@@ -1,4 +1,5 @@
 """NonSCF: a PySCF mean-field object whose energy on the oracle density is the SCF energy."""
+import io
 import warnings
 
 import numpy as np
@@ -6,6 +7,9 @@ import pytest
 from pyscf import dft, gto, scf
 
 import pyscf.deepscf as deepscf
+from pyscf.deepscf import domain
+
+WATER = 'O 0 0 0.1173; H 0 0.7572 -0.4692; H 0 -0.7572 -0.4692'
 
 
 @pytest.fixture(scope='module')
@@ -93,23 +97,68 @@ def test_extrapolated_energy_mixes_ks_and_harris(water):
         deepscf.NonSCF(water, xc='b3lyp', predictor=CalibratedZero(), exchange='stand-in').kernel()
 
 
-@pytest.mark.parametrize('method', ['RKS', 'UKS', 'RHF'])
-def test_output_harris_energy_from_a_diagonalization(water, method):
-    """e_harris_output = E[D] + min over D' of Tr(F[D] (D' - D)), built here from PySCF's own
-    pieces: below e_ks (the output is not self-consistent), and equal to e_ks for the SCF
-    density itself."""
+METHODS = {'RKS': lambda m: dft.RKS(m, xc='pbe'), 'UKS': lambda m: dft.UKS(m, xc='pbe'),
+           'ROKS': lambda m: dft.ROKS(m, xc='pbe'), 'RHF': scf.RHF, 'UHF': scf.UHF,
+           'ROHF': scf.ROHF, 'GHF': scf.GHF}
+METHYL = 'C 0 0 0; H 1.08 0 0; H -.54 .94 0; H -.54 -.94 0'
+
+
+@pytest.mark.parametrize('method', list(METHODS))
+def test_output_harris_energy_is_the_scf_energy_at_convergence(water, method):
+    """e_harris_output at PySCF's converged density is PySCF's E(SCF), for every method and
+    spin (the methyl radical for the open-shell ones); on a density that is not
+    self-consistent it lies below e_ks (one diagonalization lowers it)."""
     from pyscf.deepscf.nonscf import output_harris_energy
-    make = {'RKS': lambda: dft.RKS(water, xc='pbe'), 'UKS': lambda: dft.UKS(water, xc='pbe'),
-            'RHF': lambda: scf.RHF(water)}[method]
-    mf = deepscf.NonSCF(make(), predictor=deepscf.ZeroPredictor()).run()
-    ref = make().run(conv_tol=1e-11)
-    dm = mf.make_rdm1()
-    fock = ref.get_fock(dm=dm)
-    e, c = ref.eig(fock, ref.get_ovlp())
-    occ = ref.get_occ(e, c)
-    expected = mf.e_ks + np.sum(occ * e) - np.einsum('...ij,...ji', fock, dm).sum()
-    assert abs(mf.e_harris_output - expected) < 1e-9
+    mol = water if method in ('RKS', 'RHF') else gto.M(atom=METHYL, basis='def2-svp', spin=1,
+                                                       verbose=0)
+    ref = METHODS[method](mol).run(conv_tol=1e-11)
+    h1e, s1e, dm = ref.get_hcore(), ref.get_ovlp(), ref.make_rdm1()
+    vhf = ref.get_veff(dm=dm)
+    assert abs(output_harris_energy(ref, h1e, s1e, vhf, dm, ref.e_tot) - ref.e_tot) < 1e-7
+    mf = deepscf.NonSCF(METHODS[method](mol), predictor=deepscf.ZeroPredictor()).run()
     assert mf.e_harris_output < mf.e_ks - 1e-5
-    h1e, s1e, dm_scf = ref.get_hcore(), ref.get_ovlp(), ref.make_rdm1()
-    vhf = ref.get_veff(dm=dm_scf)
-    assert abs(output_harris_energy(ref, h1e, s1e, vhf, dm_scf, ref.e_tot) - ref.e_tot) < 1e-7
+    assert mf.e_ks > ref.e_tot                          # variational
+
+
+@pytest.mark.parametrize('method', ['UKS', 'ROHF'])
+def test_open_shell_energies(method):
+    """Open shells: no Harris energy of the (spin-less) input density, e_tot = e_ks above the
+    SCF energy, a warning in the log, and the energies that need e_harris refused."""
+    mol = gto.M(atom=METHYL, basis='def2-svp', spin=1, verbose=0)
+    ref = METHODS[method](mol).run()
+    mf = deepscf.NonSCF(METHODS[method](mol), predictor=CalibratedZero())
+    log = io.StringIO()
+    mf.verbose, mf.stdout = 4, log
+    mf.kernel()
+    assert mf.e_harris is None and mf.e_extrapolated is None and mf.e_tot == mf.e_ks
+    assert 0 < mf.e_ks - ref.e_tot < 0.1
+    assert 'open shell' in log.getvalue() and 'neutral closed-shell' in log.getvalue()
+    for energy in ('harris', 'extrapolated'):
+        mf.energy = energy
+        with pytest.raises(ValueError, match='open shell'):
+            mf.kernel()
+
+
+class CalibratedOnPBE(deepscf.ZeroPredictor):
+    energy_weights = {'ks': 0.5, 'harris': 0.25, 'harris_output': 0.25}
+    energy_domain = domain.calibration_domain('pbe', 'def2-svp')
+
+
+def test_calibrated_mix_only_inside_its_domain(water):
+    inside = deepscf.NonSCF(water, xc='pbe', predictor=CalibratedOnPBE()).run()
+    assert inside.e_tot == inside.e_extrapolated
+    for mol, xc in ((water, 'b3lyp'), (water, 'tpss'), (water, 'hf'),
+                    (gto.M(atom=WATER, basis='6-31g', verbose=0), 'pbe'),
+                    (gto.M(atom=WATER, basis='def2-svp', charge=1, spin=1, verbose=0), 'pbe')):
+        mf = deepscf.NonSCF(mol, xc=xc, predictor=CalibratedOnPBE())
+        log = io.StringIO()
+        mf.verbose, mf.stdout = 4, log
+        mf.kernel()
+        assert mf.e_tot == mf.e_ks and mf.e_extrapolated is None, (xc, mol.basis)
+        assert 'outside the domain' in log.getvalue()
+
+
+def test_ecp_atom_refused_by_name():
+    mol = gto.M(atom='H 0 0 0; Cl 0 0 1.27', basis='def2-svp', ecp={'Cl': 'lanl2dz'}, verbose=0)
+    with pytest.raises(ValueError, match='ECP.*Cl'):
+        deepscf.NonSCF(mol, xc='pbe', predictor=deepscf.ZeroPredictor()).kernel()

@@ -91,3 +91,25 @@ def guess_gaps(mol):
         gaps.append(f'atom(s) {names}{" ..." if len(lone) > 6 else ""} without a bonding '
                     'partner (a stretched bond or a lone atom)')
     return gaps
+
+
+def calibration_domain(xc, basis):
+    """The domain NonSCF energy weights calibrated with ``xc``/``basis`` on neutral closed-shell
+    molecules hold in: dict(xc_type, exact_exchange, basis_family, spin, charge)."""
+    from pyscf import dft
+    ni = dft.numint.NumInt()
+    omega, alpha, hyb = ni.rsh_and_hybrid_coeff(xc)
+    return {'xc_type': ni._xc_type(xc), 'exact_exchange': bool(hyb or alpha),
+            'basis_family': basis_family(basis), 'spin': 0, 'charge': 0}
+
+
+def basis_family(basis):
+    """'def2' of 'def2-SVP', 'cc-p' of 'cc-pVDZ', '6-31' of '6-31G*': a basis name up to its
+    size; None for a basis given per element or as data."""
+    if not isinstance(basis, str):
+        return None
+    name = basis.lower().replace('_', '-')
+    for family in ('def2', 'aug-cc-p', 'cc-p', 'pc', 'sto', '6-311', '6-31', 'ano', 'ma-def2'):
+        if name.startswith(family):
+            return family
+    return name

@@ -132,6 +132,8 @@ def kernel(mf):
                          'which open shells do not have (the network predicts no spin '
                          "density); use energy='ks'")
     outside = calibration_gaps(mf, getattr(predictor, 'energy_domain', None))
+    if open_shell and 'an open shell' not in outside:      # no e_harris to mix
+        outside.append('an open shell')
     if weights is not None and outside:
         log.note('deepscf NonSCF: outside the domain the energy weights were calibrated on '
                  '(%s); e_tot is e_ks', '; '.join(outside))
@@ -187,29 +189,8 @@ def is_open_shell(mf):
     return bool(mf.mol.spin)
 
 
-def calibration_domain(xc, basis):
-    """The domain NonSCF energy weights calibrated with ``xc``/``basis`` on neutral closed-shell
-    molecules hold in: dict(xc_type, exact_exchange, basis_family, spin, charge)."""
-    ni = dft.numint.NumInt()
-    omega, alpha, hyb = ni.rsh_and_hybrid_coeff(xc)
-    return {'xc_type': ni._xc_type(xc), 'exact_exchange': bool(hyb or alpha),
-            'basis_family': basis_family(basis), 'spin': 0, 'charge': 0}
-
-
-def basis_family(basis):
-    """'def2' of 'def2-SVP', 'cc-pv' of 'cc-pVDZ', '6-31' of '6-31G*': a basis name up to its
-    size; None for a basis given per element or as data."""
-    if not isinstance(basis, str):
-        return None
-    name = basis.lower().replace('_', '-')
-    for family in ('def2', 'aug-cc-p', 'cc-p', 'pc', 'sto', '6-311', '6-31', 'ano', 'ma-def2'):
-        if name.startswith(family):
-            return family
-    return name
-
-
 def calibration_gaps(mf, calibration):
-    """Reasons why ``mf`` lies outside the calibration domain (calibration_domain's dict), or
+    """Reasons why ``mf`` lies outside the calibration domain (domain.calibration_domain), or
     [] inside; a predictor without one is not judged ([])."""
     if not calibration:
         return []
@@ -229,7 +210,7 @@ def calibration_gaps(mf, calibration):
         gaps.append(f'a {"hybrid " if exact else ""}{xc_type} method, calibrated on '
                     f'{"hybrid " if calibration["exact_exchange"] else ""}'
                     f'{calibration["xc_type"]}')
-    family = basis_family(mol.basis)
+    family = domain.basis_family(mol.basis)
     if family != calibration['basis_family']:
         gaps.append(f'basis family {family}, calibrated on {calibration["basis_family"]}')
     return gaps

@@ -465,36 +465,71 @@ class PredictedDensity:
 
     def coulomb_matrix_df(self, with_df):
         """J_{mu nu} = (mu nu|P) (P|Q)^-1 (Q|rho_pred) through a density-fitting object
-        (``mf.with_df`` of a density-fitted SCF; Hartree), or None where that is not possible
-        (Cartesian and spherical functions mixed).
+        (``mf.with_df`` of a density-fitted SCF; Hartree), or None where that is not possible:
+        Cartesian and spherical functions mixed, or a tensor made with a metric this cannot
+        reproduce (a custom ``decompose_j2c``, a ``_cderi`` file of another fitting basis).
 
-        The SCF's own DF tensor B = T (P|mu nu), T the inverse Cholesky factor of the metric or
-        PySCF's eigen-decomposition of it (df.incore.cholesky_eri), gives J = B^T T (Q|rho_pred)
-        for the cost of a contraction: no three-centre integrals with the ~100 fit functions
-        per atom, and the tensor, built here if needed, is the one the SCF then reuses.
-        Measured (alkane C13H28, B3LYP/def2-SVP, 1 thread): 9.6 s for the three-centre J,
-        see docs/measurements.md for the profile.
+        The SCF's own DF tensor B = T (P|mu nu), T a factor of the inverse metric (the inverse
+        Cholesky factor, or PySCF's eigen-decomposition where Cholesky fails), gives
+        J = B^T T (Q|rho_pred) for the cost of a contraction: no three-centre integrals with
+        the ~100 fit functions per atom, and the tensor, built here if needed, is the one the
+        SCF then reuses.  Which T made the tensor is not recorded, so each candidate is checked
+        against three-centre integrals of two shell pairs before it is used.
         """
         if with_df._cderi is None:
             with_df.build()
         auxmol = with_df.auxmol
         if auxmol is None or auxmol.cart != self.auxmol.cart:
             return None
+        mol = with_df.mol
         j2c = auxmol.intor('int2c2e', hermi=1)
         q_rho = gto.intor_cross('int2c2e', auxmol, self.auxmol) @ self.coeff     # (Q|rho)
-        try:      # the decomposition PySCF chose for the tensor, by the same test
-            low = scipy.linalg.cholesky(j2c, lower=True)
-            d = scipy.linalg.solve_triangular(low, q_rho, lower=True)
-        except scipy.linalg.LinAlgError:
-            d = df.incore._eig_decompose(auxmol, j2c, df.incore.LINEAR_DEP_THR) @ q_rho
-        vj, p0 = 0, 0
-        for cderi in with_df.loop():
-            vj = vj + d[p0:p0 + len(cderi)] @ cderi
-            p0 += len(cderi)
-        if p0 != len(d):
-            return None      # a tensor of another shape than this metric (custom DF object)
-        return lib.unpack_tril(vj)
+        pairs, exact = _sample_three_centre(mol, auxmol)
+        b_sample = None
+        for factor in _inverse_metric_factors(auxmol, j2c):
+            d = factor(q_rho[:, None])[:, 0]
+            vj, sample, p0 = 0, [], 0
+            for cderi in with_df.loop():      # J and the sample of the tensor in one pass
+                vj = vj + d[p0:p0 + len(cderi)] @ cderi
+                if b_sample is None:
+                    sample.append(cderi[:, pairs])
+                p0 += len(cderi)
+            if b_sample is None:
+                b_sample = np.vstack(sample)
+            if p0 == len(d) and np.abs(factor(exact) - b_sample).max() \
+                    <= 1e-6 * max(np.abs(b_sample).max(), 1e-12):
+                return lib.unpack_tril(vj)
+        return None
 
     def coulomb_energy(self):
         """E_J = 1/2 (rho_pred | rho_pred) in Hartree."""
         return 0.5 * self.coeff @ self.auxmol.intor('int2c2e') @ self.coeff
+
+
+def _inverse_metric_factors(auxmol, j2c):
+    """Functions x -> T x for the factors T of the inverse metric (T^T T = (P|Q)^-1) that PySCF
+    builds DF tensors with (df.incore): the inverse Cholesky factor where the metric allows
+    one, then its eigen-decomposition (made only when asked for: an eigh of the metric)."""
+    try:
+        low = scipy.linalg.cholesky(j2c, lower=True)
+        yield lambda x: scipy.linalg.solve_triangular(low, x, lower=True)
+    except scipy.linalg.LinAlgError:
+        pass
+    eig = df.incore._eig_decompose(auxmol, j2c, df.incore.LINEAR_DEP_THR)
+    yield lambda x: eig @ x
+
+
+def _sample_three_centre(mol, auxmol):
+    """(pair indices in PySCF's packed lower triangle, (P|pair) (naux, n)) of the first shell
+    with itself and with the last: a check of a DF tensor's metric."""
+    ao_loc = mol.ao_loc_nr()
+    pairs, cols = [], []
+    for ish in sorted({0, mol.nbas - 1}):
+        block = df.incore.aux_e2(mol, auxmol, 'int3c2e', aosym='s1',
+                                 shls_slice=(ish, ish + 1, 0, 1, 0, auxmol.nbas))
+        block = np.asarray(block).reshape(ao_loc[ish + 1] - ao_loc[ish], ao_loc[1], auxmol.nao)
+        for i in range(ao_loc[ish], ao_loc[ish + 1]):
+            for j in range(0, min(ao_loc[1], i + 1)):
+                pairs.append(i * (i + 1) // 2 + j)
+                cols.append(block[i - ao_loc[ish], j])
+    return np.array(pairs), np.array(cols).T

@@ -285,7 +285,7 @@ def nonscf_energy_weights(metadata):
 
 
 def nonscf_energy_domain(metadata):
-    """The domain (nonscf.calibration_domain's dict) a weights file's NonSCF calibration holds
+    """The domain (domain.calibration_domain's dict) a weights file's NonSCF calibration holds
     in: stored with it, or, for a calibration that stored none, made from its functional and
     basis; None where there is no calibration."""
     calibration = metadata.get('nonscf', {})
@@ -293,7 +293,7 @@ def nonscf_energy_domain(metadata):
         return dict(calibration['domain'])
     if 'energy_weights' not in calibration and 'harris_weight' not in calibration:
         return None
-    from pyscf.deepscf.nonscf import calibration_domain
+    from pyscf.deepscf.domain import calibration_domain
     return calibration_domain(calibration.get('xc', 'pbe'), calibration.get('basis', 'def2-svp'))
 
 

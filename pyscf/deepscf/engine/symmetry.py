@@ -15,16 +15,20 @@ import numpy as np
 import scipy.sparse
 
 MAX_ORDER = 120
+LINEAR_SUBGROUP = {'Dooh': 'D2h', 'Coov': 'C2v', 'SO3': 'D2h'}
 
 
 def _frame_operations(gpname, axes):
     """Candidate operations (3x3, in the molecule's frame) generating the point group."""
     from pyscf.symm import geom, param
-    subgroup, sub_axes = geom.as_subgroup(gpname, axes)
+    if gpname in LINEAR_SUBGROUP:       # infinite groups: the subgroup PySCF's SCF uses
+        subgroup, sub_axes = LINEAR_SUBGROUP[gpname], axes
+    else:
+        subgroup, sub_axes = geom.as_subgroup(gpname, axes)
     ops = [sub_axes.T @ np.asarray(param.D2H_OPS[op], dtype=float) @ sub_axes
            for op in param.OPERATOR_TABLE[subgroup]]
     digits = ''.join(c for c in gpname if c.isdigit())
-    if digits and int(digits) > 2:
+    if digits and int(digits) > 2 and gpname not in LINEAR_SUBGROUP:
         n = int(digits)
         for angle in (2 * np.pi / n, np.pi / n):          # C_n, and S_2n for Dnd and S2n
             c, s = np.cos(angle), np.sin(angle)
@@ -59,14 +63,16 @@ def point_group(mol, tol=None):
         tol = geom.TOLERANCE
     labels = [mol.atom_symbol(i) for i in range(mol.natm)]
     coords = mol.atom_coords()
+    trivial = 'C1', [(np.eye(3), np.arange(mol.natm))]
     try:
         gpname, centre, axes = geom.detect_symm(mol._atom, mol._basis)
-    except Exception:                  # PySCF cannot tell the group: treat as C1
-        return 'C1', [(np.eye(3), np.arange(mol.natm))]
+        candidates = _frame_operations(gpname, np.asarray(axes, dtype=float))
+    except Exception:        # a group PySCF cannot name: no averaging, as for C1
+        return trivial
     if gpname == 'C1':
-        return 'C1', [(np.eye(3), np.arange(mol.natm))]
+        return trivial
     group = [np.eye(3)]
-    for op in _frame_operations(gpname, np.asarray(axes, dtype=float)):
+    for op in candidates:
         if _atom_map(op, centre, coords, labels, 10 * tol) is None:
             continue
         # close the group under products with this generator
@@ -84,7 +90,7 @@ def point_group(mol, tol=None):
     for op in group:
         perm = _atom_map(op, centre, coords, labels, 10 * tol)
         if perm is None:               # a product that is no symmetry: the candidates were wrong
-            return 'C1', [(np.eye(3), np.arange(mol.natm))]
+            return trivial
         elements.append((op, perm))
     return gpname, elements
 
