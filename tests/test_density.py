@@ -183,3 +183,29 @@ def test_coulomb_matrix_df_is_the_scfs_density_fitting():
     free_atoms = PredictedDensity(mol)
     diff = free_atoms.coulomb_matrix_df(mf.with_df) - free_atoms.coulomb_matrix(mol)
     assert abs(diff).max() < 2e-3
+
+
+def test_coulomb_matrix_df_with_any_metric_or_none():
+    """A tensor built with PySCF's eigen-decomposed metric gives the same J as the Cholesky
+    one; a tensor of another fitting basis than with_df.auxmol says is refused (None: the
+    caller then takes the exact three-centre J)."""
+    from pyscf.deepscf.engine.density import PredictedDensity
+    mol = gto.M(atom='O 0 0 0.12; H 0 0.76 -0.47; H 0 -0.76 -0.47', basis='def2-svp', verbose=0)
+    free_atoms = PredictedDensity(mol)
+    exact = free_atoms.coulomb_matrix(mol)
+    auxbasis = df.addons.make_auxbasis(mol)
+    for decompose in ('cd', 'eig'):
+        with_df = df.DF(mol, auxbasis)
+        with_df.auxmol = df.addons.make_auxmol(mol, auxbasis)
+        with_df._cderi = df.incore.cholesky_eri(mol, auxmol=with_df.auxmol,
+                                                decompose_j2c=decompose)
+        assert abs(free_atoms.coulomb_matrix_df(with_df) - exact).max() < 2e-3, decompose
+    foreign = df.DF(mol, auxbasis)
+    foreign.auxmol = df.addons.make_auxmol(mol, auxbasis)
+    other = foreign.auxmol.copy()               # same shape, exponents 20 % larger
+    for ib in range(other.nbas):
+        ptr = other._bas[ib, gto.PTR_EXP]
+        other._env[ptr:ptr + other.bas_nprim(ib)] *= 1.2
+    foreign._cderi = df.incore.cholesky_eri(mol, auxmol=other)
+    assert foreign._cderi.shape[0] == foreign.auxmol.nao
+    assert free_atoms.coulomb_matrix_df(foreign) is None
