@@ -62,27 +62,60 @@ def model_gaps(mol):
     return gaps
 
 
-def unbonded_atoms(mol, factor=BONDED_FACTOR):
-    """Indices of the real atoms with no other real atom within ``factor`` times the sum of
-    their covalent radii: a lone atom, or one end of a stretched or broken bond."""
+def bond_graph(mol, factor=BONDED_FACTOR):
+    """(real atom indices, boolean matrix): atoms within ``factor`` times the sum of their
+    covalent radii are bonded."""
     idx = atoms.real_atoms(mol)
-    if len(idx) < 2:
-        return list(idx)
-    symbols = atoms.atom_symbols(mol)
-    radii = np.array([COVALENT_RADIUS_ANGSTROM.get(s, 1.5) for s in symbols]) / 0.52917721092
+    radii = np.array([COVALENT_RADIUS_ANGSTROM.get(s, 1.5) for s in atoms.atom_symbols(mol)])
+    radii = radii / 0.52917721092
     xyz = mol.atom_coords()[idx]
     dist = np.linalg.norm(xyz[:, None] - xyz[None], axis=-1)
     np.fill_diagonal(dist, np.inf)
-    bonded = dist < factor * (radii[:, None] + radii[None])
+    return idx, dist < factor * (radii[:, None] + radii[None])
+
+
+def unbonded_atoms(mol, factor=BONDED_FACTOR):
+    """Indices of the real atoms with no other real atom bonded to them (bond_graph): a lone
+    atom, or one end of a stretched or broken bond."""
+    idx, bonded = bond_graph(mol, factor)
     return [i for i, b in zip(idx, bonded.any(axis=1)) if not b]
+
+
+def radical_fragments(mol, factor=BONDED_FACTOR):
+    """The fragments (lists of atom indices, connected in bond_graph) whose neutral atoms hold
+    an odd number of electrons: more than one means a bond broken into radicals."""
+    idx, bonded = bond_graph(mol, factor)
+    seen, fragments = set(), []
+    for start in range(len(idx)):
+        if start in seen:
+            continue
+        stack, fragment = [start], []
+        seen.add(start)
+        while stack:
+            a = stack.pop()
+            fragment.append(a)
+            for b in np.nonzero(bonded[a])[0]:
+                if b not in seen:
+                    seen.add(b)
+                    stack.append(b)
+        fragments.append(sorted(idx[a] for a in fragment))
+    return [f for f in fragments
+            if sum(gto_charge(mol.atom_pure_symbol(i)) for i in f) % 2]
+
+
+def gto_charge(symbol):
+    """The nuclear charge of an element symbol."""
+    from pyscf import gto
+    return gto.charge(symbol)
 
 
 def guess_gaps(mol):
     """Reasons why the deepscf guess of ``mol`` would be out of its depth; model_gaps first.
 
     Besides what the model cannot describe: atoms without a bonding partner (stretched or
-    broken bonds, lone atoms), where the network has seen no such density and the guess
-    measured more SCF cycles than minao, or another final state (docs/reliability.md).
+    broken bonds, lone atoms) and molecules that fall apart into two or more radical
+    fragments (a bond broken in the middle), densities the network has not seen, where its
+    guess measured more SCF cycles than minao (docs/reliability.md).
     """
     gaps = model_gaps(mol)
     lone = unbonded_atoms(mol)
@@ -90,7 +123,51 @@ def guess_gaps(mol):
         names = ', '.join(f'{mol.atom_pure_symbol(i)}{i}' for i in lone[:6])
         gaps.append(f'atom(s) {names}{" ..." if len(lone) > 6 else ""} without a bonding '
                     'partner (a stretched bond or a lone atom)')
+    radicals = radical_fragments(mol)
+    if len(radicals) > 1:
+        gaps.append(f'{len(radicals)} fragments with an odd electron count (a broken bond)')
     return gaps
+
+
+# Orbital energies closer than this (Hartree) count as one degenerate level.
+DEGENERATE_HARTREE = 1e-3
+
+
+def method_gaps(mf):
+    """Reasons why the deepscf guess would not serve the method ``mf`` as PySCF's guesses do.
+
+    A spin-0 UHF/UKS with ``init_guess_breaksym`` wants alpha and beta made unequal; PySCF
+    breaks the symmetry of its own guesses (uhf._break_dm_spin_symm), and applied to the
+    deepscf guess the same breaking measured no saving on closed shells and a closed-shell
+    end state of singlet O2 and twisted ethylene, 46 mHa above the broken-symmetry one
+    (docs/reliability.md).  ``init_guess_breaksym = False`` keeps the deepscf guess.
+    """
+    from pyscf import scf
+    if isinstance(mf, scf.uhf.UHF) and mf.mol.spin == 0 and mf.init_guess_breaksym:
+        return [f'spin 0 with init_guess_breaksym={mf.init_guess_breaksym!r}: PySCF breaks the '
+                'alpha/beta symmetry of its own guess (init_guess_breaksym=False keeps the '
+                'deepscf guess)']
+    return []
+
+
+def output_gaps(mo_energy, mo_occ, tol=DEGENERATE_HARTREE):
+    """Reasons, from the guess's own orbitals, why it would be arbitrary: a degenerate level
+    partly filled (an open shell of a symmetric molecule, e.g. the methane cation), where
+    which orbitals are occupied is a choice the predicted density cannot make.
+
+    mo_energy, mo_occ: (n,) or (2, n) as the method's diagonalization gives them.
+    """
+    energies = np.atleast_2d(np.asarray(mo_energy, dtype=float))
+    occupations = np.atleast_2d(np.asarray(mo_occ, dtype=float))
+    for e, n in zip(energies, occupations):
+        order = np.argsort(e, kind='stable')
+        e, n = e[order], n[order]
+        split = (np.diff(e) < tol) & (np.diff(n) != 0)
+        if split.any():
+            k = int(np.nonzero(split)[0][0])
+            return [f'a degenerate level at {e[k]:.4f} Ha partly filled (an open shell of a '
+                    'symmetric molecule)']
+    return []
 
 
 def calibration_domain(xc, basis):

@@ -35,12 +35,13 @@ def init_guess_by_deepscf(mf, mol=None, predictor=None, exchange='auto', strict=
             itself does not fit and the tensor fits in a quarter of the memory allowed
             (solver.guess_density_fitting; the SCF's own fitting when it has one)
 
-    The memory the prediction takes is bounded by ``mf.max_memory`` (MB).  For UHF and UKS the
-    guess's alpha and beta matrices are made unequal as PySCF's own guesses make them
-    (``mf.init_guess_breaksym``, for spin 0).
+    The memory the prediction takes is bounded by ``mf.max_memory`` (MB).  Where the guess is
+    out of its depth (domain.guess_gaps, method_gaps and, from its own orbitals,
+    output_gaps: e.g. a spin-0 UHF/UKS with ``init_guess_breaksym``, a stretched bond, a partly
+    filled degenerate level) it logs why and returns minao's guess.
 
     Returns:
-        density matrix (tagged with mo_coeff and mo_occ unless its spin symmetry was broken)
+        density matrix tagged with mo_coeff and mo_occ (as PySCF's own guesses)
     """
     if mol is None:
         mol = mf.mol
@@ -48,7 +49,7 @@ def init_guess_by_deepscf(mf, mol=None, predictor=None, exchange='auto', strict=
         strict = getattr(mf, 'deepscf_strict', False)
     if predictor is None:
         predictor = getattr(mf, 'deepscf_predictor', None)
-    gaps = domain.guess_gaps(mol)
+    gaps = domain.guess_gaps(mol) + domain.method_gaps(mf)
     if gaps:
         if strict:
             raise ValueError('deepscf guess: ' + '; '.join(gaps))
@@ -61,7 +62,8 @@ def init_guess_by_deepscf(mf, mol=None, predictor=None, exchange='auto', strict=
                                       stdout=mf.stdout, max_memory=mf.max_memory)
             if exchange == 'auto':
                 exchange = solver.default_exchange(mf)
-            dm = solver.solve(mf, density, exchange=exchange, s1e=s1e, fit_jk=fit_jk)['dm']
+            result = solver.solve(mf, density, exchange=exchange, s1e=s1e, fit_jk=fit_jk)
+        dm = result['dm']
         if not np.all(np.isfinite(dm)):
             raise PredictionError('deepscf: the guess density matrix has non-finite elements')
     except Exception as err:       # a guess must never stop the SCF: the documented fallback
@@ -70,10 +72,12 @@ def init_guess_by_deepscf(mf, mol=None, predictor=None, exchange='auto', strict=
         logger.warn(mf, 'deepscf guess failed (%s: %s); %s', type(err).__name__, err,
                     FALLBACK_NOTE)
         return mf.init_guess_by_minao(mol)
-    if isinstance(mf, scf.uhf.UHF) and mf.init_guess_breaksym and mol.spin == 0:
-        # the unrestricted guess's alpha = beta: a spin-0 UHF/UKS would stay on the restricted
-        # solution where PySCF's guesses reach a broken-symmetry one
-        dm = np.asarray(scf.uhf._break_dm_spin_symm(mol, dm, mf.init_guess_breaksym))
+    gaps = domain.output_gaps(result['mo_energy'], result['mo_occ'])
+    if gaps:
+        if strict:
+            raise ValueError('deepscf guess: ' + '; '.join(gaps))
+        logger.warn(mf, 'deepscf guess: %s; %s', '; '.join(gaps), FALLBACK_NOTE)
+        return mf.init_guess_by_minao(mol)
     logger.timer(mf, 'deepscf initial guess', *t0)
     return dm
 
