@@ -83,12 +83,12 @@ SAME_ENERGY_HA = 1e-6
 SAME_S2 = 1e-3
 SYMMETRY_TOL_AU = 1e-8
 
-# NonSCF's |e_tot - E(lowest SCF state)| each class accepts (mHa). The network is trained on
-# neutral closed-shell molecules and given no charge or spin: 30 mHa where the class's NonSCF
-# cases are neutral closed shells (the bundled network was 2-26 mHa off on them in small bases),
-# 100 mHa where they include ions, open shells, stretched bonds or a hand-changed electron
-# count. Starting values, to be set from the campaign's measurements.
-CLOSED_SHELL_MHA, OPEN_SHELL_MHA = 30., 100.
+# NonSCF's |e_tot - E(lowest SCF state)| each class accepts (mHa): the tolerances
+# docs/reliability.md states.  Neutral closed shells: 50 mHa (outside the calibrated PBE/def2
+# domain e_tot is e_ks, measured up to 35 mHa on drug-like molecules); ions, open shells and
+# what else the network was not trained on: 120 mHa (Hartree-Fock ions and radicals measured
+# up to 101 mHa, benchmarks/results/nonscf_off_domain.txt).
+CLOSED_SHELL_MHA, OPEN_SHELL_MHA = 50., 120.
 NONSCF_TOLERANCE_MHA = {
     'random organic (SMILES)': CLOSED_SHELL_MHA,
     'cations and anions': OPEN_SHELL_MHA,
@@ -720,7 +720,9 @@ def judge_state(mine, states, minao_err, fallback):
     if minao['converged'] and abs(mine['e_tot'] - minao['e_tot']) < SAME_ENERGY_HA:
         return {'guess': 'WRONG', 'why': f'minao\'s energy with another <S^2>: '
                                          f'{describe(mine)} against {describe(minao)}'}
-    return {'guess': 'WRONG', 'why': f'a higher state: {describe(mine)}; minao '
+    higher = ('a higher state' if not minao['converged'] or mine['e_tot'] > minao['e_tot']
+              else 'a state between minao\'s and the lowest')
+    return {'guess': 'WRONG', 'why': f'{higher}: {describe(mine)}; minao '
                                      f'{describe(minao)}; lowest '
                                      f'{describe(low) + " from " + key if low else "none"}'}
 
@@ -853,7 +855,8 @@ def run(per_class=None, seed=0, out=None, progress=True):
     """Generate and run the cases (the first ``per_class`` of each class, or all); returns
     (rows, table text, totals)."""
     # rows are appended to a partial file as they come: an interrupted campaign resumes
-    partial = os.path.join(out, f'fuzz_partial_seed{seed}_{per_class or "all"}.jsonl') if out else None
+    partial = (os.path.join(out, f'fuzz_partial_seed{seed}_{per_class or "all"}.jsonl')
+               if out else None)
     done = {}
     if partial and os.path.exists(partial):
         with open(partial) as f:
@@ -874,8 +877,9 @@ def run(per_class=None, seed=0, out=None, progress=True):
                     f.write(json.dumps(rows[-1], default=str) + '\n')
             if progress:
                 r = rows[-1]
-                why = '  '.join(r.get(w, '') for w in ('why', 'nonscf_why')
-                                if 'WRONG' in (r.get('guess'), r.get('nonscf')))
+                why = '  '.join(r.get(w, '') for w, o in (('why', 'guess'),
+                                                          ('nonscf_why', 'nonscf'))
+                                if r.get(o) == 'WRONG')
                 print(f'[{k + 1}/{len(cases)}] {r["class"]}: {r["name"]}: {r["guess"]}'
                       f'{" / NonSCF " + r["nonscf"] if "nonscf" in r else ""} '
                       f'({r["seconds"]} s){"  " + why if why else ""}', flush=True)

@@ -1,4 +1,4 @@
-"""The fast subset of the fuzz campaign (benchmarks/fuzz.py): the first two cases of every
+"""The fast subset of the fuzz campaign (benchmarks/fuzz.py): the first three cases of every
 class of odd input (each class's smallest); none may end in a silent wrong result (a higher
 state than PySCF's guesses reach, another <S^2>, a broken point group, NonSCF energies beyond
 the class's stated tolerance), a crash or a hang."""
@@ -11,7 +11,7 @@ fuzz = load_script('benchmarks', 'fuzz.py')
 
 @pytest.fixture(scope='module')
 def rows():
-    return fuzz.run(per_class=2, progress=False)[0]
+    return fuzz.run(per_class=3, progress=False)[0]
 
 
 @pytest.fixture(scope='module')
@@ -20,7 +20,7 @@ def by(rows):
 
 
 def test_every_class_and_no_silent_wrong_result(rows):
-    assert len(rows) >= 40
+    assert len(rows) >= 60
     assert {r['class'] for r in rows} == set(fuzz.NONSCF_TOLERANCE_MHA)
     wrong = [(r['class'], r['name'], r.get('why'), r.get('nonscf_why')) for r in rows
              if r['guess'] == 'WRONG' or r.get('nonscf') == 'WRONG']
@@ -67,7 +67,7 @@ def test_broken_symmetry_singlet_reaches_pyscfs_state(by):
     # H2 at 2.5 Å, UKS with PySCF's 'mix' breaking: the spin-polarized singlet, not the
     # restricted one
     row = by['broken-symmetry singlets', 'H2 2.5 Å, breaksym=mix']
-    assert row['guess'] == 'same' and row['deepscf']['s2'] > 0.5
+    assert row['guess'] in ('same', 'fallback') and row['deepscf']['s2'] > 0.5
 
 
 def test_known_outcomes(by):

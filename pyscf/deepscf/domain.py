@@ -109,15 +109,11 @@ def gto_charge(symbol):
     return gto.charge(symbol)
 
 
-def guess_gaps(mol):
-    """Reasons why the deepscf guess of ``mol`` would be out of its depth; model_gaps first.
-
-    Besides what the model cannot describe: atoms without a bonding partner (stretched or
-    broken bonds, lone atoms) and molecules that fall apart into two or more radical
-    fragments (a bond broken in the middle), densities the network has not seen, where its
-    guess measured more SCF cycles than minao (docs/reliability.md).
-    """
-    gaps = model_gaps(mol)
+def geometry_gaps(mol):
+    """Reasons, from the coordinates alone, why the network has not seen such a density: atoms
+    without a bonding partner (stretched or broken bonds, lone atoms), and molecules that fall
+    apart into two or more radical fragments (a bond broken in the middle)."""
+    gaps = []
     lone = unbonded_atoms(mol)
     if lone:
         names = ', '.join(f'{mol.atom_pure_symbol(i)}{i}' for i in lone[:6])
@@ -126,6 +122,34 @@ def guess_gaps(mol):
     radicals = radical_fragments(mol)
     if len(radicals) > 1:
         gaps.append(f'{len(radicals)} fragments with an odd electron count (a broken bond)')
+    return gaps
+
+
+def guess_gaps(mol):
+    """Reasons why the deepscf guess of ``mol`` would be out of its depth: model_gaps, then
+    geometry_gaps (there its guess measured more SCF cycles than minao, or another final
+    state; docs/reliability.md)."""
+    return model_gaps(mol) + geometry_gaps(mol)
+
+
+def net_charge(mol):
+    """The molecule's charge from its electron count (a hand-set ``mol.nelectron`` included)."""
+    return int(round(float(mol.atom_charges().sum()) - mol.nelectron))
+
+
+# NonSCF refuses ions of this charge or more: the network's density is the neutral molecule's,
+# and the water and methanol dications measured 217 and 404 mHa above the SCF.
+MAX_NONSCF_CHARGE = 2
+
+
+def nonscf_gaps(mol):
+    """Reasons why NonSCF's energy of ``mol`` would be wrong beyond its stated tolerances
+    (docs/reliability.md): model_gaps, geometry_gaps (a broken O-H bond of water measured
+    100 mHa off) and a charge of MAX_NONSCF_CHARGE or more."""
+    gaps = guess_gaps(mol)
+    charge = net_charge(mol)
+    if abs(charge) >= MAX_NONSCF_CHARGE:
+        gaps.append(f'charge {charge:+d}: the network predicts the neutral molecule\'s density')
     return gaps
 
 

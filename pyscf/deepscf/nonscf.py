@@ -118,9 +118,10 @@ def kernel(mf):
     if mf.exchange == 'stand-in':     # its Fock matrix has no exact exchange to count
         raise ValueError("exchange='stand-in' is for the guess only; NonSCF energies need "
                          "'semilocal', 'two-step' or 'minao'")
-    gaps = domain.model_gaps(mol)
+    gaps = domain.nonscf_gaps(mol)
     if gaps:
-        raise ValueError('deepscf NonSCF: ' + '; '.join(gaps))
+        raise ValueError('deepscf NonSCF: ' + '; '.join(gaps) + ' (run the SCF, e.g. with '
+                         "init_guess='deepscf')")
     predictor = mf.predictor if mf.predictor is not None else default_predictor()
     weights = getattr(predictor, 'energy_weights', None)
     open_shell = is_open_shell(mf)
@@ -141,7 +142,7 @@ def kernel(mf):
             raise ValueError('deepscf NonSCF: energy=\'extrapolated\' outside the calibrated '
                              'domain: ' + '; '.join(outside))
         weights = None
-    if mol.charge or mol.spin:
+    if domain.net_charge(mol) or mol.spin:
         log.warn('deepscf NonSCF: the network was trained on neutral closed-shell molecules '
                  'and is given no charge or spin; energies of ions and open-shell molecules '
                  'are rougher (docs/reliability.md gives the measured errors)')
@@ -198,7 +199,7 @@ def calibration_gaps(mf, calibration):
     gaps = []
     if mol.spin != calibration['spin']:
         gaps.append('an open shell')
-    if mol.charge != calibration['charge']:
+    if domain.net_charge(mol) != calibration['charge']:
         gaps.append('an ion')
     if fock_mod.is_kohn_sham(mf):
         xc_type = mf._numint._xc_type(mf.xc)
