@@ -118,6 +118,15 @@ def test_output_harris_energy_is_the_scf_energy_at_convergence(water, method):
     mf = deepscf.NonSCF(METHODS[method](mol), predictor=deepscf.ZeroPredictor()).run()
     assert mf.e_harris_output < mf.e_ks - 1e-5
     assert mf.e_ks > ref.e_tot                          # variational
+    if method in ('RKS', 'RHF', 'UKS', 'UHF', 'GHF'):
+        # where the orbitals diagonalize each spin's own Fock matrix, the band energy is the
+        # sum of occupied eigenvalues: E[D] + sum_i n_i eps_i - Tr(F[D] D)
+        dm = mf.make_rdm1()
+        fock = ref.get_fock(dm=dm)
+        e, c = ref.eig(fock, ref.get_ovlp())
+        band = np.sum(ref.get_occ(e, c) * e)
+        expected = mf.e_ks + band - np.einsum('...ij,...ji', fock, dm).sum()
+        assert abs(mf.e_harris_output - expected) < 1e-9
 
 
 @pytest.mark.parametrize('method', ['UKS', 'ROHF'])
@@ -141,7 +150,8 @@ def test_open_shell_energies(method):
 
 class CalibratedOnPBE(deepscf.ZeroPredictor):
     energy_weights = {'ks': 0.5, 'harris': 0.25, 'harris_output': 0.25}
-    energy_domain = domain.calibration_domain('pbe', 'def2-svp')
+    energy_domain = {'xc_type': 'GGA', 'exact_exchange': False, 'basis_family': 'def2',
+                     'spin': 0, 'charge': 0}
 
 
 def test_calibrated_mix_only_inside_its_domain(water):
@@ -156,6 +166,25 @@ def test_calibrated_mix_only_inside_its_domain(water):
         mf.kernel()
         assert mf.e_tot == mf.e_ks and mf.e_extrapolated is None, (xc, mol.basis)
         assert 'outside the domain' in log.getvalue()
+
+
+def test_calibration_domain_of_a_functional_and_basis():
+    assert domain.calibration_domain('pbe', 'def2-svp') == CalibratedOnPBE.energy_domain
+    assert domain.calibration_domain('b3lyp', 'cc-pvdz') == {
+        'xc_type': 'GGA', 'exact_exchange': True, 'basis_family': 'cc-p', 'spin': 0,
+        'charge': 0}
+
+
+def test_refused_where_the_network_has_seen_nothing_alike():
+    for atom, charge, spin, words in (('N 0 0 0; N 0 0 2.2', 0, 2, 'bonding partner'),
+                                      ('O 0 0 0.1173; H 0 0.7572 -0.4692; H 0 -0.7572 -0.4692',
+                                       2, 0, r'charge \+2')):
+        mol = gto.M(atom=atom, basis='6-31g', charge=charge, spin=spin, verbose=0)
+        with pytest.raises(ValueError, match=words):
+            deepscf.NonSCF(mol, xc='pbe', predictor=deepscf.ZeroPredictor()).kernel()
+    gks = dft.GKS(gto.M(atom=WATER, basis='6-31g', verbose=0), xc='pbe')
+    with pytest.raises(ValueError, match='GKS'):
+        deepscf.NonSCF(gks, predictor=deepscf.ZeroPredictor()).kernel()
 
 
 def test_ecp_atom_refused_by_name():

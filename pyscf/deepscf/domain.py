@@ -157,16 +157,34 @@ def nonscf_gaps(mol):
 DEGENERATE_HARTREE = 1e-3
 
 
+def unsupported_method(mf):
+    """Reasons why the engine cannot build a Fock matrix for the method ``mf`` at all."""
+    numint = getattr(mf, '_numint', None)
+    if numint is not None and type(numint).__name__ == 'NumInt2C':
+        return ['generalized Kohn-Sham (GKS, two-component V_xc) is not supported']
+    return []
+
+
 def method_gaps(mf):
-    """Reasons why the deepscf guess would not serve the method ``mf`` as PySCF's guesses do.
+    """Reasons why the deepscf guess would not serve the method ``mf`` as PySCF's guesses do
+    (unsupported_method first).
 
     A spin-0 UHF/UKS with ``init_guess_breaksym`` wants alpha and beta made unequal; PySCF
     breaks the symmetry of its own guesses (uhf._break_dm_spin_symm), and applied to the
     deepscf guess the same breaking measured no saving on closed shells and a closed-shell
     end state of singlet O2 and twisted ethylene, 46 mHa above the broken-symmetry one
-    (docs/reliability.md).  ``init_guess_breaksym = False`` keeps the deepscf guess.
+    (docs/reliability.md).  ``init_guess_breaksym = False`` keeps the deepscf guess.  GHF
+    likewise (PySCF breaks the collinearity of every GHF guess).
     """
     from pyscf import scf
+    gaps = unsupported_method(mf)
+    if gaps:
+        return gaps
+    if isinstance(mf, scf.ghf.GHF):
+        # PySCF tilts the spins of every GHF guess off collinear (ghf._from_rhf_init_dm); the
+        # same tilt on the deepscf guess left singlet O2 in the collinear closed-shell state,
+        # 84 mHa above the state minao reaches
+        return ['GHF: PySCF tilts the spins of its own guesses off collinear']
     if isinstance(mf, scf.uhf.UHF) and mf.mol.spin == 0 and mf.init_guess_breaksym:
         return [f'spin 0 with init_guess_breaksym={mf.init_guess_breaksym!r}: PySCF breaks the '
                 'alpha/beta symmetry of its own guess (init_guess_breaksym=False keeps the '

@@ -4,7 +4,7 @@ A box or a fit too large must end in a clear error, not in the operating system 
 process: the network's box and the residual fit estimate their largest arrays and call
 ``require`` first.  The bound is the machine's available memory and, inside ``limit``, what is
 left of the method's ``max_memory`` (megabytes, PySCF's convention: the process's memory in
-use counts against it).
+use counts against it, down to a fifth of max_memory).
 """
 import contextlib
 import contextvars
@@ -35,7 +35,8 @@ def machine_available_bytes():
 @contextlib.contextmanager
 def limit(max_memory_mb):
     """Within the block, available_bytes is at most ``max_memory_mb`` (a method's max_memory,
-    MB) minus the memory this process uses; None: the machine's bound only."""
+    MB) minus the memory this process uses, but no less than a fifth of it; None: the
+    machine's bound only."""
     token = _LIMIT_MB.set(max_memory_mb)
     try:
         yield
@@ -49,8 +50,10 @@ def available_bytes():
     available = machine_available_bytes()
     limit_mb = _LIMIT_MB.get()
     if limit_mb is not None:
+        # PySCF's max_memory is soft: what the process holds already (an SCF's integrals)
+        # leaves the prediction at least a fifth of it
         from pyscf import lib
-        allowed = max(0.0, (limit_mb - lib.current_memory()[0]) * 1e6)
+        allowed = max(limit_mb - lib.current_memory()[0], 0.2 * limit_mb) * 1e6
         available = allowed if available is None else min(available, allowed)
     return available
 

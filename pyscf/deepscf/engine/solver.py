@@ -90,7 +90,10 @@ def diagonalize(mf, fock, s1e, s_halves=None):
             mo_energy, mo_coeff = np.stack((mo_energy, mo_energy)), np.stack((mo_coeff, mo_coeff))
     else:
         mo_energy, mo_coeff = mf.eig(_spin_fock(mf, fock), s1e)
-    mo_occ = mf.get_occ(mo_energy, mo_coeff)
+    # both spins share the restricted orbitals: PySCF's UHF occupation would warn that the
+    # alpha HOMO is not below the beta LUMO, which here means nothing
+    with lib.temporary_env(mf, verbose=min(mf.verbose, logger.ERROR)):
+        mo_occ = mf.get_occ(mo_energy, mo_coeff)
     return mo_energy, mo_coeff, mo_occ
 
 
@@ -207,7 +210,7 @@ def _solve(mf, density, exchange, h1e, s1e, grids_level, fit_jk):
         s_halves = orthogonalizer(s1e[:mol.nao, :mol.nao])
     # the grid of the prediction breaks the molecule's point group slightly; minao does not
     with timing.step('symmetry'):
-        group = symmetry.ao_group(mol)
+        group = symmetry.ao_group(mol, h1e)
     # the first step's exchange: a semilocal stand-in (hybrid functionals, 'semilocal') or
     # K of minao's density matrix (HF, meta-GGAs' tau, 'two-step', 'minao')
     substitute = (fock_mod.semilocal_exchange_substitute(mf)

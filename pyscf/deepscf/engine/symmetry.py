@@ -8,8 +8,9 @@ F -> 1/|G| sum_g U_g^T F U_g, restores it (U_g: the group element on the AO basi
 
 The group is PySCF's (symm.geom.detect_symm, its tolerance): its largest Abelian subgroup, which
 PySCF's own symmetry-adapted SCF uses, and the rotations about the main axis and the cube's
-diagonals that complete Cnv, Dnh, Dnd, Td, Oh and the like; every element is checked to map
-each atom onto an atom of the same label (element, basis and ghost status).
+diagonals that complete Cnv, Dnh, Dnd, Td, Oh and the like (icosahedral groups keep a
+subgroup: no C5 is tried); every element is checked to map each atom onto an atom of the same
+label (element, basis and ghost status), and to leave the one-electron Hamiltonian unchanged.
 """
 import numpy as np
 import scipy.sparse
@@ -28,7 +29,7 @@ def _frame_operations(gpname, axes):
     ops = [sub_axes.T @ np.asarray(param.D2H_OPS[op], dtype=float) @ sub_axes
            for op in param.OPERATOR_TABLE[subgroup]]
     digits = ''.join(c for c in gpname if c.isdigit())
-    if digits and int(digits) > 2 and gpname not in LINEAR_SUBGROUP:
+    if digits and int(digits) >= 2 and gpname not in LINEAR_SUBGROUP:   # S4 of D2d too
         n = int(digits)
         for angle in (2 * np.pi / n, np.pi / n):          # C_n, and S_2n for Dnd and S2n
             c, s = np.cos(angle), np.sin(angle)
@@ -124,13 +125,25 @@ def ao_representation(mol, op, perm):
     return scipy.sparse.csr_matrix((vals, (rows, cols)), shape=(mol.nao, mol.nao))
 
 
-def ao_group(mol):
+def ao_group(mol, h1e=None):
     """The point group of ``mol`` on its AOs: a list of sparse U_g, or [] for C1 (nothing to
-    average)."""
+    average).  With ``h1e`` (nao, nao), only the elements that leave it unchanged: an applied
+    field or QM/MM charges lower the symmetry of the Hamiltonian below the atoms' (the
+    elements kept still form a group)."""
     name, elements = point_group(mol)
     if len(elements) < 2:
         return []
-    return [ao_representation(mol, op, perm) for op, perm in elements]
+    group = [ao_representation(mol, op, perm) for op, perm in elements]
+    if h1e is not None:
+        h1e = np.asarray(h1e)
+        tol = 1e-8 * max(np.abs(h1e).max(), 1.0)
+        group = [u for u in group if np.abs(_transform(h1e, u) - h1e).max() < tol]
+    return group if len(group) > 1 else []
+
+
+def _transform(matrix, u):
+    """U^T M U for a sparse U."""
+    return (u.T @ (u.T @ matrix.T).T)
 
 
 def symmetrize_fock(fock, group):
@@ -140,5 +153,5 @@ def symmetrize_fock(fock, group):
         return fock
     out = np.zeros_like(fock)
     for u in group:
-        out += (u.T @ (u.T @ fock).T).T          # U^T F U with a sparse U
+        out += _transform(fock, u)
     return out / len(group)
