@@ -35,6 +35,8 @@ def child(size, what):
     else:
         symbols, coords = molio.alkane(max(1, round((size - 2) / 3)))
         mol = gto.M(atom=list(zip(symbols, coords)), basis='sto-3g', verbose=0)
+    # the machine's memory is the bound measured here, not PySCF's default max_memory (4 GB)
+    mol.max_memory = 1e6
     predictor = deepscf.default_predictor()
     row = {'natm': mol.natm, 'what': what}
     if what == 'far':
@@ -50,6 +52,7 @@ def child(size, what):
                 row['functions'] = density.auxmol.nao
             else:
                 mf = dft.RKS(mol, xc='pbe')
+                mf.max_memory = mol.max_memory
                 dm = deepscf.init_guess_by_deepscf(mf, strict=True)
                 row['nao'] = mol.nao
                 row['electrons'] = float(np.einsum('ij,ji', dm, mf.get_ovlp()))

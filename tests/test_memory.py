@@ -29,3 +29,18 @@ def test_fit_past_the_memory_bound_is_refused(water, monkeypatch, method):
     monkeypatch.setattr(memory, 'available_bytes', lambda: 1e5)
     with pytest.raises(memory.PredictionMemoryError, match='the fit of the residual'):
         dens.fit_residual(aux, grid, np.zeros(grid.shape), method=method)
+
+
+def test_max_memory_bounds_what_the_engine_may_take(monkeypatch):
+    from pyscf import lib
+    monkeypatch.setattr(memory, 'machine_available_bytes', lambda: 64e9)
+    monkeypatch.setattr(lib, 'current_memory', lambda: (300., 0.))      # MB in use
+    assert memory.available_bytes() == 64e9
+    with memory.limit(2000):
+        assert memory.available_bytes() == pytest.approx(1700e6)
+        with pytest.raises(memory.PredictionMemoryError, match='max_memory'):
+            memory.require(2e9, 'the big thing')
+    # PySCF's max_memory is soft: past it, the engine still gets a fifth of it
+    with memory.limit(200):
+        assert memory.available_bytes() == pytest.approx(40e6)
+    assert memory.available_bytes() == 64e9

@@ -127,17 +127,21 @@ def ao_representation(mol, op, perm):
 
 def ao_group(mol, h1e=None):
     """The point group of ``mol`` on its AOs: a list of sparse U_g, or [] for C1 (nothing to
-    average).  With ``h1e`` (nao, nao), only the elements that leave it unchanged: an applied
-    field or QM/MM charges lower the symmetry of the Hamiltonian below the atoms' (the
-    elements kept still form a group)."""
+    average).  With ``h1e`` (nao, nao), the method's one-electron Hamiltonian: only the
+    elements that leave its difference from the molecule's own (an applied field, QM/MM
+    charges) unchanged, to a thousandth of that difference (the atoms themselves are
+    symmetric only to PySCF's tolerance, 1e-5 bohr); the elements kept still form a group."""
     name, elements = point_group(mol)
     if len(elements) < 2:
         return []
     group = [ao_representation(mol, op, perm) for op, perm in elements]
     if h1e is not None:
-        h1e = np.asarray(h1e)
-        tol = 1e-8 * max(np.abs(h1e).max(), 1.0)
-        group = [u for u in group if np.abs(_transform(h1e, u) - h1e).max() < tol]
+        from pyscf import scf
+        external = np.asarray(h1e) - scf.hf.get_hcore(mol)
+        size = np.abs(external).max()
+        if size > 1e-10:
+            group = [u for u in group
+                     if np.abs(_transform(external, u) - external).max() <= 1e-3 * size]
     return group if len(group) > 1 else []
 
 
