@@ -51,10 +51,7 @@ def init_guess_by_deepscf(mf, mol=None, predictor=None, exchange='auto', strict=
         predictor = getattr(mf, 'deepscf_predictor', None)
     gaps = domain.guess_gaps(mol) + domain.method_gaps(mf)
     if gaps:
-        if strict:
-            raise ValueError('deepscf guess: ' + '; '.join(gaps))
-        logger.warn(mf, 'deepscf guess: %s; %s', '; '.join(gaps), FALLBACK_NOTE)
-        return mf.init_guess_by_minao(mol)
+        return _fall_back(mf, mol, gaps, strict)
     t0 = (logger.process_clock(), logger.perf_counter())
     try:
         with memory.limit(mf.max_memory):
@@ -74,12 +71,17 @@ def init_guess_by_deepscf(mf, mol=None, predictor=None, exchange='auto', strict=
         return mf.init_guess_by_minao(mol)
     gaps = domain.output_gaps(result['mo_energy'], result['mo_occ'])
     if gaps:
-        if strict:
-            raise ValueError('deepscf guess: ' + '; '.join(gaps))
-        logger.warn(mf, 'deepscf guess: %s; %s', '; '.join(gaps), FALLBACK_NOTE)
-        return mf.init_guess_by_minao(mol)
+        return _fall_back(mf, mol, gaps, strict)
     logger.timer(mf, 'deepscf initial guess', *t0)
     return dm
+
+
+def _fall_back(mf, mol, reasons, strict):
+    """minao's guess, with the reasons logged at WARN level; ValueError naming them if strict."""
+    if strict:
+        raise ValueError('deepscf guess: ' + '; '.join(reasons))
+    logger.warn(mf, 'deepscf guess: %s; %s', '; '.join(reasons), FALLBACK_NOTE)
+    return mf.init_guess_by_minao(mol)
 
 
 _pyscf_get_init_guess = scf.hf.SCF.get_init_guess
