@@ -165,31 +165,36 @@ def unsupported_method(mf):
     return []
 
 
-def method_gaps(mf):
-    """Reasons why the deepscf guess would not serve the method ``mf`` as PySCF's guesses do
-    (unsupported_method first).
+def broken_spin_symmetry(mf):
+    """Reasons why the state ``mf`` converges to may break the alpha/beta symmetry that the
+    predicted density keeps: a spin-0 UHF/UKS with ``init_guess_breaksym``, whose guesses
+    PySCF makes unequal in alpha and beta (uhf._break_dm_spin_symm).
 
-    A spin-0 UHF/UKS with ``init_guess_breaksym`` wants alpha and beta made unequal; PySCF
-    breaks the symmetry of its own guesses (uhf._break_dm_spin_symm), and applied to the
-    deepscf guess the same breaking measured no saving on closed shells and a closed-shell
-    end state of singlet O2 and twisted ethylene, 46 mHa above the broken-symmetry one
-    (docs/reliability.md).  ``init_guess_breaksym = False`` keeps the deepscf guess.  GHF
-    likewise (PySCF breaks the collinearity of every GHF guess).
+    The same breaking applied to the deepscf guess measured no saving on closed shells and a
+    closed-shell end state of singlet O2 and twisted ethylene, 46 mHa above the broken-symmetry
+    one (docs/reliability.md); NonSCF's output, alpha = beta, lay 64 and 118 mHa above it.
+    ``init_guess_breaksym = False`` says the state is a closed shell.
     """
+    from pyscf import scf
+    if isinstance(mf, scf.uhf.UHF) and mf.mol.spin == 0 and mf.init_guess_breaksym:
+        return [f'spin 0 with init_guess_breaksym={mf.init_guess_breaksym!r}: PySCF breaks the '
+                'alpha/beta symmetry of its own guess (init_guess_breaksym=False for a closed '
+                'shell)']
+    return []
+
+
+def method_gaps(mf):
+    """Reasons why the deepscf guess would not serve the method ``mf`` as PySCF's guesses do:
+    unsupported_method, broken_spin_symmetry, and GHF, whose guesses PySCF tilts off
+    collinear (ghf._from_rhf_init_dm; the same tilt on the deepscf guess left singlet O2 in
+    the collinear closed-shell state, 84 mHa above the state minao reaches)."""
     from pyscf import scf
     gaps = unsupported_method(mf)
     if gaps:
         return gaps
     if isinstance(mf, scf.ghf.GHF):
-        # PySCF tilts the spins of every GHF guess off collinear (ghf._from_rhf_init_dm); the
-        # same tilt on the deepscf guess left singlet O2 in the collinear closed-shell state,
-        # 84 mHa above the state minao reaches
         return ['GHF: PySCF tilts the spins of its own guesses off collinear']
-    if isinstance(mf, scf.uhf.UHF) and mf.mol.spin == 0 and mf.init_guess_breaksym:
-        return [f'spin 0 with init_guess_breaksym={mf.init_guess_breaksym!r}: PySCF breaks the '
-                'alpha/beta symmetry of its own guess (init_guess_breaksym=False keeps the '
-                'deepscf guess)']
-    return []
+    return broken_spin_symmetry(mf)
 
 
 def output_gaps(mo_energy, mo_occ, tol=DEGENERATE_HARTREE):

@@ -118,7 +118,8 @@ def kernel(mf):
     if mf.exchange == 'stand-in':     # its Fock matrix has no exact exchange to count
         raise ValueError("exchange='stand-in' is for the guess only; NonSCF energies need "
                          "'semilocal', 'two-step' or 'minao'")
-    gaps = domain.nonscf_gaps(mol) + domain.unsupported_method(mf)
+    gaps = (domain.nonscf_gaps(mol) + domain.unsupported_method(mf)
+            + domain.broken_spin_symmetry(mf))
     if gaps:
         raise ValueError('deepscf NonSCF: ' + '; '.join(gaps) + ' (run the SCF, e.g. with '
                          "init_guess='deepscf')")
