@@ -16,7 +16,9 @@ def random_density_matrix(mol, nocc, seed=0):
 @pytest.mark.parametrize('basis', ['def2-svp', 'def2-tzvp'])       # TZVP: f functions on O
 def test_density_equals_pyscf(basis):
     """ρ from the factor and the stored primitives equals PySCF's eval_rho (spherical basis,
-    Cartesian storage) to 1e-10 relative; also for an unrestricted (2, nao, nao) matrix."""
+    Cartesian storage) to 1e-9 relative (float64 sums in another order: measured up to 1.8e-10
+    at a nucleus with torch's threads on a loaded machine); also for an unrestricted
+    (2, nao, nao) matrix."""
     mol = gto.M(atom='O 0 0 0.12; H 0 0.76 -0.47; H 0 -0.76 -0.47; Cl 0 0 2.5', basis=basis,
                 spin=1, verbose=0)
     dm = np.stack([random_density_matrix(mol, 10, 1), random_density_matrix(mol, 9, 2)]) / 2
@@ -29,7 +31,7 @@ def test_density_equals_pyscf(basis):
     points[:3] = mol.atom_coords()[:3] + 1e-3                         # at the nuclei too
     ref = numint.eval_rho(mol, numint.eval_ao(mol, points), dm[0] + dm[1])
     got = structure.density(torch.tensor(points)).numpy()
-    assert np.abs(got - ref).max() < 1e-10 * np.abs(ref).max()
+    assert np.abs(got - ref).max() < 1e-9 * np.abs(ref).max()
 
 
 def test_crop_sample_equals_the_pyscf_crop():
