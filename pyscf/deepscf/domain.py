@@ -99,14 +99,9 @@ def radical_fragments(mol, factor=BONDED_FACTOR):
                     seen.add(b)
                     stack.append(b)
         fragments.append(sorted(idx[a] for a in fragment))
-    return [f for f in fragments
-            if sum(gto_charge(mol.atom_pure_symbol(i)) for i in f) % 2]
-
-
-def gto_charge(symbol):
-    """The nuclear charge of an element symbol."""
     from pyscf import gto
-    return gto.charge(symbol)
+    return [f for f in fragments      # nuclear charges: an ECP's atom_charge leaves out its core
+            if sum(gto.charge(mol.atom_pure_symbol(i)) for i in f) % 2]
 
 
 def geometry_gaps(mol):
