@@ -1,26 +1,22 @@
-"""Benchmark of the trained network (issue 4): density error, NonSCF, inference time, scaling.
+"""Benchmark of the trained network: density error, NonSCF on the dev set, inference time, scaling.
 
     python benchmarks/model.py dev [FILES_OR_FOLDER ...]   # dev set: NMAE and NonSCF
     python benchmarks/model.py qm9 --data DIR [--n 40] [--splits test val] [--elements-first S P Cl]
     python benchmarks/model.py scaling [--sizes 50 100 200 400]
-    python benchmarks/model.py nonscf [FILES ...] [--n 10 --atoms 30 60] [--oracle]  # larger ones
     python benchmarks/model.py compare A.jsonl B.jsonl ... [--name NAME]   # weights side by side
 
-dev: for each molecule, the density NMAE (DESIGN section 5: 100 * int |rho - rho_SCF| dr / N on
-PySCF's default DFT grid, against the B3LYP/def2-SVP SCF density, density-fitted as the
-training data) of the free atoms, of minao's density matrix, of the prediction and of the
-deepscf guess's density matrix (one Fock build on the prediction at that level); the NonSCF
-PBE/def2-SVP energy (e_tot and e_harris) against PySCF's PBE SCF from its default guess, and
-its wall time against the SCF's; the network's own time (fingerprints + CNN) and the fit's.
-qm9: the same NMAE on structures of the QM9 test split (or --splits) of a data folder (their
-stored SCF density is the reference); --elements-first S P Cl puts the structures holding
-those elements first and compares them with the rest.  scaling: network inference time and peak memory (max RSS of a
-fresh process) for linear alkane chains of about N atoms.  nonscf: the NonSCF PBE/def2-SVP
-energies against the SCF on larger molecules (the files given, else 10 drug-like molecules of
-30-60 atoms of the test split, never trained on; --oracle adds the engine's floor, NonSCF fed
-the SCF's own density).  compare: the dev or qm9 rows of
-several weights (one jsonl each, same structures) side by side, each paired with the first.
-Cycles of the guess come from ``deepscf bench`` (all guesses, same run).  Each prints a table
+dev: for each molecule, the density NMAE (100 * int |rho - rho_SCF| dr / N on PySCF's default
+DFT grid, against the B3LYP/def2-SVP SCF density, density-fitted as the training data) of the
+free atoms, of minao's density matrix, of the prediction and of the deepscf guess's density
+matrix (one Fock build on the prediction at that level); the NonSCF PBE/def2-SVP energy (e_tot
+and e_harris) against PySCF's PBE SCF from its default guess, and its wall time against the
+SCF's; the network's own time (fingerprints + CNN) and the fit's. qm9: the same NMAE on
+structures of the QM9 test split (or --splits) of a data folder (their stored SCF density is the
+reference); --elements-first S P Cl puts the structures holding those elements first and compares
+them with the rest. scaling: network inference time and peak memory (max RSS of a fresh process)
+for linear alkane chains of about N atoms. compare: the dev or qm9 rows of several weights (one
+jsonl each, same structures) side by side, each paired with the first. NonSCF on larger molecules:
+benchmarks/model_nonscf.py. Cycles of the guess come from ``deepscf bench``. Each prints a table
 and writes JSON lines and a PNG to --out (compare: a table, OUT/NAME.txt).
 """
 import argparse
@@ -41,6 +37,10 @@ from pyscf.deepscf.training import data, dataset
 from pyscf.deepscf.training.guess_validation import guess_density_matrix, nmae_percent
 from pyscf.deepscf.engine.model import NetworkPredictor
 from pyscf.deepscf.predictors import OraclePredictor
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))   # the benchmarks' own modules
+from model_nonscf import nonscf_errors                                         # noqa: E402
+from report import write, write_jsonl                                          # noqa: E402
 
 NMAE_KEYS = ('nmae_atoms', 'nmae_minao', 'nmae_model', 'nmae_guess', 'nmae_oracle')
 DEV = os.path.join(os.path.dirname(__file__), '..', '..', 'shared', 'molecules', 'dev')
@@ -91,116 +91,6 @@ def network_seconds(mol, predictor):
     return time.perf_counter() - t
 
 
-def nonscf_errors(mol, predictor, density_fit=False, oracle=False):
-    """NonSCF PBE energies of ``mol`` against PySCF's PBE SCF from its default guess, same basis
-    and (with ``density_fit``) both density-fitted (mHa: e_tot, e_ks, the Harris energies, the
-    extrapolation), and both wall times (s).  ``oracle``: also NonSCF fed the SCF's own density
-    (smoothed as the network's targets were), the engine's floor under the network's errors
-    (``oracle_nonscf_mHa``, ``oracle_ks_mHa``)."""
-    def pbe():      # RKS or UKS by spin, as NonSCF(mol, xc) picks
-        mf = dft.KS(mol, xc='pbe')
-        return mf.density_fit() if density_fit else mf
-    scf_pbe = pbe()
-    t = time.perf_counter(); scf_pbe.kernel(); scf_s = time.perf_counter() - t
-    ns = deepscf.NonSCF(pbe(), predictor=predictor)
-    t = time.perf_counter(); ns.kernel(); nonscf_s = time.perf_counter() - t
-    floor = {}
-    if oracle:
-        exact = OraclePredictor(scf_pbe.make_rdm1(),
-                                smoothing_bohr=getattr(predictor, 'smoothing_bohr', 0.0))
-        ns_exact = deepscf.NonSCF(pbe(), predictor=exact).run()
-        floor = dict(oracle_nonscf_mHa=1e3 * (ns_exact.e_tot - scf_pbe.e_tot),
-                     oracle_ks_mHa=1e3 * (ns_exact.e_ks - scf_pbe.e_tot))
-    return dict(scf_pbe_s=scf_s, nonscf_s=nonscf_s, **floor,
-                nonscf_mHa=1e3 * (ns.e_tot - scf_pbe.e_tot),
-                ks_mHa=1e3 * (ns.e_ks - scf_pbe.e_tot),
-                harris_mHa=1e3 * (ns.e_harris - scf_pbe.e_tot),
-                harris_output_mHa=1e3 * (ns.e_harris_output - scf_pbe.e_tot),
-                extrapolated_mHa=(None if ns.e_extrapolated is None
-                                  else 1e3 * (ns.e_extrapolated - scf_pbe.e_tot)),
-                nonscf_energy=ns.energy, scf_pbe_cycles=scf_pbe.cycles,
-                scf_pbe_converged=bool(scf_pbe.converged), density_fit=density_fit)
-
-
-def held_out_drugs(n, natm_min, natm_max, split_seed=0):
-    """[(name, symbols, coords_ang)] of ``n`` drug-like molecules (data.DRUGS, our own list) of
-    the *test* split (never trained on: splits go by molecule) with natm_min..natm_max atoms,
-    hydrogens included, evenly spread over the sizes found; RDKit conformers as the training
-    data's (data.smiles_geometry)."""
-    from rdkit import Chem
-    found = []
-    for k, smiles in enumerate(data.read_smiles_file(data.DRUGS)):
-        name = f'drug_{k}'
-        if dataset.split_of(name + '_d0', seed=split_seed) != 'test':
-            continue
-        natm = Chem.AddHs(Chem.MolFromSmiles(smiles)).GetNumAtoms()
-        if natm_min <= natm <= natm_max:
-            found.append((natm, name, smiles))
-    if len(found) < n:
-        sys.exit(f'only {len(found)} test-split drugs of {natm_min}-{natm_max} atoms')
-    found.sort()
-    chosen = [found[round(i)] for i in np.linspace(0, len(found) - 1, n)]
-    return [(name, *data.smiles_geometry(smiles)) for _, name, smiles in chosen]
-
-
-def run_nonscf(paths, out, weights=None, n=10, natm_range=(30, 60), name='model_nonscf_size',
-               density_fit=False, oracle=False, only=()):
-    """NonSCF PBE/def2-SVP against the SCF on molecules larger than the dev set's (issue 15:
-    the calibrated energy must not degrade with size): the files given, else ``n`` held-out
-    drugs of ``natm_range`` atoms (``only``: those of them so named); ``density_fit``: both
-    sides fitted (the SCF of a 30-atom drug took half the time: 231 against 471 s on one
-    thread); ``oracle``: also the engine's floor (nonscf_errors), in two more columns."""
-    predictor = NetworkPredictor(weights)
-    seed = predictor.metadata.get('dataset', {}).get('split_seed', 0)
-    if paths:
-        molecules = [(os.path.splitext(os.path.basename(p))[0], molio.load_molecule(p, 'def2-svp'))
-                     for p in bench.molecule_files(paths)]
-    else:
-        molecules = [(name, gto.M(atom=list(zip(symbols, coords)), basis='def2-svp', verbose=0))
-                     for name, symbols, coords in held_out_drugs(n, *natm_range, seed)
-                     if not only or name in only]
-        missing = set(only) - {label for label, _ in molecules}
-        if missing:
-            sys.exit(f'--only: {", ".join(sorted(missing))} not among the {n} held-out drugs')
-    fitted = ' (both density-fitted)' if density_fit else ''
-    lines = [f'# NonSCF PBE/def2-SVP - PBE SCF{fitted}, weights '
-             f'{os.path.basename(predictor.weights)}, {platform.node()} ({os.cpu_count()} cores), '
-             f'pyscf {__import__("pyscf").__version__}',
-             f'{"molecule":14s} {"atoms":>5s} {"e_tot mHa":>9s} {"e_ks mHa":>9s} '
-             f'{"Harris mHa":>10s} {"time/SCF":>8s}'
-             + (f' {"oracle e_tot":>12s} {"oracle e_ks":>11s}' if oracle else '')]
-    print('\n'.join(lines), flush=True)
-    rows = []
-    for label, mol in molecules:
-        row = {'molecule': label, 'natm': mol.natm,
-               'elements': sorted(set(mol.elements)),
-               **nonscf_errors(mol, predictor, density_fit, oracle)}
-        rows.append(row)
-        lines.append(f'{label:14s} {mol.natm:5d} {row["nonscf_mHa"]:9.2f} {row["ks_mHa"]:9.2f} '
-                     f'{row["harris_mHa"]:10.2f} {row["nonscf_s"] / row["scf_pbe_s"]:8.2f}'
-                     + (f' {row["oracle_nonscf_mHa"]:12.2f} {row["oracle_ks_mHa"]:11.2f}'
-                        if oracle else ''))
-        print(lines[-1], flush=True)
-        write_jsonl(rows, out, name)              # after each molecule: a stop keeps the rows
-    lines.append(nonscf_summary(rows))
-    print(lines[-1])
-    write(rows, out, name, ('nonscf_mHa', 'ks_mHa'), 'mHa')
-    with open(os.path.join(out, name + '.txt'), 'w') as f:
-        f.write('\n'.join(lines) + '\n')
-    return rows
-
-
-def nonscf_summary(rows):
-    """The summary line of NonSCF rows (run_nonscf; also rows of runs merged afterwards)."""
-    return (f'{len(rows)} molecules of {min(r["natm"] for r in rows)}-'
-            f'{max(r["natm"] for r in rows)} atoms: e_tot |error| median '
-            f'{np.median([abs(r["nonscf_mHa"]) for r in rows]):.2f}, max '
-            f'{max(abs(r["nonscf_mHa"]) for r in rows):.2f} mHa; e_ks median '
-            f'{np.median([r["ks_mHa"] for r in rows]):.2f}, max '
-            f'{max(r["ks_mHa"] for r in rows):.2f} mHa; NonSCF/SCF time summed '
-            f'{sum(r["nonscf_s"] for r in rows) / sum(r["scf_pbe_s"] for r in rows):.2f}')
-
-
 def run_dev(paths, out, weights=None, mirrors=1):
     files = bench.molecule_files(paths or [DEV])
     predictor = NetworkPredictor(weights, mirrors=mirrors)
@@ -228,7 +118,7 @@ def run_dev(paths, out, weights=None, mirrors=1):
               f'{float("nan") if extrapolated is None else extrapolated:10.2f} '
               f'{row["nonscf_s"] / row["scf_pbe_s"]:8.2f}',
               flush=True)
-        write_jsonl(rows, out, 'model_dev')       # after each molecule: a stop keeps the rows
+        write_jsonl(rows, out, 'model_dev')       # after each molecule: an interrupted run keeps them
     mean = {k: np.mean([r[k] for r in rows]) for k in NMAE_KEYS}
     print(f'mean NMAE %: atoms {mean["nmae_atoms"]:.2f}, minao {mean["nmae_minao"]:.2f}, '
           f'model {mean["nmae_model"]:.2f}, guess {mean["nmae_guess"]:.2f}, '
@@ -315,7 +205,7 @@ def stored_elements(path, structure_id):
 
 def by_elements(rows, elements):
     """Lines: mean model and guess NMAE of the rows whose structure holds any of ``elements``
-    against the others (issue 15: no worse on molecules with S, P, Cl than on the rest)."""
+    against the others."""
     lines = []
     for label, group in ((f'with {"/".join(elements)}', True), ('without', False)):
         sel = [r for r in rows if bool(set(r['elements']) & set(elements)) == group]
@@ -401,82 +291,38 @@ def run_scaling(sizes, out, weights=None):
     return rows
 
 
-def write_jsonl(rows, out, stem):
-    """Write the rows to OUT/STEM.jsonl (each with the machine's name); returns OUT/STEM."""
-    os.makedirs(out, exist_ok=True)
-    path = os.path.join(out, stem)
-    with open(path + '.jsonl', 'w') as f:
-        for r in rows:
-            f.write(json.dumps(dict(r, machine=platform.node())) + '\n')
-    return path
-
-
-def write(rows, out, stem, keys, ylabel, x='molecule'):
-    """JSON lines and a bar chart of ``keys`` per row."""
-    path = write_jsonl(rows, out, stem)
-    import matplotlib
-    matplotlib.use('Agg')
-    import matplotlib.pyplot as plt
-    fig, ax = plt.subplots(figsize=(max(6, 0.45 * len(rows) + 2), 4))
-    pos = np.arange(len(rows))
-    width = 0.8 / len(keys)
-    for i, k in enumerate(keys):
-        ax.bar(pos + (i - (len(keys) - 1) / 2) * width, [r[k] for r in rows], width, label=k)
-    ax.set_xticks(pos, [str(r[x]) for r in rows], rotation=40, ha='right', fontsize=8)
-    ax.set_ylabel(ylabel)
-    ax.legend(fontsize=8)
-    fig.tight_layout()
-    fig.savefig(path + '.png', dpi=100)
-    plt.close(fig)
-    print(f'wrote {path}.jsonl and .png')
-
-
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument('what', choices=('dev', 'qm9', 'nonscf', 'scaling', 'compare', '_child'))
+    p.add_argument('what', choices=('dev', 'qm9', 'scaling', 'compare', '_child'))
     p.add_argument('paths', nargs='*')
     p.add_argument('--data', nargs='+', help='qm9: an HDF5 data folder, or compact files '
                         '(.npz files or folders of them, e.g. kit)')
-    p.add_argument('--n', type=int, default=None,
-                   help='test structures (qm9, default 40) or held-out drugs (nonscf, default 10)')
-    p.add_argument('--atoms', type=int, nargs=2, default=(30, 60), metavar=('MIN', 'MAX'),
-                   help='atom range of the held-out drugs (nonscf)')
+    p.add_argument('--n', type=int, default=40, help='test structures (qm9)')
     p.add_argument('--splits', nargs='+', choices=dataset.SPLITS, default=['test'],
                    help='splits of the data folder taken in order (qm9)')
     p.add_argument('--elements-first', nargs='+', default=(), metavar='EL',
                    help='structures containing any of these elements first, and the summary '
                         'by them (qm9; e.g. S P Cl)')
-    p.add_argument('--density-fit', action='store_true',
-                   help='nonscf: the SCF and NonSCF both with density fitting')
-    p.add_argument('--oracle', action='store_true',
-                   help="nonscf: also NonSCF fed the SCF's own density (the engine's floor)")
-    p.add_argument('--only', nargs='+', default=(), metavar='NAME',
-                   help='nonscf: only these of the held-out drugs (e.g. drug_352)')
     p.add_argument('--sizes', type=int, nargs='+', default=[30, 50, 100, 200, 400])
     p.add_argument('--weights', help='weights file (default: bundled)')
     p.add_argument('--mirrors', type=int, choices=(1, 2, 8), default=1,
                    help='mirror images the network averages (dev, qm9)')
     p.add_argument('--out', default=os.path.join(os.path.dirname(__file__), 'results'))
     p.add_argument('--name', default=None,
-                   help="file stem (compare: default model_compare; nonscf: model_nonscf_size; "
-                        "qm9: model_qm9test)")
+                   help="file stem (compare: default model_compare; qm9: model_qm9test)")
     args = p.parse_args(argv)
     if args.what == 'dev':
         run_dev(args.paths, args.out, args.weights, args.mirrors)
     elif args.what == 'qm9':
         if not args.data:
             p.error('qm9 needs --data DIR')
-        run_qm9(args.data, args.n or 40, args.out, args.weights, args.mirrors, args.splits,
+        run_qm9(args.data, args.n, args.out, args.weights, args.mirrors, args.splits,
                 args.elements_first, args.name or 'model_qm9test')
     elif args.what == 'compare':
         if len(args.paths) < 2:
             p.error('compare needs two or more jsonl files')
         compare(args.paths, args.out, args.name or 'model_compare')
-    elif args.what == 'nonscf':
-        run_nonscf(args.paths, args.out, args.weights, args.n or 10, tuple(args.atoms),
-                   args.name or 'model_nonscf_size', args.density_fit, args.oracle,
-                   args.only)
     elif args.what == 'scaling':
         run_scaling(args.sizes, args.out, args.weights)
     else:

@@ -1,79 +1,24 @@
-"""benchmarks/model.py: weights side by side (compare), held-out drugs and NonSCF (nonscf), stored
-structures by elements (qm9)."""
-import json
+"""benchmarks/model_nonscf.py: held-out drugs and NonSCF against PySCF's SCF; benchmarks/model.py:
+the network's density error on stored structures (qm9)."""
 import pytest
 
 from conftest import load_script
 
 model_benchmark = load_script('benchmarks', 'model.py')
-
-
-def write_rows(path, rows, **extra):
-    """rows (molecule, model NMAE, guess NMAE) as model.py writes them; ``extra``: more fields
-    per molecule (name -> list of values)."""
-    path.write_text(''.join(
-        json.dumps({'molecule': m, 'nmae_model': a, 'nmae_guess': g,
-                    **{k: v[i] for k, v in extra.items()}}) + '\n'
-        for i, (m, a, g) in enumerate(rows)))
-    return str(path)
-
-
-def test_compare_pairs_shared_structures(tmp_path):
-    first = write_rows(tmp_path / 'a.jsonl', [('m1', 2.0, 1.0), ('m2', 3.0, 0.5), ('m3', 9.0, 9.0)])
-    # m3 is missing from the second file: it is left out of both
-    second = write_rows(tmp_path / 'b.jsonl', [('m1', 2.5, 0.8), ('m2', 3.5, 0.7)])
-    text = model_benchmark.compare([first, second], str(tmp_path), 'cmp')
-    assert '2 structures in every file' in text
-    lines = text.splitlines()
-    model_row = next(ln for ln in lines if 'b.jsonl' in ln and ' model ' in ln).split()
-    guess_row = next(ln for ln in lines if 'b.jsonl' in ln and ' guess ' in ln).split()
-    # model: mean 3.00, both worse by 0.5 (no spread); guess: -0.2 and +0.2, one better
-    assert model_row[2:5] == ['3.00', '3.00', '3.50']
-    assert model_row[5:] == ['+0.50', '+-', '0.00', '0/2']
-    assert guess_row[2] == '0.75' and guess_row[5] == '+0.00' and guess_row[-1] == '1/2'
-    assert (tmp_path / 'cmp.txt').read_text() == text
-    assert 'charge of the predicted residual' not in text     # older rows: no charge
-
-
-def test_compare_reports_residual_charge(tmp_path):
-    rows = [('m1', 2., 1.), ('m2', 2., 1.)]
-    paths = [write_rows(tmp_path / f'{name}.jsonl', rows, residual_charge_e=[0.3, -0.1])
-             for name in ('a', 'b')]
-    text = model_benchmark.compare(paths, str(tmp_path), 'cmp')
-    assert '+0.100, 0.200; +0.100, 0.200' in text
-
-
-def test_compare_needs_shared_structures(tmp_path):
-    first = write_rows(tmp_path / 'a.jsonl', [('m1', 2.0, 1.0)])
-    second = write_rows(tmp_path / 'b.jsonl', [('m2', 2.0, 1.0)])
-    with pytest.raises(SystemExit, match='share no structure'):
-        model_benchmark.compare([first, second], str(tmp_path), 'cmp')
-
-
-def test_by_elements_splits_structures_holding_them():
-    rows = [{'molecule': 'a', 'natm': 10, 'elements': ['C', 'H', 'S'], 'nmae_model': 3.0,
-             'nmae_guess': 1.0, 'nmae_minao': 9.0},
-            {'molecule': 'b', 'natm': 20, 'elements': ['C', 'Cl', 'H'], 'nmae_model': 5.0,
-             'nmae_guess': 2.0, 'nmae_minao': 9.0},
-            {'molecule': 'c', 'natm': 9, 'elements': ['C', 'H', 'O'], 'nmae_model': 2.0,
-             'nmae_guess': 0.5, 'nmae_minao': 8.0}]
-    with_, without = model_benchmark.by_elements(rows, ['S', 'P', 'Cl']).splitlines()
-    assert with_.startswith('with S/P/Cl') and '2 structures (15 atoms' in with_
-    assert 'model 4.00 %' in with_ and 'guess 1.50 %' in with_
-    assert without.startswith('without') and '1 structures' in without and 'model 2.00' in without
+model_nonscf = load_script('benchmarks', 'model_nonscf.py')
 
 
 def test_held_out_drugs_are_test_split_and_span_the_sizes():
     """nonscf's default molecules: drugs of the test split only (never trained on), atoms in
     range, sorted by size from the smallest to the largest found."""
     from pyscf.deepscf.training import dataset
-    chosen = model_benchmark.held_out_drugs(3, 30, 60)
+    chosen = model_nonscf.held_out_drugs(3, 30, 60)
     assert len(chosen) == 3
     sizes = [len(symbols) for _, symbols, _ in chosen]
     assert sizes == sorted(sizes) and 30 <= sizes[0] and sizes[-1] <= 60
     assert all(dataset.split_of(name + '_d0') == 'test' for name, _, _ in chosen)
     with pytest.raises(SystemExit, match='test-split drugs'):
-        model_benchmark.held_out_drugs(3, 200, 300)
+        model_nonscf.held_out_drugs(3, 200, 300)
 
 
 def test_nonscf_rows_against_pyscf(tmp_path):
@@ -81,14 +26,14 @@ def test_nonscf_rows_against_pyscf(tmp_path):
     energy (water: the bundled weights' e_ks within 10 mHa above it, as on the dev set)."""
     xyz = tmp_path / 'water.xyz'
     xyz.write_text('3\nwater\nO 0 0 0.1173\nH 0 0.7572 -0.4692\nH 0 -0.7572 -0.4692\n')
-    rows = model_benchmark.run_nonscf([str(xyz)], str(tmp_path), name='ns')
+    rows = model_nonscf.run_nonscf([str(xyz)], str(tmp_path), name='ns')
     assert [r['molecule'] for r in rows] == ['water'] and rows[0]['scf_pbe_converged']
     assert 0 < rows[0]['ks_mHa'] < 10 and abs(rows[0]['nonscf_mHa']) < 5
     text = (tmp_path / 'ns.txt').read_text()
     assert text.splitlines()[2].split()[:2] == ['water', '3']
     assert (tmp_path / 'ns.jsonl').exists() and (tmp_path / 'ns.png').exists()
     # both sides density-fitted: the same errors to a tenth of a mHa on water (measured 0.03)
-    fitted = model_benchmark.run_nonscf([str(xyz)], str(tmp_path), name='ns_df',
+    fitted = model_nonscf.run_nonscf([str(xyz)], str(tmp_path), name='ns_df',
                                         density_fit=True, oracle=True)[0]
     # the oracle (the SCF's own density through the engine) is the floor: on water within
     # 1 mHa of the SCF, below the network's error
