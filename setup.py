@@ -16,14 +16,16 @@ setup(
                   'pyscf.deepscf.training': ['*.txt'],
                   'pyscf.deepscf.weights': ['*.pt', '*.json', '*.md']},
     python_requires='>=3.9',
-    install_requires=['pyscf>=2.5', 'numpy', 'scipy', 'threadpoolctl', 'torch>=2.1'],
+    # pyscf-properties: the polarizabilities of NonSCF's output (README), a small pure package
+    install_requires=['pyscf>=2.5', 'numpy', 'scipy', 'threadpoolctl', 'torch>=2.1',
+                      'pyscf-properties'],
+    # the runtime tests need pytest alone; tests of an extra's code skip, naming it, without it
     extras_require={
         'data': ['h5py', 'dask[distributed]', 'tqdm', 'rdkit', 'qm9pack'],
         'train': ['h5py', 'tqdm'],
         'plot': ['matplotlib'],
-        'props': ['pyscf-properties'],
         'test': ['pytest', 'h5py', 'dask[distributed]', 'tqdm', 'matplotlib', 'rdkit',
-                 'qm9pack', 'pyscf-properties'],
+                 'qm9pack'],
     },
     entry_points={'console_scripts': ['deepscf = pyscf.deepscf.cli:main']},
 )

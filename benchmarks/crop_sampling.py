@@ -25,10 +25,11 @@ import torch
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.join(ROOT, 'scripts'))
-from gpu_train import enter_package_without_pyscf, synchronized_time  # noqa: E402
+from gpu_train import enter_package_without_pyscf  # noqa: E402
 
 enter_package_without_pyscf()
 from pyscf.deepscf.training import compact  # noqa: E402
+from pyscf.deepscf.training.batches import synchronized_time  # noqa: E402
 
 
 def time_batch(stack, positions, groups, crop, device, seed):

@@ -28,9 +28,10 @@ from scipy.ndimage import gaussian_filter
 
 from pyscf.deepscf import bench, molio
 from pyscf.deepscf.engine import atoms
+from pyscf.deepscf.engine.exact_residual import residual_density_on_points
+from pyscf.deepscf.engine.grid import sample_on_grid
 from pyscf.deepscf.engine.model import NetworkPredictor
-from pyscf.deepscf.predictors import (GridPredictor, OraclePredictor, residual_density_on_points,
-                                     sample_on_grid)
+from pyscf.deepscf.reference_predictors import GridPredictor, OraclePredictor
 from pyscf.deepscf.training.guess_validation import guess_nmae_percent
 
 DEV = os.path.join(os.path.dirname(__file__), '..', '..', 'shared', 'molecules', 'dev')

@@ -2,7 +2,7 @@
 
     python benchmarks/first_order_density.py [FILES_OR_FOLDER ...] [--out benchmarks/results]
 
-Issue 15 asks whether an input channel with a first-order bonding density (one diagonalization
+Asks whether an input channel with a first-order bonding density (one diagonalization
 in a small basis) would leave the network only a correction to learn.  Before building it into
 the data, the network and the guess, this measures the candidates' own density NMAE against the
 B3LYP/def2-SVP SCF density (benchmarks/model.py's definition, the dev set by default) next to

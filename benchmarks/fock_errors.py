@@ -1,4 +1,4 @@
-"""Which part of the predicted Fock matrix costs SCF cycles: J or V_xc? (issue 2 diagnosis)
+"""Which part of the predicted Fock matrix costs SCF cycles: J or V_xc?
 
 For each molecule, the guess's Fock matrix h + J + V_xc is built four ways, J and V_xc each from
 the predicted density (fit) or from the SCF density matrix (exact), and the SCF (PySCF's
@@ -16,7 +16,7 @@ from pyscf import dft, gto
 
 from pyscf.deepscf.engine import fock as fock_mod
 from pyscf.deepscf.predict import default_predictor, predict_density
-from pyscf.deepscf.predictors import OraclePredictor
+from pyscf.deepscf.reference_predictors import OraclePredictor
 
 DEV = os.path.join(os.path.dirname(__file__), '..', '..', 'shared', 'molecules', 'dev')
 

@@ -6,7 +6,8 @@ import numpy as np
 from pyscf import gto
 
 from pyscf.deepscf.engine import model as nn_model
-from pyscf.deepscf.predictors import ZeroPredictor
+from pyscf.deepscf.training import export as weights_file
+from pyscf.deepscf.reference_predictors import ZeroPredictor
 
 from fuzz_judge import NONSCF_TOLERANCE_MHA
 
@@ -73,7 +74,7 @@ def bad_weights(kind, folder):
         open(path, 'wb').close()
     else:                                                    # 'version' or 'elements'
         meta = {'format_version': 99} if kind == 'version' else {'elements': ['H', 'C']}
-        nn_model.update_metadata(nn_model.DEFAULT_WEIGHTS, meta, out=path)
+        weights_file.update_metadata(nn_model.DEFAULT_WEIGHTS, meta, out=path)
     return path
 
 

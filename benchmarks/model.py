@@ -36,7 +36,7 @@ from pyscf.deepscf import bench, molio
 from pyscf.deepscf.training import data, dataset
 from pyscf.deepscf.training.guess_validation import guess_density_matrix, nmae_percent
 from pyscf.deepscf.engine.model import NetworkPredictor
-from pyscf.deepscf.predictors import OraclePredictor
+from pyscf.deepscf.reference_predictors import OraclePredictor
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))   # the benchmarks' own modules
 from model_nonscf import nonscf_errors                                         # noqa: E402

@@ -19,7 +19,7 @@ from pyscf import dft, gto
 from pyscf import deepscf
 from pyscf.deepscf import bench, molio
 from pyscf.deepscf.engine.model import NetworkPredictor
-from pyscf.deepscf.predictors import OraclePredictor
+from pyscf.deepscf.reference_predictors import OraclePredictor
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from report import write, write_jsonl                                          # noqa: E402
@@ -62,9 +62,9 @@ def held_out_drugs(n, natm_min, natm_max, split_seed=0):
     hydrogens included, evenly spread over the sizes found; RDKit conformers as the training
     data's (data.smiles_geometry)."""
     from rdkit import Chem
-    from pyscf.deepscf.training import data, dataset
+    from pyscf.deepscf.training import data, dataset, geometries
     found = []
-    for k, smiles in enumerate(data.read_smiles_file(data.DRUGS)):
+    for k, smiles in enumerate(geometries.read_smiles_file(geometries.DRUGS)):
         name = f'drug_{k}'
         if dataset.split_of(name + '_d0', seed=split_seed) != 'test':
             continue

@@ -6,7 +6,7 @@ with RKS and RHF, and hybrid functionals on neutral closed shells (def2-SVP, bun
 Outside the domain e_tot is e_ks, the variational energy of NonSCF's output density matrix (an
 upper bound to the SCF energy).  For each case: e_tot, e_ks and e_harris_output minus PySCF's
 SCF energy from its default guess (mHa), and the check that e_harris_output reproduces the SCF
-energy at the SCF's own converged density (nonscf.output_harris_energy).  Writes
+energy at the SCF's own converged density (nonscf.harris_energies).  Writes
 nonscf_off_domain.txt and .jsonl.
 """
 import argparse
@@ -53,9 +53,7 @@ def run_case(kind, name, atom, charge, spin, method, basis='def2-svp'):
     mol = gto.M(atom=atom, basis=basis, charge=charge, spin=spin, verbose=0)
     ref = METHODS[method](mol).run(conv_tol=1e-10)
     dm = ref.make_rdm1()
-    h1e, s1e = ref.get_hcore(), ref.get_ovlp()
-    vhf = ref.get_veff(mol, dm)
-    at_scf = nonscf.output_harris_energy(ref, h1e, s1e, vhf, dm, ref.energy_tot(dm, h1e, vhf))
+    at_scf = nonscf.harris_energies(ref, dm, ref.get_veff(mol, dm))[1]
     ns = deepscf.NonSCF(METHODS[method](mol))
     ns.verbose = 0
     ns.kernel()

@@ -1,4 +1,4 @@
-"""Oracle and zero-predictor benchmark of the engine (issue 2 acceptance).
+"""Oracle and zero-predictor benchmark of the engine.
 
 For each molecule: SCF cycles from minao, from the deepscf guess fed the exact SCF density
 (oracle) and fed free atoms only (zero); NonSCF errors (KS energy of the output density and
@@ -82,7 +82,7 @@ def main(argv=None):
     p.add_argument('--xc', default='pbe')
     p.add_argument('--basis', default='def2-svp')
     p.add_argument('--spacing', type=float, default=0.3, help='grid spacing in bohr')
-    p.add_argument('--smoothing', type=float, default=deepscf.predictors.DEFAULT_SMOOTHING_BOHR,
+    p.add_argument('--smoothing', type=float, default=deepscf.reference_predictors.DEFAULT_SMOOTHING_BOHR,
                    help='oracle residual smoothed by a Gaussian of this standard deviation '
                         '(bohr); 0: point values')
     p.add_argument('--out', default='benchmarks/results')

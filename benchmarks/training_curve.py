@@ -5,7 +5,7 @@
 
 Reads each run's ``metrics.jsonl`` (written by ``deepscf train`` and by the GPU kit). Training
 time is the sum of the intervals between consecutive log lines, leaving out pauses longer than
-``--max-gap`` minutes (a run resumed in a later session), so a run stopped and resumed many times
+``--max-gap`` minutes (a run resumed later), so a run stopped and resumed many times
 is on the same clock as one that ran through. Prints a table (every validation), writes
 <name>.txt, .jsonl and .png: NMAE of rho (%) against steps and against hours, and the training
 loss (a running mean of 20 log lines) against steps.

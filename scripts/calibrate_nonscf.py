@@ -21,8 +21,9 @@ import numpy as np
 from pyscf import dft
 
 from pyscf import deepscf
-from pyscf.deepscf.training import compact, data, dataset
+from pyscf.deepscf.training import compact, compact_pyscf, dataset, records
 from pyscf.deepscf.engine import model
+from pyscf.deepscf.training import export as weights_file
 
 
 def fit_weights(errors, terms=('ks', 'harris', 'harris_output')):
@@ -57,15 +58,15 @@ def leave_one_out(errors, terms):
 def validation_molecules(source, n, basis):
     """[(id, Mole)] of the first ``n`` validation structures, by id, of a data folder or,
     where the folder is gone, of compact files (a file or a folder such as kit/)."""
-    if os.path.isdir(source) and data.list_records(source):
-        records = sorted((r for r in data.list_records(source)
-                          if dataset.split_of(r[1]) == 'val'), key=lambda r: r[1])[:n]
-        return [(sid, data.record_mole(data.load_record(path, sid), basis=basis))
-                for path, sid in records]
+    if os.path.isdir(source) and records.list_records(source):
+        val = sorted((r for r in records.list_records(source)
+                      if dataset.split_of(r[1]) == 'val'), key=lambda r: r[1])[:n]
+        return [(sid, records.record_mole(records.load_record(path, sid), basis=basis))
+                for path, sid in val]
     store = compact.CompactSet(source)
     val = sorted(store.indices('val'), key=lambda i: store.ids[i])[:n]
-    records = dataset.compact_records(store, val)
-    return [(rec['id'], data.record_mole(rec, basis=basis)) for rec in records]
+    return [(rec['id'], records.record_mole(rec, basis=basis))
+            for rec in compact_pyscf.compact_records(store, val)]
 
 
 def run(source, n, weights, xc, basis):
@@ -125,7 +126,7 @@ def main(argv=None):
                        'domain': calibration_domain(args.xc, args.basis),
                        'structures': len(rows), 'split': 'val', 'data': args.data,
                        'median_abs_error_mHa_leave_one_out': float(np.median(loo))}
-        model.update_metadata(args.weights, {'nonscf': calibration})   # and its .json
+        weights_file.update_metadata(args.weights, {'nonscf': calibration})   # and its .json
         print(f'wrote energy_weights {weights} into {args.weights}')
 
 

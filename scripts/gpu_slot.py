@@ -6,28 +6,12 @@
 runs ``gpu_train.py train`` twice at once on the one GPU, each for ``--minutes``:
 
 * ``ft``: the bundled weights continued at lr 3e-4 (cosine to 1e-5);
-* ``fast``: the same weights continued at lr 1e-3.  Since stop 36 the bundled network is the
-  wide one (32-64-128, 3.2 M parameters), trained from random weights in that slot for 4,059
-  steps and still falling fast; its second call (alone, lr 1e-3) took it from 1.83 to 1.54 %
-  validation NMAE in 1,362 steps, after a first rise.  Which rate an eight-minute continuation
-  wants is this pair's question (docs/gpu_kit.md, "The slots so far").
+* ``fast``: the same weights continued at lr 1e-3: which rate a short continuation wants.
 
-Why side by side: the first slot made 6.9 steps a second with the 0.8 M network, a few
-milliseconds of an H200's arithmetic per step; the rest was the crops' targets, kernel launches
-of one process.  A second process fills the idle GPU; each run's ``report.json`` gives its
-steps per second, so the next slot knows what sharing cost.  Stop 36's pair made 5.8 and 5.3
-steps a second (one run alone, 6.9-9.5): the pair does 1.6-1.7x one run's steps.
-
-Stop 41 set ``--crop-reuse 1`` again: continuing the bundled wide weights on the CPU (same
-checkpoint, side by side, 42 min), reuse 4 gave 1.15x the steps but 1.677 against 1.656 %
-validation NMAE, after a first rise to 1.86 %: at the fine-tune level a reused step is worth
-less than a fresh one.  What stop 40 had argued for reuse 4: in stop 36's pair drawing the crops took 0.11-0.12 s of
-each 0.17-0.18 s step, the network 0.05-0.07 s.  Four steps on each batch drawn, each after the
-first on a symmetry of the cube, should about double the steps; on the CPU, where drawing took a
-similar share (0.9 of 1.57 s), the same lever gave 1.7x the steps and 10 % lower validation NMAE
-at equal time, and in this kit's own code path 1.41x the steps and 4.84 against 5.30 % in 45
-minutes (docs/measurements.md, "Levers at equal compute", "Crop reuse in the GPU kit").
-``report.json`` gives ``batches_drawn`` beside the steps.
+Why side by side: one run's steps leave most of the GPU idle (drawing the crops, kernel
+launches of one process), so a second process adds steps; each run's ``report.json`` gives its
+steps per second.  Why ``--crop-reuse 1``: continuing trained weights, a step on a reused crop
+was worth less than a step on a fresh one (docs/measurements.md, "Crop reuse in the GPU kit").
 
 The device tool returns at most 8 files of 16 MiB, 64 MiB in all.  Each run trains in a work
 folder; at the end (also when a run fails or outlives ``--deadline-s``) this script copies into

@@ -6,20 +6,18 @@ On the GPU machine (torch and numpy; no PySCF, no HDF5 data: the compact set tra
     python scripts/gpu_train.py train --data kit --out $OUT --minutes 8 \\
         --init weights/deepscf_default.pt     # or --resume kit/checkpoint.pt
 
-(a slot runs two of these side by side, the bundled weights continued and a wider network:
-scripts/gpu_slot.py)
-
-trains the U-Net on random rotated crops whose targets are evaluated on the GPU from the compact
-set (compact.py: every .npz file of kit/, merged as they load; bf16 autocast on CUDA), writes a
-checkpoint and a validation line every ``--checkpoint-minutes``, and stops at ``--minutes``
-with a checkpoint and exported TorchScript weights.  Then it times the network on linear
-alkanes (29-401 atoms, first and warm call) and predicts the residual density of one validation
-molecule on the GPU.  Files in --out:
-checkpoint.pt (the last state: --resume continues from it), weights.pt (the best validation
-state, TorchScript with metadata, loads in PyTorch 2.13 on the CPU), weights_stepNNNNNN.pt (the
-weights at each checkpoint; the latest K with --keep-snapshots K), metrics.jsonl (loss and
-validation lines), report.json (steps per second, validation against steps, inference timings)
-and guess_residual.npz.
+(a slot runs two of these side by side: scripts/gpu_slot.py) runs the training loop of
+``deepscf train`` (pyscf/deepscf/training/train.py, with the kit's defaults below) on the compact
+set (every .npz file of kit/), its crops evaluated on the GPU: the starting weights validated
+first, then a validation, a checkpoint and a snapshot of the weights every
+``--checkpoint-minutes``, and the run ends by ``--minutes`` with the best validation's weights
+exported.  Then it times the network on linear alkanes (29-401 atoms, first and warm call) and
+predicts the residual density of one validation molecule on the GPU.  Files in --out:
+checkpoint.pt (the last state: --resume continues from it), best.pt, weights.pt (the best
+validation state, TorchScript with metadata, loads in PyTorch 2.13 on the CPU),
+weights_stepNNNNNN.pt (the weights at each validation; the latest K with --keep-snapshots K),
+metrics.jsonl (loss and validation lines), report.json (steps per second, validation against
+steps, inference timings) and guess_residual.npz.
 
 Back on a machine with PySCF (the HDF5 data folder too, if it survived):
 
@@ -33,7 +31,6 @@ validation structures (the validation density does not rank weights for the gues
 weights'.
 """
 import argparse
-import copy
 import glob
 import json
 import os
@@ -64,259 +61,43 @@ def enter_package_without_pyscf():
 
 enter_package_without_pyscf()
 from pyscf.deepscf import molio                                                  # noqa: E402
-from pyscf.deepscf.argtypes import (nonnegative_int, positive_float, positive_int,  # noqa: E402
-                                     typed)
+from pyscf.deepscf.argtypes import nonnegative_int, positive_int                 # noqa: E402
 from pyscf.deepscf.engine import model as nn_model                               # noqa: E402
-from pyscf.deepscf.training import compact                                       # noqa: E402
-from pyscf.deepscf.training.objectives import (  # noqa: E402
-    cube_symmetry, learning_rate, optimizer_steps, training_step, validate)
+from pyscf.deepscf.training import compact, train                                # noqa: E402
+from pyscf.deepscf.training import export as weights_file                        # noqa: E402
+from pyscf.deepscf.training.batches import VAL_CROP, VAL_SEED, validation_batches  # noqa: E402
+from pyscf.deepscf.training.objectives import validate                           # noqa: E402
+from pyscf.deepscf.training.options import add_arguments                         # noqa: E402
 
-VAL_SEED, VAL_CROP = 12345, 32     # the validation crops of `deepscf train --evaluate`
-
-
-# ------------------------------------------------------------------------------- training
-
-def synchronized_time(device):
-    """time.perf_counter() once the device's queued work is done."""
-    if device.type == 'cuda':
-        torch.cuda.synchronize(device)
-    return time.perf_counter()
-
-
-def sample_batch(stack, args, rng):
-    """A batch of random rotated crops (x, y, mask) of structures drawn from ``stack``
-    (compact.StructureStack), evaluated ``args.sample_group`` structures at a time."""
-    picks = rng.choice(len(stack), args.batch_size)
-    geometries = [compact.crop_geometry(stack.coords_np[i], rng, args.spacing, args.margin,
-                                        args.crop) for i in picks]
-    return compact.crop_batch(stack, picks, geometries, args.crop, args.sample_group)
+# the kit's defaults for the one training loop: a slot is a few minutes of one GPU
+KIT_DEFAULTS = {'batch_size': 16, 'lr': 3e-4, 'lr_final': 1e-5, 'val_structures': None,
+                'val_every': 0, 'checkpoint_minutes': 2.0, 'validate_first': True,
+                'snapshots': True, 'no_progress': True,
+                # the clock (or --max-steps) ends a kit run, and the cosine runs over the clock
+                'epochs': 10 ** 9, 'lr_over_minutes': None,
+                # a new network (--widths) starts at the model's default output scale
+                'out_scale': nn_model.DEFAULT_CONFIG['out_scale']}
 
 
-def choose_sample_group(stack, args, device, repeats=3):
-    """(structures per evaluation, {group: seconds per batch}): the fastest way to draw this
-    machine's batches, each candidate timed over ``repeats`` batches after one warm-up (their
-    own random numbers: training's are untouched).  The numbers are the same for any group;
-    the time is padding (large groups) against kernel launches (small ones), which only a
-    measurement on the machine can weigh."""
-    candidates = sorted({g for g in (1, 4, 8, 16, args.batch_size) if g <= args.batch_size})
-    seconds = {}
-    for group in candidates:
-        trial = argparse.Namespace(**{**vars(args), 'sample_group': group})
-        rng = np.random.default_rng([args.seed, 999, group])
-        sample_batch(stack, trial, rng)
-        t0 = synchronized_time(device)
-        for _ in range(repeats):
-            sample_batch(stack, trial, rng)
-        seconds[group] = round((synchronized_time(device) - t0) / repeats, 4)
-    return min(seconds, key=seconds.get), seconds
-
-
-def validation_batches(structures, indices, args):
-    """Fixed crops of the validation structures: crop k of structure j comes from
-    default_rng([VAL_SEED, 0, 2 j + k]), as DensityDataset(seed=VAL_SEED, samples_per_structure=2)
-    draws them from the HDF5 records, so both sets of targets can be compared crop by crop."""
-    crops = [(structures[i], compact.crop_geometry(
-        structures[i].coords_np, np.random.default_rng([VAL_SEED, 0, 2 * j + k]), args.spacing,
-        args.margin, VAL_CROP)) for j, i in enumerate(indices) for k in range(2)]
-    batches = []
-    for s in range(0, len(crops), args.batch_size):
-        part = crops[s:s + args.batch_size]
-        stack = compact.StructureStack([c[0] for c in part])
-        batches.append(compact.crop_batch(stack, range(len(part)), [c[1] for c in part],
-                                          VAL_CROP))
-    return batches
-
-
-def initial_model(args, device):
-    """(model, optimizer state or None, config, state): --resume, --init or a new network."""
-    if args.resume:
-        ckpt = torch.load(args.resume, map_location='cpu', weights_only=False)
-        model = nn_model.UNet3D(ckpt['config'])
-        model.load_state_dict(ckpt['model'])
-        state = {'samples': 0, **ckpt['state']}          # a `deepscf train` checkpoint too
-        return model.to(device), ckpt['optimizer'], ckpt['config'], state
-    if args.init:
-        module, meta = nn_model.load(args.init)
-        model = nn_model.UNet3D(meta['config'])
-        model.load_state_dict(module.state_dict())
-        return model.to(device), None, meta['config'], {
-            'step': 0, 'samples': 0, 'best': {}, 'init': os.path.basename(args.init)}
-    cfg = {**nn_model.DEFAULT_CONFIG, 'widths': args.widths,
-           'blocks_per_level': args.blocks_per_level}
-    return nn_model.UNet3D(cfg).to(device), None, cfg, {'step': 0, 'samples': 0, 'best': {}}
-
-
-def metadata(cfg, args, store, val_ids, state, exported):
-    """The weights file's metadata; ``exported`` ({'step', 'samples', 'val'}) says which
-    weights: a snapshot's own validation row, or the best one for weights.pt.  The weights a run
-    started from (--init) are carried through every --resume in the checkpoint's state."""
-    reference = {k: v for k, v in store.settings.items() if k not in ('split_seed',
-                                                                       'factor_dtype')}
-    return nn_model.make_metadata(
-        cfg, args.spacing, args.margin, smoothing_bohr=0.0, reference=reference,
-        dataset={'compact': ' '.join(os.path.basename(f) for f in store.files),
-                 'split_seed': store.settings['split_seed'],
-                 'split_fractions': [0.8, 0.1, 0.1],
-                 'structures': {s: len(store.indices(s)) for s in ('train', 'val', 'test')},
-                 'validation_structures': sorted(val_ids)},
-        training={'kit': 'scripts/gpu_train.py', 'steps': exported.get('step'),
-                  # a best step saved before 'samples' was kept in it has the run's count
-                  'samples': exported.get('samples', state['samples']), 'crop': args.crop,
-                  'batch_size': args.batch_size,
-                  'bf16': args.bf16_used, 'device': args.device_name,
-                  'init': state.get('init'),
-                  'resume': os.path.basename(args.resume) if args.resume else None},
-        validation=exported.get('val', {}))
-
-
-def train(args):
-    t_start = time.time()
-    deadline = t_start + 60 * args.minutes
-    device = torch.device(args.device or ('cuda' if torch.cuda.is_available() else 'cpu'))
-    args.device_name = torch.cuda.get_device_name(device) if device.type == 'cuda' else 'cpu'
-    args.bf16_used = device.type == 'cuda' and args.bf16 and torch.cuda.is_bf16_supported()
-    if args.threads:
-        torch.set_num_threads(args.threads)
-    torch.backends.cudnn.benchmark = True
-    torch.manual_seed(args.seed)
-    os.makedirs(args.out, exist_ok=True)
-    log_file = open(os.path.join(args.out, 'metrics.jsonl'), 'a')
-
-    def record(**entry):
-        log_file.write(json.dumps({'time': time.time(), **entry}) + '\n')
-        log_file.flush()
-
-    try:
-        store = compact.CompactSet(args.data)
-    except ValueError as err:
-        sys.exit(f'--data: {err}')
-    train_idx, val_idx = store.indices('train'), store.indices('val')[:args.val_structures]
-    if not train_idx or not val_idx:
-        sys.exit(f'{store.path}: need structures in the train and val splits')
-    # the training structures padded and stacked once: a batch is then one evaluation
-    train_stack = compact.StructureStack([store.structure(i) for i in train_idx]).to(device)
-    val_batches = validation_batches({i: store.structure(i, device) for i in val_idx}, val_idx,
-                                     args)
-    if args.sample_group == 'auto':
-        args.sample_group, group_seconds = choose_sample_group(train_stack, args, device)
-        print(f'crops evaluated {args.sample_group} structures at a time (seconds per batch: '
-              f'{group_seconds})', flush=True)
-        record(event='sample_group', chosen=args.sample_group, seconds_per_batch=group_seconds)
-    model, opt_state, cfg, state = initial_model(args, device)
-    try:
-        nn_model.check_crop(args.crop, model.factor)
-    except ValueError as err:
-        sys.exit(f'--crop: {err}')
-    opt = torch.optim.AdamW(model.parameters(), lr=args.lr, weight_decay=args.weight_decay)
-    if opt_state is not None:
-        opt.load_state_dict(opt_state)
-    net = torch.compile(model) if args.compile else model
-    val_ids = [store.ids[i] for i in val_idx]
-    print(f'{len(train_idx)} train and {len(val_idx)} val structures from {store.path}; '
-          f'device {args.device_name}, bf16 {args.bf16_used}; {time.time() - t_start:.1f} s '
-          'to load', flush=True)
-    record(event='start', args={k: v for k, v in vars(args).items() if k != 'func'},
-           config=cfg, structures=len(train_idx) + len(val_idx))
-    best_state = copy.deepcopy(model.state_dict())
-
-    def checkpoint():
-        val = validate(model, val_batches, device, args.spacing)
-        row = {'step': state['step'], 'samples': state['samples'],
-               'elapsed_s': round(time.time() - t_start, 1), 'val': val}
-        record(**row)
-        print(f'step {state["step"]} ({row["elapsed_s"]:.0f} s): val NMAE '
-              f'{val["nmae_rho_percent"]:.3f} %', flush=True)
-        if val['nmae_delta_rho'] < state['best'].get('val', {}).get('nmae_delta_rho', np.inf):
-            state['best'] = {'step': state['step'], 'samples': state['samples'], 'val': val}
-            best_state.update(copy.deepcopy(model.state_dict()))
-        ckpt = {'model': model.state_dict(), 'optimizer': opt.state_dict(), 'config': cfg,
-                'state': state, 'args': {k: v for k, v in vars(args).items() if k != 'func'},
-                'metadata': metadata(cfg, args, store, val_ids, state, row)}
-        path = os.path.join(args.out, 'checkpoint.pt')
-        torch.save(ckpt, path + '.tmp')
-        os.replace(path + '.tmp', path)
-        # the weights of now, for finish to judge by the guess (the density NMAE above does
-        # not rank weights for the guess: docs/measurements.md)
-        nn_model.export(copy.deepcopy(model), os.path.join(
-            args.out, f'weights_step{state["step"]:06d}.pt'), ckpt['metadata'])
-        if args.keep_snapshots:     # the device tool returns at most 8 files: keep the latest
-            for old in sorted(glob.glob(os.path.join(args.out, 'weights_step*.pt')))[
-                    :-args.keep_snapshots]:
-                os.remove(old)
-        return row
-
-    rng = np.random.default_rng([args.seed, state['step']])
-    t0 = time.time()
-    history = [checkpoint()]                        # the starting point, on the same crops
-    # leave room for the last validation, checkpoint and export before the deadline
-    reserve = 2 * (time.time() - t0) + 10
-    t_train, step0, last_save = time.time(), state['step'], time.time()
-    budget = max(deadline - reserve - t_train, 1e-6)
-    split = {'sample_s': 0.0, 'step_s': 0.0, 'timed_steps': 0}
-    draws = 0
-    while time.time() < deadline - reserve:
-        # every --time-every'th batch drawn is timed in two parts, synchronized, to tell what
-        # bounds the rate: the crops' targets (compact.crop_batch) or the network's step
-        draws += 1
-        timed = draws % args.time_every == 0
-        t_a = synchronized_time(device) if timed else 0.0
-        batch = sample_batch(train_stack, args, rng)
-        t_b = synchronized_time(device) if timed else 0.0
-        # --crop-reuse K: K steps on each batch drawn, each after the first on a symmetry of
-        # the cube (an exact sample of the molecules turned), where drawing bounds the rate
-        for reuse in range(args.crop_reuse):
-            x, y, mask = cube_symmetry(batch, rng) if reuse else batch
-            for group in opt.param_groups:
-                group['lr'] = learning_rate(args, time.time() - t_train, budget,
-                                            optimizer_steps(opt))
-            loss = training_step(net, opt, x, y, mask, args, args.bf16_used)
-            state['step'] += 1
-            state['samples'] += args.batch_size
-            if timed and not reuse:
-                t_c = synchronized_time(device)
-                split['sample_s'] += (t_b - t_a) / args.crop_reuse
-                split['step_s'] += t_c - t_b
-                split['timed_steps'] += 1
-                record(step=state['step'], loss=loss.item(), lr=opt.param_groups[0]['lr'],
-                       sample_s=round(t_b - t_a, 4), step_s=round(t_c - t_b, 4))
-            if time.time() - last_save > 60 * args.checkpoint_minutes:
-                history.append(checkpoint())
-                last_save = time.time()
-            if time.time() >= deadline - reserve:
-                break
-    history.append(checkpoint())
-    seconds = time.time() - t_train
-    model.load_state_dict(best_state)
-    weights = os.path.join(args.out, 'weights.pt')
-    nn_model.export(model, weights, metadata(cfg, args, store, val_ids, state, state['best']))
-    report = {'device': args.device_name, 'torch': torch.__version__, 'bf16': args.bf16_used,
-              'structures': {'train': len(train_idx), 'val': len(val_idx)},
-              'steps': state['step'] - step0, 'batch_size': args.batch_size, 'crop': args.crop,
-              'sample_group': args.sample_group, 'crop_reuse': args.crop_reuse,
-              'batches_drawn': draws,
-              'train_seconds': round(seconds, 1),
-              'steps_per_s': round((state['step'] - step0) / seconds, 3),
-              # None where no batch was timed (fewer than --time-every drawn): not a zero
-              'seconds_per_step': ({k: round(split[k] / split['timed_steps'], 4)
-                                    for k in ('sample_s', 'step_s')}
-                                   if split['timed_steps'] else None),
-              'validation': [{k: r[k] for k in ('step', 'samples', 'elapsed_s')}
-                             | {'nmae_rho_percent': r['val']['nmae_rho_percent']}
-                             for r in history],
-              'best': state['best']}
-    per_step = report['seconds_per_step']
-    split_words = (f'per step {per_step["sample_s"]:.4f} s sampling crops, '
-                   f'{per_step["step_s"]:.4f} s network' if per_step else
-                   f'the split not timed: {draws} batches drawn, every {args.time_every}th '
-                   'is timed')
-    print(f'trained {report["steps"]} steps in {seconds:.0f} s ({report["steps_per_s"]:.2f}/s; '
-          f'{split_words}); '
-          f'best val NMAE {state["best"]["val"]["nmae_rho_percent"]:.3f} % at step '
-          f'{state["best"]["step"]}; exported {weights}', flush=True)
+def train_on_slot(args, parser):
+    """The training loop on the compact set, then the kit's own measurements on the device."""
+    if not (args.max_minutes or args.max_steps):
+        parser.error('give --minutes (a slot) or --max-steps')
+    if args.lr_over_minutes is None:
+        args.lr_over_minutes = bool(args.max_minutes)
+    args.export = args.export or os.path.join(args.out, 'weights.pt')
+    args.training_metadata = {'kit': 'scripts/gpu_train.py'}
+    train.run(args, parser)
+    report_path = os.path.join(args.out, 'report.json')
+    with open(report_path) as f:
+        report = json.load(f)
     if not args.no_timing:
-        report['inference'] = time_inference(weights, device, args.timing_sizes)
-        report['guess'] = predict_guess_molecule(weights, device, store, val_idx, args.out)
-    with open(os.path.join(args.out, 'report.json'), 'w') as f:
+        device = torch.device(args.device or ('cuda' if torch.cuda.is_available() else 'cpu'))
+        report['inference'] = time_inference(args.export, device, args.timing_sizes)
+        store = compact.CompactSet(args.data)
+        report['guess'] = predict_guess_molecule(
+            args.export, device, store, store.indices('val')[:args.val_structures], args.out)
+    with open(report_path, 'w') as f:
         json.dump(report, f, indent=1)
     return report
 
@@ -370,17 +151,17 @@ def gpu_guess(weights, saved_path):
     validation molecule (``predict_guess_molecule``), and how far the CPU's prediction with the
     same weights differs from it (electrons/bohr^3)."""
     from pyscf import dft
-    from pyscf.deepscf.training import data
+    from pyscf.deepscf.training.records import record_mole
     from pyscf.deepscf.engine import grid as grid_mod
     from pyscf.deepscf import predict
-    from pyscf.deepscf.predictors import GridPredictor
+    from pyscf.deepscf.reference_predictors import GridPredictor
     saved = np.load(saved_path)
     symbols, coords = [str(s) for s in saved['symbols']], saved['coords_bohr']
     grid = grid_mod.UniformGrid(saved['origin_bohr'], float(saved['spacing_bohr']),
                                 saved['shape'])
     cpu_grid, cpu_residual = nn_model.NetworkPredictor(weights, 'cpu').predict_atoms(symbols,
                                                                                      coords)
-    mol = data.record_mole({'symbols': symbols, 'coords_bohr': coords, 'basis': 'def2-svp',
+    mol = record_mole({'symbols': symbols, 'coords_bohr': coords, 'basis': 'def2-svp',
                             'charge': 0, 'spin': 0})
     cycles = {}
     for guess in ('minao', 'deepscf'):
@@ -421,7 +202,7 @@ def finish(args):
         better = result['run'][key] < result['bundled'][key]
     result['bundled_now'] = bool(args.bundle and better)
     if result['bundled_now']:
-        nn_model.update_metadata(weights, {}, out=nn_model.DEFAULT_WEIGHTS)   # and its .json
+        weights_file.update_metadata(weights, {}, out=nn_model.DEFAULT_WEIGHTS)   # and its .json
         print(f'bundled {weights}; recalibrate NonSCF: python scripts/calibrate_nonscf.py '
               f'--data {args.data or " ".join(args.compact)} --write', flush=True)
     with open(args.report or os.path.join(ROOT, 'benchmarks', 'results', 'gpu_finish.json'),
@@ -437,15 +218,16 @@ def judge_by_guess(args, meta, result, most=6):
     set without it (guess_validation.py), and whether it beats the bundled weights' guess
     there."""
     from pyscf.deepscf.engine.model import NetworkPredictor
-    from pyscf.deepscf.training import data, dataset
+    from pyscf.deepscf.training import dataset, records
+    from pyscf.deepscf.training.compact_pyscf import compact_records
     from pyscf.deepscf.training.guess_validation import validate_guess
     if args.data:
-        records = [data.load_record(*r) for r in dataset.split_records(
+        guess_records = [records.load_record(*r) for r in dataset.split_records(
             args.data, seed=meta['dataset'].get('split_seed', 0))['val'][:args.val_guess]]
-        level = dataset.data_settings(args.data)
+        level = records.data_settings(args.data)
     else:
         store = compact.CompactSet(args.compact)
-        records = dataset.compact_records(store, store.indices('val')[:args.val_guess])
+        guess_records = compact_records(store, store.indices('val')[:args.val_guess])
         level = store.settings
     snapshots = sorted(glob.glob(os.path.join(args.run, 'weights_step*.pt')))
     keep = sorted({round(i) for i in np.linspace(len(snapshots) - 1, 0, min(most, len(snapshots)))})
@@ -453,7 +235,8 @@ def judge_by_guess(args, meta, result, most=6):
     figures = {}
     for path in candidates + [nn_model.DEFAULT_WEIGHTS]:
         name = 'bundled' if path == nn_model.DEFAULT_WEIGHTS else os.path.basename(path)
-        figures[name] = validate_guess(NetworkPredictor(path, device='cpu'), records, level)
+        figures[name] = validate_guess(NetworkPredictor(path, device='cpu'), guess_records,
+                                       level)
         print(f'guess validation {name}: {figures[name]}', flush=True)
     chosen = min(candidates, key=lambda p: figures[os.path.basename(p)]['guess_nmae_percent'])
     result['guess_validation'] = figures
@@ -479,8 +262,7 @@ def validation_crops(folder, compact_sources, spacing_bohr, margin_bohr, val_str
                                        samples_per_structure=2, seed=VAL_SEED)
         hdf5 = list(DataLoader(crops, batch_size=4))
         index = [store.ids.index(r[1]) for r in records]
-    args = argparse.Namespace(spacing=spacing_bohr, margin=margin_bohr, batch_size=4)
-    return hdf5, validation_batches({i: store.structure(i) for i in index}, index, args)
+    return hdf5, validation_batches(store, index, spacing_bohr, margin_bohr, 4)
 
 
 def target_figures(weights, crops):
@@ -500,68 +282,17 @@ def target_figures(weights, crops):
 
 # ------------------------------------------------------------------------------- command line
 
-structure_count = typed(int, lambda v: v >= 1,
-                        "'auto' or a whole number of structures, at least 1")
-
-
-def sample_group_arg(value):
-    """--sample-group: 'auto' or a number of structures (at least 1)."""
-    return value if value == 'auto' else structure_count(value)
-
-
 def build_parser():
     p = argparse.ArgumentParser(description=__doc__.split('\n')[0],
                                 formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     sub = p.add_subparsers(dest='command', required=True)
     t = sub.add_parser('train', help='train on the compact set (the GPU machine)',
                        formatter_class=argparse.ArgumentDefaultsHelpFormatter)
-    t.add_argument('--data', required=True, nargs='+',
-                   help='compact files (.npz, deepscf data compact) or folders of them (kit)')
-    t.add_argument('--out', required=True, help='output folder')
-    t.add_argument('--minutes', type=positive_float, required=True,
-                   help='training stops before this, with a checkpoint and the export')
-    t.add_argument('--checkpoint-minutes', type=positive_float, default=2.0)
-    t.add_argument('--keep-snapshots', type=nonnegative_int, default=0, metavar='K',
-                   help='keep only the latest K weights_step*.pt (0: all)')
-    start = t.add_mutually_exclusive_group()
-    start.add_argument('--init', help='start from exported weights (e.g. the bundled ones)')
-    start.add_argument('--resume', help='continue from a checkpoint.pt of an earlier run')
-    t.add_argument('--widths', type=int, nargs='+', default=nn_model.DEFAULT_CONFIG['widths'],
-                   help='a new network (without --init/--resume)')
-    t.add_argument('--blocks-per-level', type=int,
-                   default=nn_model.DEFAULT_CONFIG['blocks_per_level'])
-    t.add_argument('--batch-size', type=positive_int, default=16)
-    t.add_argument('--crop', type=positive_int, default=32, help='training crop edge (validation: 32)')
-    t.add_argument('--sample-group', default='auto', metavar='G', type=sample_group_arg,
-                   help='structures whose crops are evaluated together (1: one at a time; '
-                        'auto: the fastest of 1, 4, 8, 16 and the batch, timed at the start)')
-    t.add_argument('--crop-reuse', type=positive_int, default=1, metavar='K',
-                   help='K steps on each batch of crops drawn, each after the first on a random '
-                        'symmetry of the cube (exact): where drawing the crops bounds the rate')
-    t.add_argument('--spacing', type=float, default=0.3, help='bohr')
-    t.add_argument('--margin', type=float, default=5.0, help='bohr')
-    t.add_argument('--lr', type=positive_float, default=3e-4, help='a new network: about 2e-3')
-    t.add_argument('--lr-final', type=float, default=1e-5,
-                   help='cosine decay over the training time (None: constant)')
-    t.add_argument('--warmup-steps', type=nonnegative_int, default=0, metavar='W',
-                   help='ramp the rate linearly over the first W steps of a fresh optimizer '
-                        '(fine-tunes: --init)')
-    t.add_argument('--weight-decay', type=float, default=1e-4)
-    t.add_argument('--loss-weight', choices=('none', 'valence'), default='none')
-    t.add_argument('--coulomb-loss', type=float, default=0.0)
-    t.add_argument('--val-structures', type=positive_int, default=None,
-                   help='default: all of them')
-    t.add_argument('--no-bf16', dest='bf16', action='store_false',
-                   help='float32 on CUDA too (bf16 autocast is used where supported)')
-    t.add_argument('--compile', action='store_true', help='torch.compile the network')
-    t.add_argument('--device', default=None)
-    t.add_argument('--threads', type=positive_int, default=None, help='torch CPU threads')
-    t.add_argument('--seed', type=int, default=0)
-    t.add_argument('--time-every', type=positive_int, default=50, metavar='N',
-                   help='time every Nth batch drawn in two parts (crops, network)')
-    t.add_argument('--timing-sizes', type=int, nargs='+', default=[29, 50, 101, 200, 401])
+    add_arguments(t)
+    t.set_defaults(**KIT_DEFAULTS, func=lambda args: train_on_slot(args, t))
+    t.add_argument('--timing-sizes', type=int, nargs='+', default=[29, 50, 101, 200, 401],
+                   help='alkanes of about these many atoms timed after training')
     t.add_argument('--no-timing', action='store_true', help='skip inference timing and guess')
-    t.set_defaults(func=train)
     f = sub.add_parser('finish', help='evaluate and bundle a run (needs PySCF and the data)',
                        formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     f.add_argument('--run', required=True, help='the train --out folder, fetched back')

@@ -2,13 +2,14 @@
 or, where the folder is gone, from the compact set."""
 import numpy as np
 
-from pyscf.deepscf.training import data, dataset
+from pyscf.deepscf.training import compact_pyscf, data
 
-from conftest import load_script
+from conftest import load_script, requires
 
 calibrate_nonscf = load_script('scripts', 'calibrate_nonscf.py')
 
 
+@requires('qm9pack', 'tqdm')
 def test_validation_molecules_from_folder_or_compact_set(tmp_path):
     """Methane, water (train) and ethane (val): ethane alone, the same molecule either way, in
     the basis asked for."""
@@ -17,7 +18,7 @@ def test_validation_molecules_from_folder_or_compact_set(tmp_path):
                   workers=0, progress=False)
     kit = tmp_path / 'kit'
     kit.mkdir()
-    dataset.write_compact(folder, str(kit / 'set.npz'), progress=False)
+    compact_pyscf.write_compact(folder, str(kit / 'set.npz'), progress=False)
     from_folder = calibrate_nonscf.validation_molecules(folder, 30, 'sto-3g')
     from_kit = calibrate_nonscf.validation_molecules(str(kit), 30, 'sto-3g')
     assert [sid for sid, _ in from_folder] == [sid for sid, _ in from_kit] == ['qm9_7_d0']

@@ -10,6 +10,7 @@ import pytest
 from pyscf import dft, gto
 from pyscf.tools import cubegen
 
+from pyscf import deepscf
 from pyscf.deepscf.cli import main
 
 
@@ -41,12 +42,22 @@ def test_run_nonscf(water_xyz, capsys):
     assert main(['run', water_xyz, '--xc', 'pbe', '--basis', 'sto-3g', '--nonscf',
                  '--compare']) == 0
     out = capsys.readouterr().out
-    assert 'NonSCF' in out and 'E(Harris)' in out and 'difference' in out
+    energies = {line.split('E =')[0].strip(): float(line.split('E =')[1].split()[0])
+                for line in out.splitlines() if 'E =' in line}
+    e_ks = float(re.search(r'E\(KS of the output\) = (-?\d+\.\d+)', out).group(1))
+    difference = float(re.search(r'difference +([-+]\d+\.\d+) mHa', out).group(1))
+    mol = gto.M(atom=water_xyz, basis='sto-3g', verbose=0)
+    ns = deepscf.NonSCF(mol, xc='pbe').run()                   # what the command ran
+    ref = dft.RKS(mol, xc='pbe').run()
+    assert abs(energies['deepscf NonSCF'] - ns.e_tot) < 1e-7 and abs(e_ks - ns.e_ks) < 1e-7
+    assert abs(energies['SCF, minao guess'] - ref.e_tot) < 1e-7
+    assert e_ks > ref.e_tot                                      # variational
+    assert abs(difference - 1e3 * (ns.e_tot - ref.e_tot)) < 1e-3
 
 
 def test_cube_matches_scf_density(water_xyz, tmp_path, capsys):
     """Predicted density cube against PySCF's cube of the SCF density (reference level):
-    L1 difference over the points within 10 % (issue 5); the network averaged over its box and
+    L1 difference over the points within 10 %; the network averaged over its box and
     the box's inversion."""
     out, png = str(tmp_path / 'w.cube'), str(tmp_path / 'w.png')
     assert main(['cube', water_xyz, '-o', out, '--png', png, '--points', '40',

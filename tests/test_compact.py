@@ -5,7 +5,9 @@ import torch
 from pyscf import gto, scf
 from pyscf.dft import numint
 
-from pyscf.deepscf.training import compact, data, dataset
+from pyscf.deepscf.training import compact, compact_pyscf, data, dataset, records
+
+from conftest import requires
 
 
 def random_density_matrix(mol, nocc, seed=0):
@@ -23,8 +25,8 @@ def test_density_equals_pyscf(basis):
                 spin=1, verbose=0)
     dm = np.stack([random_density_matrix(mol, 10, 1), random_density_matrix(mol, 9, 2)]) / 2
     symbols = [mol.atom_pure_symbol(i) for i in range(mol.natm)]
-    basis_table = {s: dataset.element_basis(mol, symbols.index(s)) for s in set(symbols)}
-    factor = dataset.density_factor(mol, dm)
+    basis_table = {s: compact_pyscf.element_basis(mol, symbols.index(s)) for s in set(symbols)}
+    factor = compact_pyscf.density_factor(mol, dm)
     assert factor.shape[1] == 19                                     # the rank, 10 + 9
     structure = compact.Structure(symbols, mol.atom_coords(), factor, basis_table)
     points = np.random.default_rng(3).uniform(-3, 5, (500, 3))
@@ -34,6 +36,7 @@ def test_density_equals_pyscf(basis):
     assert np.abs(got - ref).max() < 1e-9 * np.abs(ref).max()
 
 
+@requires('qm9pack')
 def test_crop_sample_equals_the_pyscf_crop():
     """The same numbers give the same rotation and crop; x and y agree with dataset.crop_sample
     to float32 rounding (measured: bit for bit), the free atoms interpolated from the same
@@ -42,8 +45,8 @@ def test_crop_sample_equals_the_pyscf_crop():
     mol = data.job_mole(job, 'def2-svp')
     dm = random_density_matrix(mol, 5)
     structure = compact.Structure(['O', 'H', 'H'], mol.atom_coords(),
-                                  dataset.density_factor(mol, dm),
-                                  {s: dataset.element_basis(mol, i) for i, s in
+                                  compact_pyscf.density_factor(mol, dm),
+                                  {s: compact_pyscf.element_basis(mol, i) for i, s in
                                    [(0, 'O'), (1, 'H')]})
     for seed, crop in ((1, 16), (2, 48)):                             # 48: box smaller than crop
         x, y, mask = dataset.crop_sample(mol, dm, np.random.default_rng(seed), crop=crop)
@@ -66,8 +69,8 @@ def test_crop_batch_equals_one_structure_at_a_time():
     for k, atom in enumerate(geometries):
         mol = gto.M(atom=atom, basis='def2-svp', verbose=0)          # closed shells
         symbols = [mol.atom_pure_symbol(i) for i in range(mol.natm)]
-        basis = {s: dataset.element_basis(mol, symbols.index(s)) for s in set(symbols)}
-        factor = dataset.density_factor(mol, random_density_matrix(mol, 4 + k, k))
+        basis = {s: compact_pyscf.element_basis(mol, symbols.index(s)) for s in set(symbols)}
+        factor = compact_pyscf.density_factor(mol, random_density_matrix(mol, 4 + k, k))
         structures.append(compact.Structure(symbols, mol.atom_coords(), factor, basis))
     stack = compact.StructureStack(structures)
     members = [1, 0, 2, 1]
@@ -99,16 +102,17 @@ def test_sparse_factor_is_local_and_keeps_the_density_matrix():
     mol = gto.M(atom='; '.join([f'C {1.25 * i} {0.7 * (i % 2)} 0' for i in range(10)] +
                                [f'H {1.25 * i} {0.7 * (i % 2) + (1.1 if i % 2 else -1.1)} 0'
                                 for i in range(10)]), basis='def2-svp', verbose=0)
-    factor = dataset.density_factor(mol, scf.RHF(mol).get_init_guess(key='huckel'))
+    factor = compact_pyscf.density_factor(mol, scf.RHF(mol).get_init_guess(key='huckel'))
     d = factor @ factor.T
-    exact = dataset.sparse_factor(factor, 0)
+    exact = compact_pyscf.sparse_factor(factor, 0)
     assert exact.shape == factor.shape == (len(d), 35)
     assert np.abs(exact @ exact.T - d).max() < 1e-12 * np.abs(d).max()
-    sparse = dataset.sparse_factor(factor, 1e-3)
+    sparse = compact_pyscf.sparse_factor(factor, 1e-3)
     assert (sparse == 0).mean() > 0.7 > 0.5 > (exact == 0).mean() > (factor == 0).mean()
     assert np.abs(sparse @ sparse.T - d).max() < 1e-3 * np.abs(d).max()
 
 
+@requires('qm9pack', 'tqdm')
 def test_write_and_read_compact(tmp_path):
     """Every record of a data folder goes in; the stored structure reproduces its density
     matrix's density (exact factors: threshold 0); float16 is half the size and close, and so
@@ -116,23 +120,23 @@ def test_write_and_read_compact(tmp_path):
     out = str(tmp_path / 'data')
     data.generate(data.structure_jobs(qm9_index=[1, 3]), out, {'grids_level': 1}, workers=0,
                   progress=False)
-    summary = dataset.write_compact(out, str(tmp_path / 'set.npz'), 'float32', progress=False,
+    summary = compact_pyscf.write_compact(out, str(tmp_path / 'set.npz'), 'float32', progress=False,
                                     threshold=0)
-    half = dataset.write_compact(out, str(tmp_path / 'half.npz'), progress=False, threshold=0)
-    sparse = dataset.write_compact(out, str(tmp_path / 'sparse.npz'), progress=False)
+    half = compact_pyscf.write_compact(out, str(tmp_path / 'half.npz'), progress=False, threshold=0)
+    sparse = compact_pyscf.write_compact(out, str(tmp_path / 'sparse.npz'), progress=False)
     store, store16 = compact.CompactSet(summary['path']), compact.CompactSet(half['path'])
     store_sparse = compact.CompactSet(sparse['path'])
     assert summary['structures'] == 2 and summary['bytes'] > half['bytes'] > sparse['bytes']
     assert store16.arrays['factor'].nbytes * 2 == store.arrays['factor'].nbytes
-    assert store_sparse.settings['factor_threshold'] == dataset.SPARSE_THRESHOLD
+    assert store_sparse.settings['factor_threshold'] == compact_pyscf.SPARSE_THRESHOLD
     assert store16.settings['factor_threshold'] == 0
     # an exact compact file is re-factored to a threshold, never the other way
-    again = dataset.write_compact(half['path'], str(tmp_path / 'again.npz'), progress=False)
+    again = compact_pyscf.write_compact(half['path'], str(tmp_path / 'again.npz'), progress=False)
     assert again['bytes'] < half['bytes']
     assert compact.CompactSet(again['path']).arrays['factor_cols'].tolist() == \
         store_sparse.arrays['factor_cols'].tolist()
     with pytest.raises(ValueError, match='threshold 0.001, above 0'):
-        dataset.write_compact(sparse['path'], str(tmp_path / 'exact.npz'), threshold=0,
+        compact_pyscf.write_compact(sparse['path'], str(tmp_path / 'exact.npz'), threshold=0,
                               progress=False)
     assert store.settings['basis'] == 'def2-svp' and store.settings['factor_dtype'] == 'float32'
     assert store16.settings['factor_dtype'] == 'float16'
@@ -140,9 +144,9 @@ def test_write_and_read_compact(tmp_path):
     assert [store.splits[store.ids.index(i)] for i in store.ids] == \
         [dataset.split_of(i) for i in store.ids]
     points = np.random.default_rng(0).uniform(-2, 2, (300, 3))
-    for path, sid in data.list_records(out):
-        rec = data.load_record(path, sid)
-        mol = data.record_mole(rec)
+    for path, sid in records.list_records(out):
+        rec = records.load_record(path, sid)
+        mol = records.record_mole(rec)
         ref = numint.eval_rho(mol, numint.eval_ao(mol, points), rec['dm'])
         i = store.ids.index(sid)
         got = store.structure(i).density(torch.tensor(points)).numpy()
@@ -152,8 +156,8 @@ def test_write_and_read_compact(tmp_path):
             assert np.abs(got - ref).max() < 1e-2 * np.abs(ref).max()
     # records for judging weights without the data folder: the same density matrices
     for sid in ('qm9_1_d0', 'qm9_3_d0'):
-        rec = data.load_record(*next(r for r in data.list_records(out) if r[1] == sid))
-        got, = dataset.compact_records(store, [store.ids.index(sid)])
+        rec = records.load_record(*next(r for r in records.list_records(out) if r[1] == sid))
+        got, = compact_pyscf.compact_records(store, [store.ids.index(sid)])
         assert got['id'] == sid
         assert got['charge'] == rec['charge'] == 0 and got['spin'] == rec['spin'] == 0
         assert np.abs(got['dm'] - rec['dm']).max() < 1e-5 * np.abs(rec['dm']).max()
@@ -164,6 +168,7 @@ def test_write_and_read_compact(tmp_path):
         compact.CompactSet(str(bad))
 
 
+@requires('qm9pack', 'tqdm')
 def test_merge_folders_and_compact_files(tmp_path):
     """Folders and earlier compact files merge into one set whose structures are those of the
     single-source sets, elements unioned and splits kept; a repeated structure or another level
@@ -172,11 +177,11 @@ def test_merge_folders_and_compact_files(tmp_path):
     for folder, index in ((methane, 1), (water, 3)):
         data.generate(data.structure_jobs(qm9_index=[index]), folder, {'grids_level': 1},
                       workers=0, progress=False)
-    old = dataset.write_compact(methane, str(tmp_path / 'methane.npz'), 'float32',
+    old = compact_pyscf.write_compact(methane, str(tmp_path / 'methane.npz'), 'float32',
                                 progress=False)['path']
-    alone = compact.CompactSet(dataset.write_compact(water, str(tmp_path / 'water.npz'),
+    alone = compact.CompactSet(compact_pyscf.write_compact(water, str(tmp_path / 'water.npz'),
                                                      'float32', progress=False)['path'])
-    merged = dataset.write_compact([old, water], str(tmp_path / 'both.npz'), 'float32',
+    merged = compact_pyscf.write_compact([old, water], str(tmp_path / 'both.npz'), 'float32',
                                    progress=False)
     store = compact.CompactSet(merged['path'])
     assert merged['structures'] == 2 and store.ids == ['qm9_1_d0', 'qm9_3_d0']
@@ -207,12 +212,12 @@ def test_merge_folders_and_compact_files(tmp_path):
     with pytest.raises(ValueError, match='more than one source: qm9_1_d0'):
         compact.CompactSet([old, str(kit)])
     with pytest.raises(ValueError, match='more than one source: qm9_1_d0'):
-        dataset.write_compact([old, methane], str(tmp_path / 'twice.npz'), progress=False)
+        compact_pyscf.write_compact([old, methane], str(tmp_path / 'twice.npz'), progress=False)
     finer = str(tmp_path / 'finer')
     data.generate(data.structure_jobs(qm9_index=[2]), finer, {'grids_level': 2}, workers=0,
                   progress=False)
     with pytest.raises(ValueError, match='settings .* differ'):
-        dataset.write_compact([old, finer], str(tmp_path / 'mixed.npz'), progress=False)
+        compact_pyscf.write_compact([old, finer], str(tmp_path / 'mixed.npz'), progress=False)
     with pytest.raises(ValueError, match='split seed 0, not 1'):
-        dataset.write_compact([old, water], str(tmp_path / 's1.npz'), split_seed=1,
+        compact_pyscf.write_compact([old, water], str(tmp_path / 's1.npz'), split_seed=1,
                               progress=False)

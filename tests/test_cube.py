@@ -3,7 +3,7 @@ import numpy as np
 from pyscf import dft
 
 from pyscf.deepscf import cube, predict
-from pyscf.deepscf.predictors import ZeroPredictor
+from pyscf.deepscf.reference_predictors import ZeroPredictor
 
 
 def test_molecular_plane_holds_the_atoms(water):

@@ -9,8 +9,11 @@ from pyscf import dft, gto
 from pyscf.deepscf.training import data, dataset
 from pyscf.deepscf.engine.grid import random_rotation, rotate
 from pyscf.deepscf.engine.fingerprints import N_CHANNELS, fingerprints_on_points
-from pyscf.deepscf.predictors import (SMOOTHING_GRIDS_LEVEL, residual_charges,
-                                      smoothed_residual_on_grid)
+from pyscf.deepscf.engine.exact_residual import (SMOOTHING_GRIDS_LEVEL, residual_charges,
+                                                 residual_density_on_points,
+                                                 smoothed_residual_on_grid)
+
+from conftest import skip_without
 
 
 def tight_dm(mol):
@@ -22,6 +25,7 @@ def tight_dm(mol):
 
 @pytest.fixture(scope='module')
 def water():
+    skip_without('qm9pack')
     job = data.structure_jobs(qm9_index=[3])[0]
     mol = data.job_mole(job, 'def2-svp')
     return mol, tight_dm(mol)
@@ -29,6 +33,7 @@ def water():
 
 @pytest.fixture(scope='module')
 def folder(tmp_path_factory):
+    skip_without('qm9pack', 'tqdm')
     out = str(tmp_path_factory.mktemp('data'))
     data.generate(data.structure_jobs(qm9_index=[1, 3]), out, {'grids_level': 1}, workers=0,
                   progress=False)
@@ -46,7 +51,7 @@ def test_rotating_the_molecule_rotates_the_residual(water):
                                                  rotate(mol.atom_coords(), rotation, center))],
                     unit='Bohr', basis='def2-svp', verbose=0)
     points = grid.coords()
-    y_direct = dataset.residual_density_on_points(rotated, tight_dm(rotated), points)
+    y_direct = residual_density_on_points(rotated, tight_dm(rotated), points)
     x_direct = fingerprints_on_points(['O', 'H', 'H'], rotated.atom_coords(), points)
     scale = np.abs(y_direct).max()                               # 0.27 e/bohr^3
     assert np.abs(y[0].ravel() - y_direct).max() < 1e-5 * scale  # measured 7e-7 / 0.27
@@ -115,7 +120,7 @@ def test_dataset_items(folder):
     x, y, mask = big[0]
     n_real = int(mask.sum())
     assert 0 < n_real < 64 ** 3 and n_real == np.prod([min(n, 64) for n in
-                                                       big.full_box(0)[2].shape])
+                                                       dataset.full_box_sample(*big.structure(0)[:2])[2].shape])
     assert torch.all(y[mask == 0] == 0) and torch.all(x[:, mask[0] == 0] == 0)
     loader = torch.utils.data.DataLoader(ds, batch_size=2)
     xb, yb, mb = next(iter(loader))

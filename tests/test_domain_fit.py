@@ -1,12 +1,10 @@
-import functools
-
 import numpy as np
 import pytest
 from pyscf import dft, gto
 
 from pyscf.deepscf import molio
-from pyscf.deepscf.engine import atoms, density as dens, domain_fit
-from pyscf.deepscf.predictors import OraclePredictor
+from pyscf.deepscf.engine import atoms, auxbasis, density as dens, domain_fit, fit
+from pyscf.deepscf.reference_predictors import OraclePredictor
 
 
 @pytest.fixture(scope='module')
@@ -28,7 +26,7 @@ def test_tiles_partition_the_atoms():
 
 
 def test_sub_auxmol_keeps_the_functions_of_its_atoms(water):
-    aux = dens.residual_auxmol(water)
+    aux = auxbasis.residual_auxmol(water)
     sub = domain_fit.sub_auxmol(aux, [0, 2])
     f0, f1 = aux.aoslice_by_atom()[2, 2:4]
     pts = np.random.default_rng(2).normal(size=(20, 3))
@@ -41,13 +39,12 @@ def test_domain_fit_as_accurate_as_the_dense_fit(butane_oracle):
     """Cut into several domains (3 bohr tiles), the fit of the exact residual is as close to
     the SCF density as the one global fit, and carries the same electron count."""
     mol, mf, grid, residual = butane_oracle
-    aux = dens.residual_auxmol(mol)
+    aux = auxbasis.residual_auxmol(mol)
     atom_aux, atom_coeff = atoms.atoms_auxmol(mol)
     charge = mol.nelectron - atom_coeff @ atoms.s_function_integrals(atom_aux)
-    dense = functools.partial(dens.fit_residual, method='dense')
-    c_dense = dense(aux, grid, residual, charge)
+    c_dense = fit.fit_residual(aux, grid, residual, charge)
     assert len(domain_fit.tiles(aux.atom_coords(), 3.)) >= 4
-    c_domains = domain_fit.fit_residual_by_domains(dense, aux, grid, residual, charge, tile_bohr=3.)
+    c_domains = domain_fit.fit_residual_by_domains(aux, grid, residual, charge, tile_bohr=3.)
     q = atoms.s_function_integrals(aux)
     assert abs(q @ c_domains - charge) < 1e-8
     g = mf.grids
@@ -56,8 +53,7 @@ def test_domain_fit_as_accurate_as_the_dense_fit(butane_oracle):
     chi = aux.eval_gto('GTOval_sph', g.coords)
     err_dense = g.weights @ abs(rho_atoms + chi @ c_dense - rho_scf) / mol.nelectron
     err_domains = g.weights @ abs(rho_atoms + chi @ c_domains - rho_scf) / mol.nelectron
-    # measured: 1.67 % of the electrons (dense) and 1.66 % (domains); most of it is the
-    # 0.3 bohr grid's sampling of the exact residual
+    # most of either error is the 0.3 bohr grid's sampling of the exact residual
     assert err_domains < err_dense + 2e-4
     assert err_dense < 0.025
 
@@ -72,25 +68,21 @@ def domain_fit_calls(monkeypatch):
     return calls
 
 
-def test_fit_method_auto_switches_to_domains_above_the_size(butane_oracle, monkeypatch,
-                                                            domain_fit_calls):
+def test_fit_density_switches_to_domains_above_the_size(butane_oracle, domain_fit_calls):
     mol, mf, grid, residual = butane_oracle
-    monkeypatch.setattr(dens, 'DENSE_FIT_MAX_FUNCTIONS', 100)
-    d = dens.PredictedDensity(mol, grid, residual)
+    d = dens.fit_density(mol, grid, residual)
+    assert not domain_fit_calls
+    d = dens.fit_density(mol, grid, residual, max_dense_functions=100)
     assert domain_fit_calls and abs(d.nelectron - mol.nelectron) < 1e-8
-    with pytest.raises(ValueError, match="method must be"):
-        dens.fit_residual(d.residual_auxmol, grid, residual, method='sparse')
 
 
-def test_domain_fit_of_a_smoothed_grid(butane_oracle, monkeypatch, domain_fit_calls):
-    """A smoothed residual (the predictor's smoothing_bohr) goes through the domains too, and
-    each domain's fit stays one least squares (no domains within domains)."""
+def test_domain_fit_of_a_smoothed_grid(butane_oracle, domain_fit_calls):
+    """A smoothed residual (the predictor's smoothing_bohr) goes through the domains too."""
     mol, mf, grid, _ = butane_oracle
     grid, smoothed = OraclePredictor(mf.make_rdm1(), 0.3, smoothing_bohr=0.2).predict(mol)
-    monkeypatch.setattr(dens, 'DENSE_FIT_MAX_FUNCTIONS', 100)    # every domain is above it too
-    d = dens.PredictedDensity(mol, grid, smoothed, smoothing_bohr=0.2)
+    d = dens.fit_density(mol, grid, smoothed, smoothing_bohr=0.2, max_dense_functions=100)
     assert len(domain_fit_calls) == 1 and abs(d.nelectron - mol.nelectron) < 1e-8
     g = mf.grids
     rho_scf = dft.numint.eval_rho(mol, dft.numint.eval_ao(mol, g.coords), mf.make_rdm1())
     err = g.weights @ abs(d.eval_rho(g.coords) - rho_scf) / mol.nelectron
-    assert err < 0.01        # measured 0.69 % (the global fit: 0.69 %)
+    assert err < 0.01

@@ -24,7 +24,13 @@ def test_guess_example(water_xyz):
 
 def test_nonscf_example(water_xyz):
     out = run_example('02_nonscf.py', water_xyz, 'sto-3g')
-    assert 'NonSCF' in out and 'polarizability' in out
+    nonscf, scf = (float(line.split('E =')[1].split()[0]) for line in out.splitlines()
+                   if 'E =' in line)
+    error = float(next(line for line in out.splitlines() if line.startswith('error')).split()[1])
+    assert abs(error - 1e3 * (nonscf - scf)) < 1e-3
+    assert abs(nonscf - scf) < 0.05                     # an estimate of the SCF energy
+    alpha = [float(v) for v in out.split('polarizability (a.u.)')[1].split()[1::2][:2]]
+    assert abs(alpha[0] - alpha[1]) < 0.2 * abs(alpha[1])
 
 
 def test_larger_molecule_example(tmp_path):

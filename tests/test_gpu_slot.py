@@ -12,7 +12,7 @@ from pyscf.deepscf.engine import model as nn_model
 
 SCRIPT = os.path.join(os.path.dirname(__file__), '..', 'scripts', 'gpu_slot.py')
 CPU = ['--device', 'cpu', '--threads', '1', '--batch-size', '2', '--crop', '16',
-       '--checkpoint-minutes', '0.1', '--timing-sizes', '8']
+       '--val-every', '2', '--timing-sizes', '8']
 
 
 def logs(out, name):
@@ -25,7 +25,7 @@ def test_two_runs_side_by_side_come_back_within_the_limits(tiny_kit, tmp_path):
     _, kit = tiny_kit
     out = str(tmp_path / 'out')
     proc = subprocess.run([sys.executable, SCRIPT, '--out', out, '--work', str(tmp_path / 'work'),
-                           '--minutes', '0.5', '--', *CPU, '--data', kit],
+                           '--minutes', '5', '--', *CPU, '--max-steps', '4', '--data', kit],
                           capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     files = sorted(os.path.relpath(os.path.join(d, f), out)
@@ -40,8 +40,8 @@ def test_two_runs_side_by_side_come_back_within_the_limits(tiny_kit, tmp_path):
         start = [line for line in map(json.loads, tar.extractfile('metrics.jsonl'))
                  if line.get('event') == 'start'][0]
     _, bundled = nn_model.load(nn_model.DEFAULT_WEIGHTS)
-    assert report['steps'] > 0 and start['args']['lr'] == 1e-3     # the bundled weights, faster
-    assert start['args']['crop_reuse'] == report['crop_reuse'] == 1   # fresh crops (stop 41)
+    assert report['steps'] == 4 and start['args']['lr'] == 1e-3   # the bundled weights, faster
+    assert start['args']['crop_reuse'] == report['crop_reuse'] == 1   # fresh crops each step
     assert start['config']['widths'] == bundled['config']['widths']
     assert '[ft] ' in proc.stdout and '[fast] ' in proc.stdout     # both relayed, by name
 
@@ -50,7 +50,7 @@ def test_a_run_past_the_deadline_is_stopped_and_its_logs_still_come_back(tiny_ki
     _, kit = tiny_kit
     out = str(tmp_path / 'out')
     proc = subprocess.run([sys.executable, SCRIPT, '--out', out, '--work', str(tmp_path / 'work'),
-                           '--minutes', '5', '--deadline-s', '20', '--runs', 'fast', '--', *CPU,
+                           '--minutes', '5', '--deadline-s', '45', '--runs', 'fast', '--', *CPU,
                            '--data', kit], capture_output=True, text=True, timeout=120)
     assert proc.returncode == 1 and 'stopped' in proc.stdout
     names = logs(out, 'fast')

@@ -6,8 +6,10 @@ import pytest
 from pyscf import dft, gto
 
 from pyscf.deepscf.engine import model
-from pyscf.deepscf.predictors import OraclePredictor
+from pyscf.deepscf.reference_predictors import OraclePredictor
 from pyscf.deepscf.training import guess_validation
+
+from conftest import requires
 
 
 @pytest.fixture(scope='module')
@@ -50,6 +52,7 @@ def test_open_shell_guess_is_spin_summed():
     assert 0 <= err < 0.5
 
 
+@requires('qm9pack', 'tqdm')
 def test_train_keeps_the_best_guess(tmp_path):
     """``--val-guess 1``: each validation logs the guess NMAE of a validation structure, and
     best.pt is the validation with the lowest one (not the lowest crop density NMAE)."""

@@ -2,7 +2,7 @@
 import numpy as np
 import pytest
 
-from pyscf.deepscf.engine import density as dens, memory
+from pyscf.deepscf.engine import auxbasis, domain_fit, fit, memory
 from pyscf.deepscf.engine.grid import molecule_grid
 
 
@@ -22,13 +22,13 @@ def test_network_box_past_the_memory_bound_is_refused(monkeypatch):
         predictor.predict_atoms(['O', 'H'], coords)
 
 
-@pytest.mark.parametrize('method', ['dense', 'domains'])
-def test_fit_past_the_memory_bound_is_refused(water, monkeypatch, method):
-    aux = dens.residual_auxmol(water)
+@pytest.mark.parametrize('fit_residual', [fit.fit_residual, domain_fit.fit_residual_by_domains])
+def test_fit_past_the_memory_bound_is_refused(water, monkeypatch, fit_residual):
+    aux = auxbasis.residual_auxmol(water)
     grid = molecule_grid(water, 0.3, 4.0)
     monkeypatch.setattr(memory, 'available_bytes', lambda: 1e5)
     with pytest.raises(memory.PredictionMemoryError, match='the fit of the residual'):
-        dens.fit_residual(aux, grid, np.zeros(grid.shape), method=method)
+        fit_residual(aux, grid, np.zeros(grid.shape))
 
 
 def test_max_memory_bounds_what_the_engine_may_take(monkeypatch):

@@ -7,6 +7,7 @@ import torch
 from pyscf import gto
 
 from pyscf.deepscf.engine import model
+from pyscf.deepscf.training import export as weights_file
 from pyscf.deepscf.engine.fingerprints import N_CHANNELS
 
 TINY = {'widths': [4, 8, 8], 'blocks_per_level': 1, 'groups': 2, 'out_scale': 0.1}
@@ -24,7 +25,7 @@ def tiny():
 @pytest.fixture(scope='module')
 def weights(tiny, tmp_path_factory):
     path = str(tmp_path_factory.mktemp('w') / 'tiny.pt')
-    model.export(tiny, path, model.make_metadata(TINY, 0.5, 3.0, validation={}))
+    weights_file.export(tiny, path, weights_file.make_metadata(TINY, 0.5, 3.0, validation={}))
     return path
 
 
@@ -71,7 +72,7 @@ def test_export_load_round_trip(tiny, weights):
         assert torch.equal(module(x), rounded(x))
         assert not torch.equal(module(x), tiny(x))       # the rounding is real
         # on average close (this tiny net's 2-channel groups amplify rounding at voxels where
-        # both channels nearly agree; the bundled network's residual moved 0.2-0.3 %)
+        # both channels nearly agree)
         assert (module(x) - tiny(x)).abs().mean() < 0.05 * tiny(x).abs().mean()
     assert meta['parameter_dtype'] == 'float16'
     assert all(p.dtype == torch.float32 for p in tiny.parameters())      # export copied it
@@ -83,7 +84,7 @@ def test_update_metadata_keeps_the_network(tiny, weights, tmp_path):
     """A calibration written into the metadata: same outputs, the predictor reads it."""
     out = str(tmp_path / 'calibrated.pt')
     weights3 = {'ks': 0.4, 'harris': 0.5, 'harris_output': 0.1}
-    model.update_metadata(weights, {'nonscf': {'energy_weights': weights3}}, out=out)
+    weights_file.update_metadata(weights, {'nonscf': {'energy_weights': weights3}}, out=out)
     module, meta = model.load(out)
     before, _ = model.load(weights)
     x = torch.randn(1, N_CHANNELS, 8, 8, 8)
@@ -95,11 +96,8 @@ def test_update_metadata_keeps_the_network(tiny, weights, tmp_path):
     assert not (tmp_path / 'calibrated.json').exists()     # no readable copy made up
     # where a readable copy sits beside the file (the bundled weights), it follows
     (tmp_path / 'calibrated.json').write_text('{}')
-    model.update_metadata(out, {'note': 'x'})
+    weights_file.update_metadata(out, {'note': 'x'})
     assert json.loads((tmp_path / 'calibrated.json').read_text()) == model.load(out)[1]
-    # a calibration of the previous format: one Harris weight
-    assert model.nonscf_energy_weights({'nonscf': {'harris_weight': 0.6}}) == {
-        'ks': 0.4, 'harris': 0.6, 'harris_output': 0.0}
 
 
 def test_missing_file_is_named(tmp_path):
@@ -121,12 +119,13 @@ def test_corrupt_file_is_named(tmp_path, weights):
 
 def test_incompatible_file_is_named(tiny, tmp_path):
     path = str(tmp_path / 'old.pt')
-    meta = model.make_metadata(TINY, 0.3, 5.0)
+    meta = weights_file.make_metadata(TINY, 0.3, 5.0)
     meta['fingerprints'] = {**meta['fingerprints'], 'sigma_bohr': 0.123}
-    model.export(tiny, path, meta)
+    weights_file.export(tiny, path, meta)
     with pytest.raises(ValueError, match=r'old\.pt.*sigma'):
         model.load(path)
-    model.export(tiny, path, {**model.make_metadata(TINY, 0.3, 5.0), 'format_version': 99})
+    weights_file.export(tiny, path,
+                        {**weights_file.make_metadata(TINY, 0.3, 5.0), 'format_version': 99})
     with pytest.raises(ValueError, match=r'old\.pt.*format_version'):
         model.load(path)
 

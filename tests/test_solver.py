@@ -35,21 +35,25 @@ def test_orthogonalizer_declines_near_linear_dependence():
     assert np.allclose(s_half, np.diag([2.0, 1.0])) and np.allclose(s_inv_half, np.diag([0.5, 1.0]))
 
 
-@pytest.mark.parametrize('exchange, k_builds', [('semilocal', 1), ('two-step', 2), ('minao', 1)])
-def test_exchange_schemes_build_k(water, exchange, k_builds, monkeypatch):
-    """'semilocal' replaces the first step's K by a semilocal stand-in: one K build for a
-    hybrid instead of two, and the same SCF solution from the guess."""
-    from pyscf.deepscf.predictors import ZeroPredictor
+@pytest.mark.parametrize('make, k_builds', [(lambda m: dft.RKS(m, xc='b3lyp'), 1),
+                                            (lambda m: dft.RKS(m, xc='tpssh'), 2), (scf.RHF, 2)],
+                         ids=['hybrid', 'meta-GGA hybrid', 'HF'])
+def test_semilocal_scheme_builds_k(water, make, k_builds, monkeypatch):
+    """'semilocal' replaces the first step's K of an LDA or GGA hybrid by a semilocal
+    stand-in: one K build instead of the two of HF and meta-GGAs (K of minao's matrix, then of
+    the first orbitals'); the SCF from the guess ends in PySCF's own state."""
+    from pyscf.deepscf.reference_predictors import ZeroPredictor
     from pyscf.deepscf.predict import predict_density
-    mf = dft.RKS(water, xc='b3lyp')
+    mf = make(water)
     calls = []
     get_k = mf.get_k
     monkeypatch.setattr(mf, 'get_k', lambda *a, **k: calls.append(1) or get_k(*a, **k))
-    result = solver.solve(mf, predict_density(water, predictor=ZeroPredictor()), exchange=exchange)
+    solution = solver.solve(mf, predict_density(water, predictor=ZeroPredictor()))
     assert len(calls) == k_builds
-    ref = dft.RKS(water, xc='b3lyp').run()
-    mf2 = dft.RKS(water, xc='b3lyp').run(dm0=result['dm'])
-    assert abs(mf2.e_tot - ref.e_tot) < 1e-6
+    ref = make(water).run()
+    assert abs(make(water).run(dm0=solution.dm).e_tot - ref.e_tot) < 1e-6
+    with pytest.raises(ValueError, match='exchange='):
+        solver.solve(mf, None, exchange='two-step')
 
 
 def test_natural_orbitals_of_an_idempotent_matrix_leave_the_empty_ones_empty(water):
@@ -66,7 +70,7 @@ def test_guess_density_fitting_only_where_it_pays(water, monkeypatch):
     """A fitted copy for a hybrid or HF SCF without fitting; none for a fitted SCF, a pure
     functional, or a tensor larger than the memory fraction allows.  The fitted guess gives
     the density matrix of the exact one within the fitting error (1e-3) and the same SCF."""
-    from pyscf.deepscf.predictors import ZeroPredictor
+    from pyscf.deepscf.reference_predictors import ZeroPredictor
     from pyscf.deepscf.predict import predict_density
     from pyscf.deepscf.engine import memory
     assert solver.guess_density_fitting(dft.RKS(water, xc='b3lyp').density_fit()) is None
@@ -82,9 +86,9 @@ def test_guess_density_fitting_only_where_it_pays(water, monkeypatch):
     density = predict_density(water, predictor=ZeroPredictor())
     mf = dft.RKS(water, xc='b3lyp')
     mf.max_memory = 0
-    exact = solver.solve(mf, density)['dm']
+    exact = solver.solve(mf, density).dm
     with timing.recording() as seconds:
-        fit = solver.solve(mf, density, fit_jk=True)['dm']
+        fit = solver.solve(mf, density, fit_jk=True).dm
     assert 'DF tensor (guess only)' in seconds
     assert 1e-9 < abs(fit - exact).max() < 1e-3
     ref = dft.RKS(water, xc='b3lyp').run()
@@ -95,23 +99,23 @@ def test_stand_in_scheme_builds_no_exchange_and_reaches_the_same_scf(water, monk
     """'stand-in': one diagonalization with the semilocal stand-in and no K build; its Fock
     matrix equals the first step of 'semilocal' (same stand-in, one contraction instead of
     two), and the SCF from it ends in the same state."""
-    from pyscf.deepscf.predictors import ZeroPredictor
+    from pyscf.deepscf.reference_predictors import ZeroPredictor
     from pyscf.deepscf.predict import predict_density
     density = predict_density(water, predictor=ZeroPredictor())
     mf = dft.RKS(water, xc='b3lyp')
     calls = []
     get_k = mf.get_k
     monkeypatch.setattr(mf, 'get_k', lambda *a, **k: calls.append(1) or get_k(*a, **k))
-    result = solver.solve(mf, density, exchange='stand-in')
+    stand_in = solver.solve(mf, density, exchange='stand-in')
     assert not calls
     first = solver.solve(mf, density, exchange='semilocal')
     assert len(calls) == 1
-    local, terms = solver.fock_mod.local_fock(mf, density, grids=solver.fock_mod.fock_grids(
-        water, 1), extra_xc='0.2*B88')
-    assert abs(result['fock'] - (local + terms['v_extra'])).max() < 1e-10
-    assert abs(result['fock'] - first['fock']).max() > 1e-4      # step 2 used exact K
+    local = solver.fock_mod.local_fock(mf, density, grids=solver.fock_mod.fock_grids(water, 1),
+                                       extra_xc='0.2*B88')
+    assert abs(stand_in.fock - (local + local.v_extra)).max() < 1e-10
+    assert abs(stand_in.fock - first.fock).max() > 1e-4      # step 2 used exact K
     ref = dft.RKS(water, xc='b3lyp').run()
-    assert abs(dft.RKS(water, xc='b3lyp').run(dm0=result['dm']).e_tot - ref.e_tot) < 1e-6
+    assert abs(dft.RKS(water, xc='b3lyp').run(dm0=stand_in.dm).e_tot - ref.e_tot) < 1e-6
 
 
 def test_default_exchange_builds_k_only_where_the_integrals_are_in_memory(water):
@@ -127,7 +131,7 @@ def test_default_exchange_builds_k_only_where_the_integrals_are_in_memory(water)
 def test_in_core_integrals_are_built_once_and_timed_as_shared(water):
     """With in-core integrals the guess's K builds them for the SCF: timed apart from K (its
     own contraction), kept on the method, and equal to the integrals PySCF builds itself."""
-    from pyscf.deepscf.predictors import ZeroPredictor
+    from pyscf.deepscf.reference_predictors import ZeroPredictor
     from pyscf.deepscf.predict import predict_density
     density = predict_density(water, predictor=ZeroPredictor())
     mf = dft.RKS(water, xc='b3lyp')

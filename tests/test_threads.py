@@ -1,5 +1,6 @@
 """The engine's BLAS thread limit: applied inside, restored after, switchable off."""
 import numpy as np
+from pyscf import __config__
 from threadpoolctl import threadpool_info
 
 from pyscf.deepscf.engine import threads
@@ -15,6 +16,6 @@ def test_limit_applies_inside_and_is_restored(monkeypatch):
     with threads.engine_blas_threads():
         assert set(blas_threads()) == {1}
     assert blas_threads() == before
-    monkeypatch.setattr(threads, 'BLAS_THREADS', None)
+    monkeypatch.setattr(__config__, 'deepscf_blas_threads', None, raising=False)
     with threads.engine_blas_threads():
         assert blas_threads() == before

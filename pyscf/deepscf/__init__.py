@@ -12,7 +12,7 @@ from pyscf.deepscf.guess import init_guess_by_deepscf, register as _register
 from pyscf.deepscf.nonscf import NonSCF
 from pyscf.deepscf.predict import (predict_density, set_default_predictor, using_predictor,
                                    default_predictor)
-from pyscf.deepscf.predictors import OraclePredictor, ZeroPredictor
+from pyscf.deepscf.reference_predictors import OraclePredictor, ZeroPredictor
 from pyscf.deepscf.engine.atoms import supported_elements
 
 __version__ = '0.1.0'

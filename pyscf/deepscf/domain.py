@@ -21,7 +21,7 @@ BONDED_FACTOR = 1.3
 
 def is_periodic(mol):
     """True for a pbc.gto.Cell.  Asked of the class: an unknown attribute of a Mole instance
-    makes PySCF import all its modules (~0.1 s)."""
+    makes PySCF import all its modules."""
     return hasattr(type(mol), 'lattice_vectors')
 
 
@@ -132,15 +132,15 @@ def net_charge(mol):
     return int(round(float(mol.atom_charges().sum()) - mol.nelectron))
 
 
-# NonSCF refuses ions of this charge or more: the network's density is the neutral molecule's,
-# and the water and methanol dications measured 217 and 404 mHa above the SCF.
+# NonSCF refuses ions of this charge or more: the network's density is the neutral molecule's
+# (docs/reliability.md gives the errors of dications)
 MAX_NONSCF_CHARGE = 2
 
 
 def nonscf_gaps(mol):
     """Reasons why NonSCF's energy of ``mol`` would be wrong beyond its stated tolerances
-    (docs/reliability.md): model_gaps, geometry_gaps (a broken O-H bond of water measured
-    100 mHa off) and a charge of MAX_NONSCF_CHARGE or more."""
+    (docs/reliability.md): model_gaps, geometry_gaps and a charge of MAX_NONSCF_CHARGE or
+    more."""
     gaps = guess_gaps(mol)
     charge = net_charge(mol)
     if abs(charge) >= MAX_NONSCF_CHARGE:
@@ -165,10 +165,9 @@ def broken_spin_symmetry(mf):
     predicted density keeps: a spin-0 UHF/UKS with ``init_guess_breaksym``, whose guesses
     PySCF makes unequal in alpha and beta (uhf._break_dm_spin_symm).
 
-    The same breaking applied to the deepscf guess measured no saving on closed shells and a
-    closed-shell end state of singlet O2 and twisted ethylene, 46 mHa above the broken-symmetry
-    one (docs/reliability.md); NonSCF's output, alpha = beta, lay 64 and 118 mHa above it.
-    ``init_guess_breaksym = False`` says the state is a closed shell.
+    The same breaking applied to the deepscf guess left some molecules in a closed-shell state
+    above the broken-symmetry one, and NonSCF's output keeps alpha = beta
+    (docs/reliability.md).  ``init_guess_breaksym = False`` says the state is a closed shell.
     """
     from pyscf import scf
     if isinstance(mf, scf.uhf.UHF) and mf.mol.spin == 0 and mf.init_guess_breaksym:
@@ -181,8 +180,8 @@ def broken_spin_symmetry(mf):
 def method_gaps(mf):
     """Reasons why the deepscf guess would not serve the method ``mf`` as PySCF's guesses do:
     unsupported_method, broken_spin_symmetry, and GHF, whose guesses PySCF tilts off
-    collinear (ghf._from_rhf_init_dm; the same tilt on the deepscf guess left singlet O2 in
-    the collinear closed-shell state, 84 mHa above the state minao reaches)."""
+    collinear (ghf._from_rhf_init_dm; the same tilt on the deepscf guess can leave a
+    collinear state above the one minao reaches: docs/reliability.md)."""
     from pyscf import scf
     gaps = unsupported_method(mf)
     if gaps:

@@ -23,9 +23,8 @@ def init_guess_by_deepscf(mf, mol=None, predictor=None, exchange='auto', strict=
         mf : any PySCF mean-field object (RHF/RKS/UHF/UKS/ROHF/ROKS/GHF, density-fitted or not)
         predictor : object with predict(mol) -> (grid, residual); None: ``mf.deepscf_predictor``,
             else the default model
-        exchange : 'auto' (default: solver.default_exchange), 'stand-in', 'semilocal',
-            'two-step' or 'minao': whether and from which density matrix the guess builds
-            exact exchange (solver.solve)
+        exchange : 'auto' (default: solver.default_exchange), 'stand-in' or 'semilocal':
+            whether the guess builds exact exchange (solver.solve)
         strict : raise instead of falling back to minao (where the guess is out of its depth,
             domain.guess_gaps, or on any failure of the prediction: a non-finite density, a box
             or fit larger than the memory allowed, an unreadable weights file); None:
@@ -59,8 +58,8 @@ def init_guess_by_deepscf(mf, mol=None, predictor=None, exchange='auto', strict=
                                       stdout=mf.stdout, max_memory=mf.max_memory)
             if exchange == 'auto':
                 exchange = solver.default_exchange(mf)
-            result = solver.solve(mf, density, exchange=exchange, s1e=s1e, fit_jk=fit_jk)
-        dm = result['dm']
+            solution = solver.solve(mf, density, exchange=exchange, s1e=s1e, fit_jk=fit_jk)
+        dm = solution.dm
         if not np.all(np.isfinite(dm)):
             raise PredictionError('deepscf: the guess density matrix has non-finite elements')
     except Exception as err:       # a guess must never stop the SCF: the documented fallback
@@ -69,7 +68,7 @@ def init_guess_by_deepscf(mf, mol=None, predictor=None, exchange='auto', strict=
         logger.warn(mf, 'deepscf guess failed (%s: %s); %s', type(err).__name__, err,
                     FALLBACK_NOTE)
         return mf.init_guess_by_minao(mol)
-    gaps = domain.output_gaps(result['mo_energy'], result['mo_occ'])
+    gaps = domain.output_gaps(solution.mo_energy, solution.mo_occ)
     if gaps:
         return _fall_back(mf, mol, gaps, strict)
     logger.timer(mf, 'deepscf initial guess', *t0)

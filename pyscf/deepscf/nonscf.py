@@ -2,9 +2,9 @@
 
 ``NonSCF(mol, xc='pbe')`` or ``NonSCF(mf)`` returns a real PySCF mean-field object (its class is
 the user's method class with the NonSCF mixin in front), so PySCF's analysis, properties and
-``density_fit()`` work on it.  ``kernel()`` predicts the density, builds the Fock matrix from it,
-diagonalizes (the orbitals, mo_energy and the density matrix are that diagonalization's), and
-reports four energies:
+``density_fit()`` work on it.  ``kernel(mf)`` predicts the density, builds the Fock matrix from
+it, diagonalizes (the orbitals, mo_energy and the density matrix are that diagonalization's),
+and reports four energies (Hartree):
 
 * ``e_harris``: the Harris-Foulkes functional of the predicted density;
 * ``e_ks``: the Kohn-Sham (or HF) energy of the output density matrix (one more Fock build);
@@ -14,23 +14,15 @@ reports four energies:
   predictor's ``energy_weights`` (None where the predictor has none).
 
 All three errors are second order in a density error, e_ks above the SCF energy and the Harris
-energies mostly below: for one response mode of the density, e_ks - E = -r (e_harris - E), r the
-ratio of the Hartree-xc kernel to the kinetic stiffness.  The network's error has short- and
-long-wavelength parts with different r; the diagonalization filters the short ones, so the
-output's pair (e_ks, e_harris_output) sees mostly the long ones.  The bundled network's weights
-are fitted on validation molecules of its data set (scripts/calibrate_nonscf.py), not on the
-benchmark set.
+energies mostly below, in ratios that the weights calibrate (scripts/calibrate_nonscf.py;
+docs/measurements.md gives the reasoning and the figures).
 
 ``e_tot`` follows ``energy``: 'auto' (default) is e_extrapolated inside the domain the
 predictor's weights were calibrated on (its functional type, basis family, closed shells, neutral
 molecules: ``calibration_gaps``), else e_ks with a logged note; or 'ks', 'harris',
 'extrapolated'.  Open shells have no e_harris (None): the network predicts the total density,
 not the spin density a spin-polarized Harris functional needs; their e_harris_output and e_ks
-are the spin-polarized method's own.  Measured (PBE/def2-SVP, six dev
-molecules, exact residual smoothed on the 0.3 bohr grid): e_ks within 0.001 mHa of the SCF
-energy, e_harris within 0.53 mHa.  With the bundled network (20 dev molecules) e_ks is 0.3-21
-mHa above and e_harris -8.7 to +2.0 mHa off; see the README for e_extrapolated.
-``converged`` stays False: no SCF was run.
+are the spin-polarized method's own.  ``converged`` stays False: no SCF was run.
 """
 import numpy as np
 from pyscf import dft, gto, lib, scf
@@ -38,6 +30,7 @@ from pyscf.lib import logger
 
 from pyscf.deepscf import domain
 from pyscf.deepscf.engine import fock as fock_mod, memory, solver
+from pyscf.deepscf.engine.fock import total_dm
 from pyscf.deepscf.predict import default_predictor, predict_density
 
 ENERGIES = ('auto', 'ks', 'harris', 'extrapolated')
@@ -45,16 +38,15 @@ ENERGIES = ('auto', 'ks', 'harris', 'extrapolated')
 
 class _NonSCF:
     __name_mixin__ = 'NonSCF'
-    _keys = {'predictor', 'exchange', 'e_harris', 'e_ks', 'e_harris_output', 'e_extrapolated',
-             'density', 'fock_grids_level', 'energy'}
+    _keys = {'predictor', 'e_harris', 'e_ks', 'e_harris_output', 'e_extrapolated', 'density',
+             'fock_grids_level', 'energy'}
 
-    def __init__(self, mf, predictor=None, exchange='semilocal', energy='auto'):
+    def __init__(self, mf, predictor=None, energy='auto'):
         self.__dict__.update(mf.__dict__)
         self.predictor = predictor
-        self.exchange = exchange
         self.energy = energy
-        # V_xc of the prediction on a level-1 DFT grid: as accurate as level 3 in the
-        # measurement of fock.fock_grids, a third of the cost (None: mf.grids)
+        # V_xc of the prediction on a level-1 DFT grid, as accurate as level 3 for it
+        # (fock.fock_grids; None: mf.grids)
         self.fock_grids_level = 1
         self.e_harris = None
         self.e_ks = None
@@ -65,7 +57,6 @@ class _NonSCF:
     def _is_mem_enough(self):
         # PySCF keeps all two-electron integrals in memory when they fit, which pays off over
         # SCF cycles; NonSCF builds one or two matrices, so it computes them directly
-        # (naphthalene PBE/def2-SVP: J 3.2 s direct against 3.5 s and 1 GB kept in memory)
         return False
 
     def dump_flags(self, verbose=None):
@@ -73,7 +64,6 @@ class _NonSCF:
         log = logger.new_logger(self, verbose)
         log.info('******** deepscf NonSCF: one Fock build on the predicted density ********')
         log.info('predictor = %s', self.predictor or 'bundled model')
-        log.info('exact exchange from = %s', self.exchange)
         log.info('V_xc of the prediction on grids of level %s', self.fock_grids_level)
         log.info('e_tot = %s energy', self.energy)
         return self
@@ -92,7 +82,6 @@ class _NonSCF:
         if self.energy == 'harris':
             return self.e_harris
         return self.e_extrapolated
-
 
     def _finalize(self):
         log = logger.new_logger(self)
@@ -113,36 +102,8 @@ def kernel(mf):
     mol = mf.mol
     log = logger.new_logger(mf)
     t0 = (logger.process_clock(), logger.perf_counter())
-    if mf.energy not in ENERGIES:
-        raise ValueError(f'energy={mf.energy!r}; choose one of {ENERGIES}')
-    if mf.exchange == 'stand-in':     # its Fock matrix has no exact exchange to count
-        raise ValueError("exchange='stand-in' is for the guess only; NonSCF energies need "
-                         "'semilocal', 'two-step' or 'minao'")
-    gaps = (domain.nonscf_gaps(mol) + domain.unsupported_method(mf)
-            + domain.broken_spin_symmetry(mf))
-    if gaps:
-        raise ValueError('deepscf NonSCF: ' + '; '.join(gaps) + ' (run the SCF, e.g. with '
-                         "init_guess='deepscf')")
     predictor = mf.predictor if mf.predictor is not None else default_predictor()
-    weights = getattr(predictor, 'energy_weights', None)
-    open_shell = is_open_shell(mf)
-    if mf.energy == 'extrapolated' and weights is None:     # before the work, not after
-        raise ValueError("energy='extrapolated' needs a predictor with energy_weights "
-                         '(calibrated weights; see scripts/calibrate_nonscf.py)')
-    if mf.energy in ('harris', 'extrapolated') and open_shell:
-        raise ValueError(f"energy={mf.energy!r} needs the Harris energy of the input density, "
-                         'which open shells do not have (the network predicts no spin '
-                         "density); use energy='ks'")
-    outside = calibration_gaps(mf, getattr(predictor, 'energy_domain', None))
-    if open_shell and 'an open shell' not in outside:      # no e_harris to mix
-        outside.append('an open shell')
-    if weights is not None and outside:
-        log.note('deepscf NonSCF: outside the domain the energy weights were calibrated on '
-                 '(%s); e_tot is e_ks', '; '.join(outside))
-        if mf.energy == 'extrapolated':
-            raise ValueError('deepscf NonSCF: energy=\'extrapolated\' outside the calibrated '
-                             'domain: ' + '; '.join(outside))
-        weights = None
+    weights = energy_weights(mf, predictor)
     if domain.net_charge(mol) or mol.spin:
         log.warn('deepscf NonSCF: the network was trained on neutral closed-shell molecules '
                  'and is given no charge or spin; energies of ions and open-shell molecules '
@@ -152,15 +113,14 @@ def kernel(mf):
                                      max_memory=mf.max_memory)
         h1e = mf.get_hcore(mol)
         s1e = mf.get_ovlp(mol)
-        result = solver.solve(mf, mf.density, mf.exchange, h1e=h1e, s1e=s1e,
-                              grids_level=mf.fock_grids_level)
-    mf.mo_energy, mf.mo_coeff, mf.mo_occ = result['mo_energy'], result['mo_coeff'], result['mo_occ']
-    dm = result['dm']
-    mf.e_harris = (None if open_shell else
-                   fock_mod.harris_energy(mf, mf.density, result['fock'], result['terms'], dm))
+        solution = solver.solve(mf, mf.density, h1e=h1e, s1e=s1e,
+                                grids_level=mf.fock_grids_level)
+    mf.mo_energy, mf.mo_coeff, mf.mo_occ = solution.mo_energy, solution.mo_coeff, solution.mo_occ
+    dm = solution.dm
     vhf = mf.get_veff(mol, dm)
     mf.e_ks = mf.energy_tot(dm, h1e, vhf)
-    mf.e_harris_output = output_harris_energy(mf, h1e, s1e, vhf, dm, mf.e_ks)
+    mf.e_harris, mf.e_harris_output = harris_energies(mf, dm, vhf, h1e, s1e, mf.density,
+                                                      solution.fock)
     mf.e_extrapolated = (None if weights is None else
                          weights['ks'] * mf.e_ks + weights['harris'] * mf.e_harris
                          + weights['harris_output'] * mf.e_harris_output)
@@ -183,6 +143,79 @@ def kernel(mf):
     log.timer('deepscf NonSCF', *t0)
     mf._finalize()
     return mf.e_tot
+
+
+def energy_weights(mf, predictor):
+    """The predictor's NonSCF energy weights that apply to ``mf`` (None: e_tot is e_ks), after
+    the checks that must pass before any work: ValueError for a molecule or method NonSCF
+    refuses, or an ``mf.energy`` that cannot be computed for it."""
+    mol = mf.mol
+    if mf.energy not in ENERGIES:
+        raise ValueError(f'energy={mf.energy!r}; choose one of {ENERGIES}')
+    gaps = (domain.nonscf_gaps(mol) + domain.unsupported_method(mf)
+            + domain.broken_spin_symmetry(mf))
+    if gaps:
+        raise ValueError('deepscf NonSCF: ' + '; '.join(gaps) + ' (run the SCF, e.g. with '
+                         "init_guess='deepscf')")
+    weights = getattr(predictor, 'energy_weights', None)
+    open_shell = is_open_shell(mf)
+    if mf.energy == 'extrapolated' and weights is None:
+        raise ValueError("energy='extrapolated' needs a predictor with energy_weights "
+                         '(calibrated weights; see scripts/calibrate_nonscf.py)')
+    if mf.energy in ('harris', 'extrapolated') and open_shell:
+        raise ValueError(f"energy={mf.energy!r} needs the Harris energy of the input density, "
+                         'which open shells do not have (the network predicts no spin '
+                         "density); use energy='ks'")
+    outside = calibration_gaps(mf, getattr(predictor, 'energy_domain', None))
+    if open_shell and 'an open shell' not in outside:      # no e_harris to mix
+        outside.append('an open shell')
+    if weights is not None and outside:
+        logger.note(mf, 'deepscf NonSCF: outside the domain the energy weights were calibrated '
+                    'on (%s); e_tot is e_ks', '; '.join(outside))
+        if mf.energy == 'extrapolated':
+            raise ValueError('deepscf NonSCF: energy=\'extrapolated\' outside the calibrated '
+                             'domain: ' + '; '.join(outside))
+        return None
+    return weights
+
+
+def harris_energies(mf, dm, vhf, h1e=None, s1e=None, density=None, fock=None):
+    """(e_harris, e_harris_output) in Hartree: the Harris-Foulkes functional
+    E[in -> out] = Tr(D_out F_in) - E_J[rho_in] - int v_xc rho_in + E_xc[rho_in]
+    - E_K[D_x] + E_nuc at two inputs.
+
+    e_harris: the input is the predicted ``density`` with its restricted Fock matrix ``fock``
+    (solver.solve's, tagged with exc, vxc_rho and ek: fock.with_energy_tags) and the output
+    ``dm``, that matrix's density matrix; None without them, or for open shells (the
+    network predicts no spin density).
+
+    e_harris_output: the input is ``dm`` itself, with its Fock matrix h1e + ``vhf``
+    (mf.get_veff of dm), as E[D] + Tr(F[D] (D' - D)), D' the density matrix of the method's
+    next diagonalization of F[D] (its own eig and occupation: per spin for UHF, the effective
+    Fock matrix for ROHF); no further Fock build.
+
+    At a converged density both are E(SCF).
+    """
+    mol = mf.mol
+    if h1e is None:
+        h1e = mf.get_hcore(mol)
+    if s1e is None:
+        s1e = mf.get_ovlp(mol)
+    e_harris = None
+    if density is not None and fock is not None and not is_open_shell(mf):
+        e_band = np.einsum('ij,ji->', total_dm(dm, mol.nao), fock).real
+        e_harris = float(e_band - density.coulomb_energy() - fock.vxc_rho + fock.exc - fock.ek
+                         + mf.energy_nuc())
+    f_dm = mf.get_fock(h1e, s1e, vhf, dm)          # no cycle, no DIIS: h1e + vhf (ROHF: its
+    mo_energy, mo_coeff = mf.eig(f_dm, s1e)        # effective Fock matrix)
+    dm_next = mf.make_rdm1(mo_coeff, mf.get_occ(mo_energy, mo_coeff))
+    f_spin = np.asarray(h1e + vhf)                 # per spin where dm has two
+    if np.asarray(dm).ndim == 3 and f_spin.ndim == 2:
+        f_spin = np.asarray((f_spin, f_spin))
+    change = np.asarray(dm_next) - np.asarray(dm)
+    e_dm = mf.energy_tot(dm, h1e, vhf)
+    e_harris_output = float(e_dm + np.einsum('...ij,...ji', f_spin, change).sum().real)
+    return e_harris, e_harris_output
 
 
 def is_open_shell(mf):
@@ -218,24 +251,7 @@ def calibration_gaps(mf, calibration):
     return gaps
 
 
-def output_harris_energy(mf, h1e, s1e, vhf, dm, e_ks):
-    """Harris energy (Hartree) of the density matrix ``dm`` whose Fock matrix h1e + vhf and
-    energy ``e_ks`` are known: E[D] + Tr(F[D] (D' - D)), D' the density matrix of the
-    method's next diagonalization of F[D] (its own eig and occupation: per spin for UHF, the
-    effective Fock matrix for ROHF); no further Fock build.  At a converged density D' = D and
-    it is E(SCF)."""
-    fock = mf.get_fock(h1e, s1e, vhf, dm)          # no cycle, no DIIS: h1e + vhf (ROHF: its
-    mo_energy, mo_coeff = mf.eig(fock, s1e)        # effective Fock matrix)
-    mo_occ = mf.get_occ(mo_energy, mo_coeff)
-    dm_next = mf.make_rdm1(mo_coeff, mo_occ)
-    f_spin = np.asarray(h1e + vhf)                 # per spin where dm has two
-    if np.asarray(dm).ndim == 3 and f_spin.ndim == 2:
-        f_spin = np.asarray((f_spin, f_spin))
-    change = np.asarray(dm_next) - np.asarray(dm)
-    return float(e_ks + np.einsum('...ij,...ji', f_spin, change).sum().real)
-
-
-def NonSCF(mol_or_mf, xc=None, predictor=None, exchange='semilocal', energy='auto'):
+def NonSCF(mol_or_mf, xc=None, predictor=None, energy='auto'):
     """Non-self-consistent mean-field object on the predicted density.
 
     Args:
@@ -243,8 +259,6 @@ def NonSCF(mol_or_mf, xc=None, predictor=None, exchange='semilocal', energy='aut
             mean-field object (its class, grids, density fitting and settings are kept)
         xc : functional; required with a Mole, overrides mf.xc with a mean-field object
         predictor : density predictor (None: the bundled model)
-        exchange : 'semilocal', 'two-step' or 'minao', the density matrix exact exchange is taken
-            from (solver.solve)
         energy : what e_tot holds: 'auto' (e_extrapolated where the predictor is calibrated,
             else e_ks), 'ks', 'harris' or 'extrapolated'
     """
@@ -271,4 +285,4 @@ def NonSCF(mol_or_mf, xc=None, predictor=None, exchange='semilocal', energy='aut
     domain.check_molecule(mf.mol)
     if isinstance(mf, _NonSCF):
         return mf
-    return lib.set_class(_NonSCF(mf, predictor, exchange, energy), (_NonSCF, mf.__class__))
+    return lib.set_class(_NonSCF(mf, predictor, energy), (_NonSCF, mf.__class__))

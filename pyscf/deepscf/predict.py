@@ -1,7 +1,7 @@
 """predict_density(mol): the predicted density of a molecule as an analytic object.
 
-The predictor (by default the bundled network, see model.py) gives the residual density on a
-uniform grid; PredictedDensity adds the free atoms and fits the residual to Gaussians.
+The predictor (by default the bundled network, engine/model.py) gives the residual density on
+a uniform grid; density.fit_density adds the free atoms and fits the residual to Gaussians.
 """
 import contextlib
 import time
@@ -11,7 +11,7 @@ from pyscf.lib import logger
 
 from pyscf.deepscf import domain
 from pyscf.deepscf.engine import memory, threads, timing
-from pyscf.deepscf.engine.density import PredictedDensity
+from pyscf.deepscf.engine.density import fit_density
 
 _default_predictor = None
 
@@ -60,7 +60,8 @@ def using_predictor(predictor):
 
 
 def predict_density(mol, predictor=None, verbose=None, stdout=None, max_memory=None):
-    """PredictedDensity of ``mol`` (a gto.Mole; coordinates in the Mole's units, bohr inside).
+    """density.PredictedDensity of ``mol`` (a gto.Mole; coordinates in the Mole's units, bohr
+    inside).
 
     ``max_memory`` (MB, default ``mol.max_memory``): the network's box and the fit are refused
     (PredictionMemoryError) before they would take more than that, less what the process uses.
@@ -92,8 +93,8 @@ def predict_density(mol, predictor=None, verbose=None, stdout=None, max_memory=N
     t0 = log.timer('deepscf residual density on %s grid' % (grid.shape,), *t0)
     # a predictor's grid holds point values unless it says it smoothed them
     with threads.engine_blas_threads(), timing.step('fit'), memory.limit(max_memory):
-        density = PredictedDensity(mol, grid, residual,
-                                   smoothing_bohr=getattr(predictor, 'smoothing_bohr', 0.0))
+        density = fit_density(mol, grid, residual,
+                              smoothing_bohr=getattr(predictor, 'smoothing_bohr', 0.0))
     if not np.all(np.isfinite(density.coeff)):
         raise PredictionError('deepscf: the fit of the residual density gave non-finite '
                               'coefficients')

@@ -1,31 +1,18 @@
 """The fit of the residual for large molecules, one overlapping domain at a time.
 
-density.fit_residual solves one least-squares problem for the whole molecule: memory grows
-as functions^2 and time as functions^3 (a 1,000-atom alkane has 70,000 functions: 137 GiB).
-Its Gram matrix is sparse, but the diffuse functions of neighbouring atoms are nearly
-dependent (condition number ~1e8, set by the ridge), so the *coefficients* are not local:
-conjugate gradients with per-atom blocks needed over 1,000 steps, and fitting the molecule
-piece by piece while keeping each piece's own coefficients was off by 100 % and more.  The
-*density* is local.  So the data are split instead of the coefficients: space is cut into
-cubic tiles, each tile takes its atoms' Hirshfeld share of the residual (weights from the free
-atoms, a partition of unity), and that piece is fitted by density.fit_residual with the
-functions of every atom within ``buffer_bohr`` of the tile, on the grid around them.  The fit
-is linear in the data, so the pieces' fits add up to a fit of the whole.  Measured with the
-network's residual (0.3 bohr grid, one thread), against the global fit:
-
-    molecule           atoms   seconds (global, domains)   misfit % of the residual   density apart
-    C33H68               101       30.4      2.6              7.75    7.82              0.19 %
-    imatinib              68       10.9      3.9              9.75    9.76              0.16 %
-    cholesterol           74       10.5      5.1              8.53    8.52              0.20 %
-
-("density apart": L1 distance on the grid as a fraction of the total density; moving the global
-fit's ridge from 1e-7 to 1e-6 moves it by 0.12 %.)  Tiles of 6 bohr with 6 bohr of
-buffer were as close (0.18 %) and 2-4x slower.
+fit.fit_residual solves one least-squares problem for the whole molecule: memory grows as
+functions^2 and time as functions^3.  Its Gram matrix is sparse, but the diffuse functions of
+neighbouring atoms are nearly dependent, so the *coefficients* are not local; the *density*
+is.  So the data are split instead of the coefficients: space is cut into cubic tiles, each
+tile takes its atoms' Hirshfeld share of the residual (weights from the free atoms, a partition
+of unity), and that piece is fitted by fit.fit_residual with the functions of every atom
+within ``buffer_bohr`` of the tile, on the grid around them.  The fit is linear in the data, so
+the pieces' fits add up to a fit of the whole (docs/how_it_works.md gives the accuracy).
 """
 import numpy as np
 from pyscf import gto
 
-from pyscf.deepscf.engine import atoms as atoms_mod, memory
+from pyscf.deepscf.engine import atoms as atoms_mod, fit, memory
 
 
 def tiles(coords_bohr, edge_bohr):
@@ -72,11 +59,11 @@ def _share_on(window, atom_boxes, core):
     return out
 
 
-def fit_residual_by_domains(fit, auxmol, grid, residual_density, charge=0.0, tile_bohr=10.,
-                            buffer_bohr=4., margin_bohr=8.):
-    """density.fit_residual's coefficients for a large molecule, domain by domain.
+def fit_residual_by_domains(auxmol, grid, residual_density, charge=0.0, core_radius_bohr=0.2,
+                            smoothing_bohr=0.0, tile_bohr=10., buffer_bohr=4., margin_bohr=8.):
+    """fit.fit_residual's coefficients for a large molecule, domain by domain (distances in
+    bohr; ``core_radius_bohr`` and ``smoothing_bohr`` as fit.fit_residual takes them).
 
-    ``fit``: the dense fit, called per domain as fit(sub_auxmol, sub_grid, piece, charge).
     Tiles are cubes of ``tile_bohr``; a tile's domain holds the atoms within ``buffer_bohr`` of
     its atoms' bounding box, and its piece of the residual is fitted on the grid within
     ``margin_bohr`` of the domain's atoms, so that every function is sampled where it is not
@@ -111,8 +98,10 @@ def fit_residual_by_domains(fit, auxmol, grid, residual_density, charge=0.0, til
     coeff = np.zeros(auxmol.nao)
     for core, piece_charge in zip(cores, piece_charges):
         domain, window, piece = domain_of(core)
-        sub_coeff = fit(sub_auxmol(auxmol, domain), grid.sub_grid(window), piece,
-                        piece_charge + missing * len(core) / auxmol.natm)
+        sub_coeff = fit.fit_residual(sub_auxmol(auxmol, domain), grid.sub_grid(window), piece,
+                                     piece_charge + missing * len(core) / auxmol.natm,
+                                     core_radius_bohr=core_radius_bohr,
+                                     smoothing_bohr=smoothing_bohr)
         start = 0
         for i in domain:
             f0, f1 = aoslice[i]

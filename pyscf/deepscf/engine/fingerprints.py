@@ -43,8 +43,8 @@ def fingerprints_on_grid(symbols, coords_bohr, grid):
     """Fingerprint channels (N_CHANNELS, *grid.shape) as float32.
 
     The same values as fingerprints_on_points at every grid point, built atom by atom on the
-    part of the grid each atom reaches (a long chain's atoms each see a small part of its box:
-    101-atom alkane 3.5 -> 0.3 s).
+    part of the grid each atom reaches (a long chain's atoms each see a small part of its
+    box).
     """
     out = np.zeros((N_CHANNELS,) + grid.shape, dtype=np.float32)
     out[0] = np.cbrt(atoms.density_on_grid(symbols, coords_bohr, grid))

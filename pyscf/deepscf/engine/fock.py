@@ -2,10 +2,10 @@
 
 F = h + J[rho] + V_xc[rho] - 1/2 K_eff[D_x]
 
-J and V_xc come from the analytic predicted density (see density.PredictedDensity); exact
-exchange needs a density matrix D_x and is taken from the one the caller passes (the guess
-see solver.solve for the schemes).  Meta-GGAs need the kinetic energy density tau, which a
-density alone does not give: it is taken from D_x as well.
+J and V_xc come from the analytic predicted density (density.PredictedDensity); exact exchange
+needs a density matrix D_x and is taken from the one the caller passes (solver.solve says
+which).  Meta-GGAs need the kinetic energy density tau, which a density alone does not give:
+it is taken from D_x as well.
 """
 import numpy as np
 from pyscf import df, lib, scf
@@ -88,20 +88,14 @@ def get_k(mf, dm):
 
 
 def fock_grids(mol, level, small_rho_cutoff=1e-7):
-    """A DFT grid of ``level`` for the Fock build (None: the method's own mf.grids).
-
-    Measured (PBE/def2-SVP, oracle density at 0.3 bohr): level 1 gives the same SCF cycles from
-    the guess as the SCF's own level-3 grid (urea 7, acetone 8, methanol 6, glycine 8) and the
-    same NonSCF energies (glycine: KS 0.081 vs 0.084 mHa, Harris 7.55 vs 7.67 mHa) at a third
-    of the cost; level 0 is erratic (urea 9 cycles, acetone 7; Harris 68 mHa off).
+    """A DFT grid of ``level`` for the Fock build (level 1 serves the guess and NonSCF as
+    well as the SCF's own level 3: docs/how_it_works.md).
 
     Points are dropped where the free atoms' density times the weight is below
     ``small_rho_cutoff`` / (number of points), PySCF's rule for its own SCF grids
-    (dft.rks.prune_small_rho_grids_, which uses the guess density): 12-13 % of the points of
-    acetone and pyridine.  0 keeps them all.  The grid is sorted into compact blocks with
-    PySCF's mask of the basis shells that reach each block, so V_xc costs grow with the
-    molecule like the SCF's own (without them, as points x functions^2: alkane C13H28
-    B3LYP/def2-SVP 8.7 s of V_xc; see docs/measurements.md).
+    (dft.rks.prune_small_rho_grids_, which uses the guess density); 0 keeps them all.  The
+    grid is sorted into compact blocks with PySCF's mask of the basis shells that reach each
+    block, so V_xc costs grow with the molecule like the SCF's own.
     """
     from pyscf.dft import gen_grid
     grids = gen_grid.Grids(mol)
@@ -162,13 +156,9 @@ class _XCMatrix:
 
 
 # Where the predicted residual nearly cancels the free atoms (outer tails), the predicted density
-# crosses zero with a gradient no bound density has, and a GGA's potential there is garbage: -2,900
-# Ha at a point of rho 2e-11 with |grad rho| 2e-4.  It made V_xc jump by 0.24 Ha between two
-# predictions 0.2 % apart, and the guess occupied the wrong orbital (QM9 test structure smi_25_d0:
-# guess NMAE 6.4 against 0.5 %).  Such points get no exchange-correlation: the density is
-# negative, or below TAIL_DENSITY and falling off faster than MAX_DECAY_PER_BOHR (a bound density
-# decays by about 2-3 per bohr, the Gaussian tails of SCF densities by at most 11 per bohr on
-# PySCF's grids, measured: they lose no point).  The jump is then 1.4e-4 Ha (docs/measurements.md,
+# crosses zero with a gradient no bound density has, and a GGA's potential there is arbitrary.
+# Such points get no exchange-correlation: the density is negative, or below TAIL_DENSITY and
+# falling off faster than MAX_DECAY_PER_BOHR, which no bound density does (docs/measurements.md,
 # "Unphysical tails in V_xc").
 TAIL_DENSITY = 1e-4                 # e/bohr^3
 MAX_DECAY_PER_BOHR = 50.0           # |grad rho| / rho
@@ -252,8 +242,8 @@ def xc_from_density(mf, density, dm_tau=None, grids=None, extra_xc=None, extra_a
 
 def coulomb_matrix(mf, density, fitted=True):
     """J[rho_pred] (nao, nao): with ``fitted``, through the SCF's density fitting when it has
-    one (the tensor the SCF reuses; density.PredictedDensity.coulomb_matrix_df), else from
-    three-centre integrals with the fit functions."""
+    one (the tensor the SCF reuses; coulomb.coulomb_matrix_df), else from three-centre
+    integrals with the fit functions (coulomb.coulomb_matrix)."""
     with_df = getattr(mf, 'with_df', None)
     vj = None
     if (fitted and with_df is not None and isinstance(mf, df.df_jk._DFHF)
@@ -271,14 +261,16 @@ def coulomb_matrix(mf, density, fitted=True):
 
 def local_fock(mf, density, dm_tau=None, h1e=None, grids=None, extra_xc=None,
                fitted_coulomb=False, extra_apart=True):
-    """h + J[rho] + V_xc[rho] (nao, nao) and the energy terms for the Harris functional.
+    """h + J[rho] + V_xc[rho] (nao, nao), tagged as PySCF tags its V_xc with its energies:
+    ``exc`` (E_xc[rho]), ``vxc_rho`` (int v_xc rho, the Harris functional's double counting;
+    with int v_tau tau for meta-GGAs), ``nelec_grid`` (electrons by quadrature; None for
+    HF) and ``v_extra`` (see below; else None).  All in Hartree.
 
-    terms = dict(exc, int_vrho, e_k, nelec_grid); ``dm_tau`` (total density matrix)
-    supplies the kinetic energy density of meta-GGAs.  With ``extra_xc`` (see xc_from_density)
-    terms['v_extra'] holds that functional's matrix (``extra_apart=False``: it is added to
-    the Fock matrix instead).  ``fitted_coulomb``: J through the
-    density fitting of ``mf`` if it has one (coulomb_matrix); the Harris energy's E_J is the
-    exact one, so NonSCF keeps the exact J.
+    ``dm_tau`` (total density matrix) supplies the kinetic energy density of meta-GGAs.  With
+    ``extra_xc`` (see xc_from_density) ``v_extra`` holds that functional's matrix
+    (``extra_apart=False``: it is added to the Fock matrix instead).  ``fitted_coulomb``: J
+    through the density fitting of ``mf`` if it has one (coulomb_matrix); the Harris energy
+    counts the exact E_J, so NonSCF keeps the exact J.
     """
     mol = mf.mol
     log = logger.new_logger(mf)
@@ -287,17 +279,17 @@ def local_fock(mf, density, dm_tau=None, h1e=None, grids=None, extra_xc=None,
         h1e = mf.get_hcore(mol)
     fock = h1e + coulomb_matrix(mf, density, fitted_coulomb)
     t0 = log.timer_debug1('deepscf J from the predicted density', *t0)
-    terms = {'exc': 0.0, 'int_vrho': 0.0, 'e_k': 0.0, 'nelec_grid': None}
+    nelec = v_extra = None
+    exc = vxc_rho = 0.0
     if is_kohn_sham(mf):
         with timing.step('V_xc'):
-            n, exc, int_vrho, vxc, *extra = xc_from_density(mf, density, dm_tau, grids,
-                                                            extra_xc, extra_apart)
-        terms.update(exc=exc, int_vrho=int_vrho, nelec_grid=n)
+            nelec, exc, vxc_rho, vxc, *extra = xc_from_density(mf, density, dm_tau, grids,
+                                                               extra_xc, extra_apart)
         if extra:
-            terms['v_extra'] = extra[0]
+            v_extra = extra[0]
         fock = fock + vxc
         log.timer_debug1('deepscf V_xc from the predicted density', *t0)
-    return fock, terms
+    return lib.tag_array(fock, exc=exc, vxc_rho=vxc_rho, nelec_grid=nelec, v_extra=v_extra)
 
 
 def exchange_fock(mf, dm_exchange):
@@ -312,25 +304,16 @@ def exchange_fock(mf, dm_exchange):
     return -0.5 * vk, -0.25 * np.einsum('ij,ji->', dm_exchange, vk)
 
 
+def with_energy_tags(fock, local, ek):
+    """``fock`` tagged with local_fock's ``exc`` and ``vxc_rho`` (of ``local``) and with
+    ``ek``, the exchange energy E_K[D_x] of the matrix D_x that made its exact exchange: the
+    pieces the Harris functional of the density needs (nonscf.harris_energies)."""
+    return lib.tag_array(fock, exc=local.exc, vxc_rho=local.vxc_rho, ek=ek)
+
+
 def fock_from_density(mf, density, dm_exchange=None, h1e=None, grids=None):
-    """Restricted Fock matrix (nao, nao) of ``density``, exchange and tau from ``dm_exchange``.
-
-    Returns (fock, terms), terms as in local_fock with e_k the exchange energy of D_x.
-    """
-    fock, terms = local_fock(mf, density, dm_exchange, h1e, grids)
-    vk, e_k = exchange_fock(mf, dm_exchange)
-    terms['e_k'] = e_k
-    return fock + vk, terms
-
-
-def harris_energy(mf, density, fock, terms, dm_out):
-    """Harris-Foulkes energy: band energy of the output dm in the input Fock minus double counting.
-
-    E = Tr(D_out F_in) - E_J[rho_in] - int v_xc rho_in + E_xc[rho_in] - E_K[D_x] + E_nuc,
-    where the last exchange terms cancel the -1/2 K in F_in to first order.  ``density``: the
-    input density (E_J[rho_in] is computed here: the guess alone does not need it).
-    """
-    dm_total = total_dm(dm_out, mf.mol.nao)
-    e_band = np.einsum('ij,ji->', dm_total, fock).real
-    return (e_band - density.coulomb_energy() - terms['int_vrho'] + terms['exc'] - terms['e_k']
-            + mf.energy_nuc())
+    """Restricted Fock matrix (nao, nao) of ``density``, exchange and tau from ``dm_exchange``,
+    tagged by with_energy_tags."""
+    local = local_fock(mf, density, dm_exchange, h1e, grids)
+    vk, ek = exchange_fock(mf, dm_exchange)
+    return with_energy_tags(local + vk, local, ek)

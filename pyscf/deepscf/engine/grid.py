@@ -164,3 +164,11 @@ def smoothed_point_charges(grid, points_bohr, charges, smoothing_bohr, block=200
                 flat = (row[:, None] + index[2]).ravel()
                 out += np.bincount(flat, (qab[:, None] * weight[2]).ravel(), grid.size)
     return out.reshape(grid.shape)
+
+
+def sample_on_grid(fn, grid, blksize=32768):
+    """``fn(coords)`` (coords (N, 3) in bohr) over the grid in blocks; an array of grid.shape."""
+    out = np.empty(grid.size)
+    for start, stop, coords in grid.chunks(blksize):
+        out[start:stop] = fn(coords)
+    return out.reshape(grid.shape)

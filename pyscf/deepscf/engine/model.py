@@ -3,12 +3,12 @@
 Fully convolutional and local: normalisation is per voxel (over channel groups, not over space)
 and down/up-sampling are stride-2 convolutions, so the output at a point depends only on the
 input within the receptive field (``receptive_radius`` voxels) and a large box can be cut into
-overlapping tiles with the same result.  Weights ship as TorchScript with a metadata.json.
+overlapping tiles with the same result.  Weights ship as TorchScript with a metadata.json
+(written by training/export.py; read and checked by ``load``).
 
 Needs torch and numpy, not PySCF (only ``NetworkPredictor.predict`` takes a Mole): the GPU
 training kit (scripts/gpu_train.py) trains, exports and times the network where PySCF is absent.
 """
-import copy
 import itertools
 import json
 import os
@@ -54,8 +54,8 @@ class VoxelGroupNorm(nn.Module):
         # statistics in float32 also under bf16 autocast (GPU training); float32 input: no-op
         g = x.float().reshape(b, self.groups, c // self.groups, d, h, w)
         g = g - g.mean(2, keepdim=True)
-        # the variance as a mean of squares: torch.var over this short strided axis took 80 %
-        # of a CPU forward pass (29-atom box: 1.9 of 2.4 s), this takes a few percent
+        # the variance as a mean of squares: torch.var over this short strided axis is slow on
+        # the CPU
         g = g * torch.rsqrt((g * g).mean(2, keepdim=True) + 1e-5)
         return (g.reshape(b, c, d, h, w) * self.weight + self.bias).to(x.dtype)
 
@@ -123,53 +123,12 @@ def check_crop(crop, factor):
                          f'network ({factor.bit_length() - 1} halvings of the cube) needs')
 
 
-def make_metadata(config, spacing_bohr, margin_bohr, **extra):
-    """The metadata stored with exported weights (what a loader checks)."""
-    return {'format_version': FORMAT_VERSION, 'config': config,
-            'elements': list(fingerprints.ELEMENT_CHANNELS), 'n_channels': fingerprints.N_CHANNELS,
+def input_metadata():
+    """The part of a weights file's metadata that says which input the network takes: its
+    elements and fingerprint channels (a loader refuses a file that differs)."""
+    return {'elements': list(fingerprints.ELEMENT_CHANNELS), 'n_channels': fingerprints.N_CHANNELS,
             'fingerprints': {'sigma_bohr': fingerprints.SIGMA_BOHR,
-                             'element_channels': list(fingerprints.ELEMENT_CHANNELS)},
-            'spacing_bohr': float(spacing_bohr), 'margin_bohr': float(margin_bohr), **extra}
-
-
-def _save(module, path, metadata):
-    """Write ``module`` (nn.Module or TorchScript) with float16 parameters and ``metadata``
-    (also into NAME.json beside the file where one exists); returns the metadata written.
-
-    float16 halves the file (the 3.2 M-parameter network: 12.8 -> 6.4 MB; the GPU kit's working
-    tree, weights and data together, must stay under 64 MiB) and ``load`` computes in float32.
-    Rounding the parameters moved the predicted residual by 0.2-0.3 % of its L1 norm (water,
-    glycine, vanillin), about 1/50 of the network's own error (docs/measurements.md).
-    """
-    if not isinstance(module, torch.jit.ScriptModule):
-        module = torch.jit.script(module)
-    metadata = {**metadata, 'parameter_dtype': 'float16'}
-    with warnings.catch_warnings():          # TorchScript is deprecated, but still the format
-        warnings.simplefilter('ignore', DeprecationWarning)
-        torch.jit.save(module.half(), path,
-                       _extra_files={'metadata.json': json.dumps(metadata, indent=1)})
-    sidecar = os.path.splitext(path)[0] + '.json'       # the bundled weights' readable copy
-    if os.path.exists(sidecar):
-        with open(sidecar, 'w') as f:
-            json.dump(metadata, f, indent=1)
-    return metadata
-
-
-def export(model, path, metadata):
-    """Save a copy of ``model`` as TorchScript at ``path`` (float16 parameters) with
-    ``metadata`` (dict) in metadata.json; ``model`` itself is left as it is."""
-    model = copy.deepcopy(model).cpu().eval()
-    metadata = {**metadata, 'factor': model.factor, 'receptive_radius': model.receptive_radius}
-    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
-    _save(model, path, metadata)
-
-
-def update_metadata(path, updates, out=None):
-    """Write the weights file ``path`` again (to ``out``, default in place) with its metadata
-    updated by the dict ``updates``; the network is unchanged (a float32 file of an older
-    version is written with float16 parameters).  Returns the new metadata."""
-    module, meta = load(path)
-    return _save(module, out or path, {**meta, **updates})
+                             'element_channels': list(fingerprints.ELEMENT_CHANNELS)}}
 
 
 def load(path, device='cpu'):
@@ -189,10 +148,7 @@ def load(path, device='cpu'):
         meta = json.loads(extra['metadata.json'])
     except (ValueError, TypeError):
         raise ValueError(f'{path} has no valid metadata.json: not a deepscf weights file') from None
-    expected = {'format_version': FORMAT_VERSION, 'elements': list(fingerprints.ELEMENT_CHANNELS),
-                'n_channels': fingerprints.N_CHANNELS,
-                'fingerprints': {'sigma_bohr': fingerprints.SIGMA_BOHR,
-                                 'element_channels': list(fingerprints.ELEMENT_CHANNELS)}}
+    expected = {'format_version': FORMAT_VERSION, **input_metadata()}
     for key, want in expected.items():
         if meta.get(key) != want:
             raise ValueError(f'{path} is incompatible with this pyscf-deepscf: metadata {key!r} '
@@ -254,17 +210,14 @@ def run_tiled(module, x, factor, halo, max_voxels=None):
 
 # Mirror images of the box averaged at inference (`mirrors`): flips of the grid axes are exact
 # symmetries of the cubic grid, and reflection maps a molecule's density onto its mirror image's,
-# so averaging them removes part of the network's error without interpolation.  Measured on 8 dev
-# molecules (bundled weights): density NMAE 2.53 % alone, 2.41 with the inversion (2 passes),
-# 2.36 with all 8 axis flips.
+# so averaging them removes part of the network's error without interpolation.
 MIRROR_AXES = {1: [()], 2: [(), (2, 3, 4)],
                8: [axes for r in range(4) for axes in itertools.combinations((2, 3, 4), r)]}
 
 
 def inference_module(module, device):
     """``module`` frozen for inference; on CPU also converted to MKL-DNN convolutions, which
-    PyTorch's own heuristic skips for some box shapes (water's box: 0.24 -> 0.13 s, a methanol
-    box 0.49 -> 0.27 s, larger boxes unchanged; same output to float32 precision)."""
+    PyTorch's own heuristic skips for some box shapes (same output to float32 precision)."""
     module = torch.jit.freeze(module.eval())
     if device.type == 'cpu' and torch.backends.mkldnn.is_available():
         module = torch.jit.optimize_for_inference(module)
@@ -273,14 +226,11 @@ def inference_module(module, device):
 
 def nonscf_energy_weights(metadata):
     """{'ks': a, 'harris': b, 'harris_output': c} of a weights file's NonSCF calibration, or
-    None; an older calibration's single Harris weight w reads as (1 - w, w, 0)."""
+    None."""
     calibration = metadata.get('nonscf', {})
     if 'energy_weights' in calibration:
         return {k: float(calibration['energy_weights'][k])
                 for k in ('ks', 'harris', 'harris_output')}
-    if 'harris_weight' in calibration:
-        w = float(calibration['harris_weight'])
-        return {'ks': 1 - w, 'harris': w, 'harris_output': 0.0}
     return None
 
 
@@ -291,7 +241,7 @@ def nonscf_energy_domain(metadata):
     calibration = metadata.get('nonscf', {})
     if 'domain' in calibration:
         return dict(calibration['domain'])
-    if 'energy_weights' not in calibration and 'harris_weight' not in calibration:
+    if 'energy_weights' not in calibration:
         return None
     from pyscf.deepscf.domain import calibration_domain
     return calibration_domain(calibration.get('xc', 'pbe'), calibration.get('basis', 'def2-svp'))

@@ -2,6 +2,8 @@
 
 Shared by the initial guess (guess.py) and the non-self-consistent solver (nonscf.py).
 """
+import collections
+
 import numpy as np
 import scipy.linalg
 from pyscf import lib, scf
@@ -10,16 +12,15 @@ from pyscf.lib import logger
 from pyscf.deepscf.engine import fock as fock_mod, memory, symmetry, threads, timing
 from pyscf.deepscf.engine.fock import total_dm
 
-# Exact exchange needs a density matrix.  Measured (B3LYP/def2-SVP, oracle density at 0.3 bohr,
-# water/methanol/urea/glycine): K from the orbitals of a first diagonalization ('two-step')
-# gave 27 SCF cycles in all and NonSCF errors 0.02-0.33 mHa; K from the minao matrix gave 31
-# cycles and 1-7 mHa; minao itself 36 cycles.  'semilocal': the first diagonalization with a
-# semilocal stand-in for exact exchange (fock.semilocal_exchange_substitute), so one K build
-# instead of two: oracle, 6 dev molecules, 41 cycles against two-step's 43; network, 10 dev
-# molecules, 87 and 87; tyrosine's guess 8.0-8.9 s against 11.4-11.9 s (exact K, 2 cores).
-# 'stand-in': the first diagonalization alone, no exact exchange at all (the guess's cheapest;
-# see docs/measurements.md for its cycles against 'semilocal').
-EXCHANGE_SCHEMES = ('two-step', 'minao', 'semilocal', 'stand-in')
+# Where exact exchange's density matrix comes from, for LDA and GGA hybrids (others always
+# take minao's in a first diagonalization): 'semilocal' stands in a semilocal functional for
+# exact exchange in a first diagonalization and builds K from its orbitals in a second;
+# 'stand-in' stops after the first (no K: the guess's cheapest).  docs/how_it_works.md, step 4.
+EXCHANGE_SCHEMES = ('semilocal', 'stand-in')
+
+# What solve returns: the orbitals of the Fock matrix of the predicted density, their density
+# matrix (tagged with them) and that Fock matrix (restricted, fock.with_energy_tags)
+Solution = collections.namedtuple('Solution', 'mo_energy mo_coeff mo_occ dm fock')
 
 
 def needs_density_matrix(mf):
@@ -42,16 +43,14 @@ def with_natural_orbitals(dm, s_halves):
     """A total density matrix tagged with its natural orbitals and occupations.
 
     PySCF's density-fitted exchange then contracts the occupied orbitals instead of the whole
-    matrix (acetanilide B3LYP/def2-SVP: 0.63 -> 0.38 s per K).  ``s_halves``: orthogonalizer(S);
-    None leaves the matrix untagged.
+    matrix.  ``s_halves``: orthogonalizer(S); None leaves the matrix untagged.
     """
     if s_halves is None:
         return dm
     s_half, s_inv_half = s_halves
     occ, u = np.linalg.eigh(s_half @ dm @ s_half)
     # PySCF contracts every orbital with occupation > 0: rounding leaves ~1e-15 on about half
-    # of the empty ones of an idempotent matrix (alkane C13H28, B3LYP/def2-SVP DF: K 11.2 s
-    # with them, see docs/measurements.md)
+    # of the empty ones of an idempotent matrix
     occ[abs(occ) < 1e-10 * abs(occ).max()] = 0.
     return lib.tag_array(dm, mo_coeff=s_inv_half @ u[:, ::-1], mo_occ=occ[::-1])
 
@@ -79,8 +78,8 @@ def diagonalize(mf, fock, s1e, s_halves=None):
 
     With ``s_halves`` (orthogonalizer(S)) and a plain RHF/UHF eigensolver, the problem is
     solved in the orthogonal basis with NumPy: SciPy's eigh (PySCF's) links a second OpenBLAS
-    whose threads stalled against NumPy's right after the Fock build (glycine, 95 functions:
-    0.11 s against 1 ms on its own).  Both spins of a UHF share the restricted Fock matrix.
+    whose threads stall against NumPy's right after the Fock build.  Both spins of a UHF share
+    the restricted Fock matrix.
     """
     if s_halves is not None and _plain_eigensolver(mf):
         s_inv_half = s_halves[1]
@@ -134,10 +133,8 @@ def guess_density_fitting(mf, memory_fraction=0.25):
     the memory available, or the SCF keeps the two-electron integrals in memory (small
     molecules: the guess's exact K computes them for the SCF).
 
-    A guess's exact exchange needs no more than a fitted K (an error of ~1e-5 in the matrix),
-    and the exact one of a full density matrix costs as much as the SCF's first cycle.
-    Measured (alkane C13H28, B3LYP/def2-SVP, 1 thread): J 10.0 s and K 35.7 s exact, against
-    a tensor of 7-9 s, J 0.5 s and K 4.5 s fitted (docs/measurements.md).
+    A guess's exact exchange needs no more than a fitted K, and the exact one of a full density
+    matrix costs as much as the SCF's first cycle (docs/measurements.md).
     """
     from pyscf import df
     if (isinstance(mf, df.df_jk._DFHF) or not needs_density_matrix(mf)
@@ -169,32 +166,27 @@ def guess_density_fitting(mf, memory_fraction=0.25):
 
 def solve(mf, density, exchange='semilocal', h1e=None, s1e=None, grids_level=1,
           fit_jk=False):
-    """Diagonalize the Fock matrix of ``density`` in the basis of ``mf.mol``.
+    """Diagonalize the Fock matrix of ``density`` in the basis of ``mf.mol``; a Solution.
 
     Exact exchange and the meta-GGA kinetic density come from a density matrix: that of a first
-    diagonalization's orbitals, in a second one.  The first diagonalization takes them from
-    minao's density matrix ('two-step'), or, for LDA and GGA hybrids (``exchange='semilocal'``),
-    replaces exact exchange by a semilocal stand-in (one K build instead of two).  'minao': one
-    diagonalization with minao's matrix.  'stand-in': for LDA and GGA hybrids, the first
-    diagonalization alone (no K build; for other methods as 'semilocal').
+    diagonalization's orbitals, in a second one.  In the first, LDA and GGA hybrids replace
+    exact exchange by a semilocal stand-in (fock.semilocal_exchange_substitute); HF and
+    meta-GGAs take minao's density matrix.  ``exchange='stand-in'``: for LDA and GGA hybrids,
+    the first diagonalization alone (no K build; for other methods as 'semilocal').
 
     ``h1e`` and ``s1e`` are the method's own (as mf.get_hcore, mf.get_ovlp give them).
-    ``grids_level``: V_xc of the prediction on a DFT grid of this level (see
-    fock.fock_grids), None for ``mf.grids``.  ``fit_jk`` (for the guess, not for energies): J
-    through the SCF's density fitting, or, when it has none, J and exact exchange through a
-    fitting of the guess's own (guess_density_fitting).
-
-    Returns dict(mo_energy, mo_coeff, mo_occ, dm, fock, terms): dm is tagged with
-    mo_coeff/mo_occ, fock the restricted Fock matrix whose eigenvectors these are, terms the
-    energy pieces for the Harris functional (fock.harris_energy).
+    ``grids_level``: V_xc of the prediction on a DFT grid of this level (fock.fock_grids), None
+    for ``mf.grids``.  ``fit_jk`` (for the guess, not for energies): J through the SCF's
+    density fitting, or, when it has none, J and exact exchange through a fitting of the
+    guess's own (guess_density_fitting).
     """
+    if exchange not in EXCHANGE_SCHEMES:
+        raise ValueError(f'exchange={exchange!r}; choose one of {EXCHANGE_SCHEMES}')
     with threads.engine_blas_threads():
         return _solve(mf, density, exchange, h1e, s1e, grids_level, fit_jk)
 
 
 def _solve(mf, density, exchange, h1e, s1e, grids_level, fit_jk):
-    if exchange not in EXCHANGE_SCHEMES:
-        raise ValueError(f'exchange={exchange!r}; choose one of {EXCHANGE_SCHEMES}')
     log = logger.new_logger(mf)
     mol = mf.mol
     if h1e is None:
@@ -211,10 +203,9 @@ def _solve(mf, density, exchange, h1e, s1e, grids_level, fit_jk):
     # the grid of the prediction breaks the molecule's point group slightly; minao does not
     with timing.step('symmetry'):
         group = symmetry.ao_group(mol, h1e)
-    # the first step's exchange: a semilocal stand-in (hybrid functionals, 'semilocal') or
-    # K of minao's density matrix (HF, meta-GGAs' tau, 'two-step', 'minao')
-    substitute = (fock_mod.semilocal_exchange_substitute(mf)
-                  if exchange in ('semilocal', 'stand-in') else None)
+    # the first step's exchange: a semilocal stand-in (LDA and GGA hybrids) or K of minao's
+    # density matrix (HF, meta-GGAs' tau)
+    substitute = fock_mod.semilocal_exchange_substitute(mf)
     stand_in_only = exchange == 'stand-in' and substitute is not None
     dm_x = None
     if needs_density_matrix(mf) and substitute is None:
@@ -228,30 +219,28 @@ def _solve(mf, density, exchange, h1e, s1e, grids_level, fit_jk):
             grids = fock_mod.fock_grids(mol, grids_level, getattr(mf, 'small_rho_cutoff', 1e-7))
     # J and K through density fitting: the SCF's own, or one for the guess alone (fit_jk)
     jk_mf = (guess_density_fitting(mf) if fit_jk and not stand_in_only else None) or mf
-    steps = 2 if (needs_density_matrix(mf) and exchange != 'minao' and not stand_in_only) else 1
+    steps = 2 if (needs_density_matrix(mf) and not stand_in_only) else 1
     for step in range(steps):
         if step == 0 or mgga:        # J and V_xc change only through tau
-            local, terms = fock_mod.local_fock(jk_mf, density, dm_x, h1e=h1e, grids=grids,
-                                               extra_xc=substitute if step == 0 else None,
-                                               fitted_coulomb=fit_jk,
-                                               extra_apart=not stand_in_only)
+            local = fock_mod.local_fock(jk_mf, density, dm_x, h1e=h1e, grids=grids,
+                                        extra_xc=substitute if step == 0 else None,
+                                        fitted_coulomb=fit_jk, extra_apart=not stand_in_only)
         if stand_in_only:             # the stand-in is in V_xc already
-            vk, terms['e_k'] = 0.0, 0.0
+            vk, ek = 0.0, 0.0
         elif step == 0 and substitute is not None:
-            vk, terms['e_k'] = terms.pop('v_extra'), 0.0
+            vk, ek = local.v_extra, 0.0
         else:
             if jk_mf is mf:
                 build_shared_integrals(mf)
-            vk, terms['e_k'] = fock_mod.exchange_fock(jk_mf, dm_x)
-        fock = symmetry.symmetrize_fock(local + vk, group)
+            vk, ek = fock_mod.exchange_fock(jk_mf, dm_x)
+        fock = fock_mod.with_energy_tags(symmetry.symmetrize_fock(local + vk, group), local, ek)
         with timing.step('diagonalization'):
             mo_energy, mo_coeff, mo_occ = diagonalize(mf, fock, s1e, s_halves)
             dm = mf.make_rdm1(mo_coeff, mo_occ)
             dm_x = with_natural_orbitals(total_dm(dm, mol.nao), s_halves)
         log.debug('deepscf step %d: HOMO-LUMO from the predicted density done', step + 1)
-    if terms['nelec_grid'] is not None:
+    if local.nelec_grid is not None:
         log.debug("deepscf: predicted density integrates to %.6f electrons on the Fock grid (%d)",
-                  terms['nelec_grid'], mol.nelectron)
+                  local.nelec_grid, mol.nelectron)
     dm = lib.tag_array(dm, mo_coeff=mo_coeff, mo_occ=mo_occ)
-    return dict(mo_energy=mo_energy, mo_coeff=mo_coeff, mo_occ=mo_occ, dm=dm, fock=fock,
-                terms=terms)
+    return Solution(mo_energy, mo_coeff, mo_occ, dm, fock)

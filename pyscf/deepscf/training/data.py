@@ -1,13 +1,8 @@
 """Training data: converged reference density matrices of QM9 (and SMILES) structures.
 
-Structures come from QM9 (the ``qm9pack`` PyPI package's csv files) and, for P, S and Cl, from
-RDKit conformers of SMILES; optionally with random Gaussian displacements of the atoms.  Each is
+The structures (geometries.py), optionally with random Gaussian displacements of the atoms, are
 run through a PySCF Kohn-Sham SCF (default B3LYP/def2-SVP with density fitting) and stored in
-HDF5 shards in an output folder::
-
-    OUT/settings.json         level of theory and SCF settings (fixed for the folder)
-    OUT/shard_00001.h5 ...    one group per structure, named by its id
-    OUT/failed.jsonl          one JSON line per structure whose SCF failed (never in a shard)
+HDF5 shards of a data folder (records.py).
 
 A structure's id says what it is: ``qm9_{index}_d{k}`` (QM9 molecule ``index``; k = 0 the QM9
 geometry, k >= 1 the k-th deformed copy) or ``smi_{k}_d{j}`` (k-th SMILES of the list).  The
@@ -15,19 +10,8 @@ deformation is a function of (seed, id), so a rerun rebuilds the same geometries
 ids already stored or failed (resume).  Shards are written by the driver process, each
 atomically (tmp file, then rename): killing a run loses at most the structures of the shard
 being filled.
-
-Group contents (bohr and hartree inside, Å only where the name says so):
-    atomic_numbers (natm,) int, coords_bohr (natm, 3), dm_tril (ntril,) or (2, ntril) float64
-    (lower triangle of the converged density matrix, ``pyscf.lib.unpack_tril``); attrs: id,
-    charge, spin, basis, xc, density_fit, conv_tol, grids_level, energy_hartree, cycles,
-    converged, qm9_index (-1 if none), smiles ('' if none), amplitude_ang, seed, code_version,
-    nao, wall_s.
 """
-import ast
-import csv
-import glob
 import hashlib
-import importlib.util
 import json
 import os
 import signal
@@ -37,6 +21,11 @@ import time
 import numpy as np
 from pyscf import dft, gto, lib, scf
 
+from pyscf.deepscf.training.geometries import read_qm9, sample_qm9_indices, smiles_geometry
+from pyscf.deepscf.training.records import (LEVEL_KEYS, SETTINGS_FILE, SHARD_PATTERN,
+                                            append_failed, list_records, read_failed,
+                                            shard_files, write_shard)
+
 # Cheapest settings whose residual density stays within 0.1 % NMAE of a tight reference
 # (no density fitting, conv_tol 1e-10, grids.level 4), benchmarks/data_settings.py on 5 QM9 and
 # 3 P/S/Cl molecules: grids.level 0 with density fitting and conv_tol 1e-5 gives NMAE
@@ -45,25 +34,6 @@ from pyscf import dft, gto, lib, scf
 # it is a label of the record, not a reference energy.
 DEFAULT_SETTINGS = {'xc': 'b3lyp', 'basis': 'def2-svp', 'density_fit': True,
                     'conv_tol': 1e-5, 'grids_level': 0, 'max_cycle': 100}
-LEVEL_KEYS = ('xc', 'basis', 'density_fit', 'conv_tol', 'grids_level')   # fixed per folder
-SETTINGS_FILE = 'settings.json'
-FAILED_FILE = 'failed.jsonl'
-SHARD_PATTERN = 'shard_{:05d}.h5'
-BUILTIN = 'builtin'
-# 600 drug-like molecules of 20-50 atoms rich in S, P, Cl (scripts/make_drug_smiles.py)
-DRUGS = 'drugs'
-DRUG_SMILES_FILE = os.path.join(os.path.dirname(__file__), 'drug_smiles.txt')
-
-# Small molecules with P, S and Cl (plus a few F/N/O neighbours) for the extra elements.
-BUILTIN_SMILES = (
-    'c1ccsc1', 'CSC', 'CS', 'CCS', 'CS(C)=O', 'CS(C)(=O)=O', 'c1cscn1', 'S', 'S=C=S',
-    'CC(N)=S', 'Sc1ccccc1', 'CN=C=S', 'CSSC', 'CS(=O)(=O)O', 'NC(N)=S', 'OCCS', 'C1CCSC1',
-    'NC(CS)C(=O)O', 'Clc1ccccc1', 'ClC(Cl)Cl', 'ClCCl', 'CCl', 'ClC(Cl)(Cl)Cl', 'CC(Cl)=O',
-    'C=CCl', 'Clc1ccccn1', 'OC(=O)CCl', 'ClCCCl', 'Oc1ccc(Cl)cc1', 'N#CCCl', 'OCCCl',
-    'COP(=O)(OC)OC', 'P', 'CP(C)C', 'OP(O)(O)=O', 'COP(C)(=O)OC', 'ClP(Cl)Cl', 'CP(O)(O)=O',
-    'CP(C)(C)=O', 'ClP(Cl)(Cl)=O', 'Pc1ccccc1', 'CS(=O)(=O)Cl', 'O=S(Cl)Cl', 'Clc1cccs1',
-    'FC(F)(F)S', 'CP(=O)(F)OC',
-)
 
 
 def code_version():
@@ -91,96 +61,7 @@ def default_out(xc=DEFAULT_SETTINGS['xc'], basis=DEFAULT_SETTINGS['basis']):
                         level_name(xc, basis))
 
 
-# ---------------------------------------------------------------------------- geometries
-
-def qm9_csv_files():
-    """The QM9 csv files shipped in the ``qm9pack`` package (found without importing it)."""
-    spec = importlib.util.find_spec('qm9pack')
-    if spec is None or not spec.submodule_search_locations:
-        raise RuntimeError('QM9 geometries need the qm9pack package: pip install qm9pack')
-    folder = os.path.join(list(spec.submodule_search_locations)[0], 'data')
-    files = sorted(glob.glob(os.path.join(folder, 'qm9_part*.csv')))
-    if not files:
-        raise RuntimeError(f'no qm9_part*.csv in {folder}')
-    return files
-
-
-def read_qm9(indices=None):
-    """QM9 molecules as {index: (symbols, coords_ang)}; all of them or only ``indices``.
-
-    Reads the csv columns Index, Elements (e.g. "['C','H']") and XYZ_Ang ("[[x,y,z],...]" in Å,
-    numbers sometimes written '0.' as in the original QM9 files).
-    """
-    wanted = None if indices is None else {int(i) for i in indices}
-    out = {}
-    csv.field_size_limit(1 << 30)
-    for path in qm9_csv_files():
-        with open(path, newline='') as f:
-            rows = csv.reader(f)
-            head = next(rows)
-            i_idx, i_el, i_xyz = (head.index(k) for k in ('Index', 'Elements', 'XYZ_Ang'))
-            for row in rows:
-                index = int(row[i_idx])
-                if wanted is not None and index not in wanted:
-                    continue
-                symbols = ast.literal_eval(row[i_el])          # "['C','H']"
-                coords = ast.literal_eval(row[i_xyz])          # "[[0.5,0.,1.],...]"
-                out[index] = (symbols, np.array(coords, dtype=float).reshape(-1, 3))
-                if wanted is not None and len(out) == len(wanted):
-                    return out
-    if wanted is not None and len(out) < len(wanted):
-        raise KeyError(f'QM9 has no molecule with index {sorted(wanted - set(out))[:10]}')
-    return out
-
-
-def qm9_indices():
-    """All QM9 indices present in the csv files (sorted)."""
-    out = []
-    csv.field_size_limit(1 << 30)
-    for path in qm9_csv_files():
-        with open(path, newline='') as f:
-            rows = csv.reader(f)
-            i_idx = next(rows).index('Index')
-            out.extend(int(row[i_idx]) for row in rows)
-    return sorted(out)
-
-
-def sample_qm9_indices(n, seed=0):
-    """``n`` QM9 indices from a seeded permutation: a larger ``n`` extends a smaller one."""
-    perm = np.random.default_rng(seed).permutation(qm9_indices())
-    return [int(i) for i in perm[:n]]
-
-
-def read_smiles_file(path):
-    """SMILES strings of a file, one per line (first column; '#' comments and blanks skipped)."""
-    if path == BUILTIN:
-        return list(BUILTIN_SMILES)
-    if path == DRUGS:
-        path = DRUG_SMILES_FILE
-    with open(path) as f:
-        return [line.split()[0] for line in f if line.strip() and not line.startswith('#')]
-
-
-def smiles_geometry(smiles, seed=0xdeeb):
-    """(symbols, coords_ang) of an RDKit ETKDG conformer (fixed seed), MMFF-optimised (UFF if
-    MMFF has no parameters)."""
-    from rdkit import Chem
-    from rdkit.Chem import AllChem
-    rdmol = Chem.MolFromSmiles(smiles)
-    if rdmol is None:
-        raise ValueError(f'RDKit cannot parse SMILES {smiles!r}')
-    rdmol = Chem.AddHs(rdmol)
-    params = AllChem.ETKDGv3()
-    params.randomSeed = seed
-    if AllChem.EmbedMolecule(rdmol, params) != 0:
-        raise ValueError(f'RDKit could not embed {smiles!r}')
-    if AllChem.MMFFHasAllMoleculeParams(rdmol):
-        AllChem.MMFFOptimizeMolecule(rdmol, maxIters=2000)
-    else:
-        AllChem.UFFOptimizeMolecule(rdmol, maxIters=2000)
-    symbols = [a.GetSymbol() for a in rdmol.GetAtoms()]
-    return symbols, rdmol.GetConformer().GetPositions()
-
+# ---------------------------------------------------------------------------- the job list
 
 def deform(coords_ang, amplitude_ang, rng):
     """Coordinates with each atom displaced by an isotropic Gaussian of std ``amplitude_ang``."""
@@ -281,89 +162,7 @@ def run_scf(job, settings=DEFAULT_SETTINGS, num_threads=None):
     return {**labels, 'failed': reason, 'wall_s': time.perf_counter() - t0}
 
 
-# ---------------------------------------------------------------------------- shards
-
-def write_shard(path, records, version=''):
-    """Write records to an HDF5 file atomically (``path + '.tmp'``, then rename)."""
-    import h5py
-    tmp = path + '.tmp'
-    with h5py.File(tmp, 'w') as f:
-        for rec in records:
-            g = f.create_group(rec['id'])
-            g['atomic_numbers'] = rec['atomic_numbers']
-            g['coords_bohr'] = rec['coords_bohr']
-            g['dm_tril'] = lib.pack_tril(rec['dm'])
-            for k in ('id', 'charge', 'spin', 'basis', 'xc', 'density_fit', 'conv_tol',
-                      'grids_level', 'energy_hartree', 'cycles', 'converged', 'qm9_index',
-                      'smiles', 'amplitude_ang', 'seed', 'nao', 'wall_s'):
-                g.attrs[k] = rec[k]
-            g.attrs['code_version'] = rec.get('code_version', version)
-    with open(tmp, 'rb+') as f:
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
-
-
-def shard_files(folder):
-    return sorted(glob.glob(os.path.join(folder, 'shard_*.h5')))
-
-
-def list_records(folder):
-    """[(shard_path, id), ...] of every stored structure in ``folder``."""
-    import h5py
-    out = []
-    for path in shard_files(folder):
-        with h5py.File(path, 'r') as f:
-            out += [(path, key) for key in f.keys()]
-    return out
-
-
-def load_record(path, structure_id):
-    """One stored structure as a dict; 'dm' is the full (nao, nao) or (2, nao, nao) matrix."""
-    import h5py
-    with h5py.File(path, 'r') as f:
-        g = f[structure_id]
-        rec = {k: (v.decode() if isinstance(v, bytes) else v.item() if hasattr(v, 'item') else v)
-               for k, v in g.attrs.items()}
-        rec['atomic_numbers'] = g['atomic_numbers'][()]
-        rec['coords_bohr'] = g['coords_bohr'][()]
-        rec['dm'] = lib.unpack_tril(g['dm_tril'][()])
-    rec['symbols'] = [gto.mole._symbol(int(z)) for z in rec['atomic_numbers']]
-    return rec
-
-
-def iter_records(folder):
-    for path, structure_id in list_records(folder):
-        yield load_record(path, structure_id)
-
-
-def record_mole(rec, basis=None):
-    """The PySCF Mole of a stored record (its own basis unless ``basis`` is given)."""
-    return gto.M(atom=list(zip(rec['symbols'], rec['coords_bohr'])), unit='Bohr',
-                 basis=basis or rec['basis'], charge=int(rec['charge']), spin=int(rec['spin']),
-                 verbose=0)
-
-
-def read_failed(folder):
-    """{id: failure dict} from failed.jsonl (a torn last line, from a kill, is ignored)."""
-    out = {}
-    path = os.path.join(folder, FAILED_FILE)
-    if os.path.exists(path):
-        with open(path) as f:
-            for line in f:
-                try:
-                    rec = json.loads(line)
-                    out[rec['id']] = rec
-                except (ValueError, KeyError):
-                    pass
-    return out
-
-
-def _append_failed(folder, rec):
-    with open(os.path.join(folder, FAILED_FILE), 'a') as f:
-        f.write(json.dumps(rec) + '\n')
-        f.flush()
-        os.fsync(f.fileno())
-
+# ---------------------------------------------------------------------------- the folder
 
 def check_settings(folder, settings):
     """Write settings.json for a new folder; refuse a folder that holds another level."""
@@ -414,7 +213,7 @@ def generate(jobs, out, settings=None, workers=1, scheduler=None, shard_size=100
              retry_failed=False, skip_ids=(), progress=True, log=print):
     """Compute the jobs not yet done in ``out`` and store them; returns a summary dict.
 
-    skip_ids: structure ids stored elsewhere (e.g. in a compact file, ``dataset.compact_ids``),
+    skip_ids: structure ids stored elsewhere (e.g. in a compact file, ``compact_pyscf.compact_ids``),
     so that a new folder continues a list whose first structures were computed before.
 
     workers: Dask LocalCluster worker processes (1 thread each, OMP_NUM_THREADS=1); 0 runs
@@ -456,7 +255,7 @@ def generate(jobs, out, settings=None, workers=1, scheduler=None, shard_size=100
 
     def handle(rec):
         if 'failed' in rec:
-            _append_failed(out, {**rec, 'code_version': version})
+            append_failed(out, {**rec, 'code_version': version})
             summary['failed'] += 1
         else:
             pending.append(rec)
@@ -539,35 +338,3 @@ def _run_jobs(jobs, settings, workers, scheduler):
         client.close()
         if cluster is not None:
             cluster.close()
-
-
-# ---------------------------------------------------------------------------- summary
-
-def info(folder):
-    """Counts of a data folder: done, failed, distinct molecules, structures per element."""
-    done, by_element, atoms_by_element, molecules, amplitudes = 0, {}, {}, set(), {}
-    import h5py
-    for path in shard_files(folder):
-        with h5py.File(path, 'r') as f:
-            for sid, g in f.items():
-                done += 1
-                molecules.add(sid.rsplit('_d', 1)[0])
-                amp = round(float(g.attrs['amplitude_ang']), 4)
-                amplitudes[amp] = amplitudes.get(amp, 0) + 1
-                zs = g['atomic_numbers'][()]
-                for z in set(zs.tolist()):
-                    sym = gto.mole._symbol(int(z))
-                    by_element[sym] = by_element.get(sym, 0) + 1
-                    atoms_by_element[sym] = atoms_by_element.get(sym, 0) + int((zs == z).sum())
-    stored = {sid for _, sid in list_records(folder)}
-    failed = {k: v for k, v in read_failed(folder).items() if k not in stored}
-    settings = {}
-    if os.path.exists(os.path.join(folder, SETTINGS_FILE)):
-        with open(os.path.join(folder, SETTINGS_FILE)) as f:
-            settings = json.load(f)
-    return {'folder': folder, 'settings': settings, 'done': done, 'failed': len(failed),
-            'failed_reasons': sorted({v['failed'] for v in failed.values()}),
-            'molecules': len(molecules), 'shards': len(shard_files(folder)),
-            'structures_by_element': dict(sorted(by_element.items())),
-            'atoms_by_element': dict(sorted(atoms_by_element.items())),
-            'structures_by_amplitude_ang': dict(sorted(amplitudes.items()))}

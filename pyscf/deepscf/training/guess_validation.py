@@ -10,7 +10,8 @@ import numpy as np
 from pyscf import dft
 
 from pyscf.deepscf.predict import using_predictor
-from pyscf.deepscf.predictors import density_on_points
+from pyscf.deepscf.engine.exact_residual import dm_density_on_points
+from pyscf.deepscf.training.records import record_mole
 
 
 def nmae_percent(mol, grids, rho_ref, rho):
@@ -38,14 +39,13 @@ def guess_nmae_percent(mol, dm_ref, predictor, reference=None):
     mol's basis), on PySCF's default DFT grid of ``mol``."""
     grids = dft.gen_grid.Grids(mol).build()
     dm_guess = guess_density_matrix(mol, predictor, reference)
-    rho_ref, rho_guess = (density_on_points(mol, dm, grids.coords) for dm in (dm_ref, dm_guess))
+    rho_ref, rho_guess = (dm_density_on_points(mol, dm, grids.coords) for dm in (dm_ref, dm_guess))
     return nmae_percent(mol, grids, rho_ref, rho_guess)
 
 
 def validate_guess(predictor, records, reference=None):
-    """Mean guess NMAE (%) over stored structures ``records`` (dicts of data.load_record),
+    """Mean guess NMAE (%) over stored structures ``records`` (dicts of records.load_record),
     each against its own SCF density matrix: {'guess_nmae_percent', 'guess_structures'}."""
-    from pyscf.deepscf.training import data
-    errors = [guess_nmae_percent(data.record_mole(rec), rec['dm'], predictor, reference)
+    errors = [guess_nmae_percent(record_mole(rec), rec['dm'], predictor, reference)
               for rec in records]
     return {'guess_nmae_percent': float(np.mean(errors)), 'guess_structures': len(errors)}

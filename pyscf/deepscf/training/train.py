@@ -1,13 +1,16 @@
-"""Training of the density network (``deepscf train`` / ``python -m pyscf.deepscf.training.train``).
+"""The training loop of the density network (``deepscf train``; the GPU kit,
+scripts/gpu_train.py, runs the same loop on the compact set).
 
-Reads the HDF5 shards of ``deepscf data generate``, splits them by molecule (dataset.py), and
-fits the U-Net (model.py) on random rotated crops with a masked MSE loss on Δρ.  Writes to
-``--out DIR``: checkpoint.pt (last), best.pt (best validation: the density NMAE of fixed crops,
-or with ``--val-guess N`` the guess's on N structures), metrics.jsonl (one JSON line per
-log/validation event), and with ``--export PATH`` TorchScript weights with metadata.
+Fits the U-Net (engine/model.py) on random rotated crops (batches.py: from the HDF5 records of
+a data folder, or from the compact set) with a masked MSE loss on Δρ (objectives.py).  Writes
+to ``--out DIR``: checkpoint.pt (last), best.pt (best validation: the density NMAE of fixed
+crops, or with ``--val-guess N`` the guess's on N structures), metrics.jsonl (one JSON line per
+log/validation event), report.json (steps, their cost, validation against steps), with
+``--snapshots`` the weights of each validation, and with ``--export PATH`` TorchScript weights
+with metadata (best.pt's).
 
-Single process: CPU by default, CUDA when present.  Several GPUs or nodes: torchrun sets
-WORLD_SIZE/RANK/LOCAL_RANK; each process then takes its share of the crops
+Single process: CPU by default, CUDA when present.  Several GPUs or nodes (HDF5 data): torchrun
+sets WORLD_SIZE/RANK/LOCAL_RANK; each process then takes its share of the crops
 (DistributedSampler) and gradients are averaged (DistributedDataParallel).
 
 Example (CPU, one thread, 25 minutes):
@@ -16,6 +19,7 @@ Example (CPU, one thread, 25 minutes):
 """
 import argparse
 import copy
+import glob
 import json
 import os
 import sys
@@ -24,115 +28,28 @@ import time
 import numpy as np
 import torch
 import torch.distributed as dist
-from torch.utils.data import DataLoader
-from torch.utils.data.distributed import DistributedSampler
 
-from pyscf.deepscf.argtypes import nonnegative_int, positive_float, positive_int
-from pyscf.deepscf.training import data as data_io, dataset as ds
-from pyscf.deepscf.training.guess_validation import validate_guess
 from pyscf.deepscf.engine import model as nn_model
+from pyscf.deepscf.training import batches
+from pyscf.deepscf.training import export as weights_file
 from pyscf.deepscf.training.objectives import (cube_symmetry, learning_rate, optimizer_steps,
                                                training_step, validate)
-
-
-def build_parser():
-    p = argparse.ArgumentParser(prog='deepscf train', description=__doc__.split('\n')[0],
-                                formatter_class=argparse.ArgumentDefaultsHelpFormatter)
-    return add_arguments(p)
+from pyscf.deepscf.training.options import build_parser, continue_run
 
 
 def add_train_command(subparsers):
-    """``deepscf train`` for cli.py: ``COMMANDS.append(train.add_train_command)``."""
+    """``deepscf train``, for the training commands of the ``deepscf`` command line."""
+    from pyscf.deepscf.training.options import add_arguments
     p = subparsers.add_parser('train', help='train the density network',
                               description=__doc__.split('\n')[0],
                               formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     add_arguments(p)
-    p.set_defaults(func=_run_command)
+    p.set_defaults(func=run)
 
 
-def _run_command(args, parser):
-    if not os.path.isdir(args.data):
-        parser.error(f'--data: no data folder {args.data}')
-    return run(args)
-
-
-def add_arguments(p):
-    p.add_argument('--data', required=True, help='data folder (HDF5 shards)')
-    p.add_argument('--out', required=True, metavar='DIR', help='run folder (checkpoints, log)')
-    p.add_argument('--resume', action='store_true', help='continue from DIR/checkpoint.pt')
-    p.add_argument('--init', metavar='WEIGHTS',
-                   help='start from the parameters of exported weights (e.g. the bundled '
-                        'model) instead of random ones; their config replaces the model options')
-    p.add_argument('--export', metavar='PATH', help='write TorchScript weights here at the end')
-    p.add_argument('--export-only', action='store_true',
-                   help='no training: export DIR/best.pt (else checkpoint.pt) to --export')
-    p.add_argument('--evaluate', metavar='WEIGHTS',
-                   help='no training: validation figures of exported WEIGHTS on every structure '
-                        'of --split now in --data (writes DIR/evaluation.json)')
-    p.add_argument('--split', choices=ds.SPLITS, default='val', help='for --evaluate')
-    g = p.add_argument_group('model')
-    g.add_argument('--widths', type=int, nargs='+', default=nn_model.DEFAULT_CONFIG['widths'])
-    g.add_argument('--blocks-per-level', type=int,
-                   default=nn_model.DEFAULT_CONFIG['blocks_per_level'])
-    g.add_argument('--groups', type=int, default=nn_model.DEFAULT_CONFIG['groups'])
-    g.add_argument('--out-scale', type=float, default=None,
-                   help='output scale (default: std of Δρ on the first training batches)')
-    g = p.add_argument_group('data')
-    g.add_argument('--spacing', type=float, default=ds.DEFAULT_SPACING_BOHR, help='bohr')
-    g.add_argument('--margin', type=float, default=ds.DEFAULT_MARGIN_BOHR, help='bohr')
-    g.add_argument('--smoothing', type=float, default=0.0,
-                   help='target: the residual smoothed by a Gaussian of this standard '
-                        'deviation (bohr; the oracle uses 0.2), 0 for point values')
-    g.add_argument('--crop', type=positive_int, default=32, help='crop edge (voxels)')
-    g.add_argument('--samples-per-structure', type=positive_int, default=4, help='crops per epoch')
-    g.add_argument('--crop-reuse', type=positive_int, default=1, metavar='K',
-                   help='train K steps on each batch of crops, each step but the first on a '
-                        'random symmetry of the cube (rotation or mirror image, exact): '
-                        'drawing a crop costs about half a CPU step')
-    g.add_argument('--split-seed', type=int, default=0)
-    g.add_argument('--val-structures', type=positive_int, default=16, help='validation molecules used')
-    g.add_argument('--workers', type=nonnegative_int, default=0, help='DataLoader worker processes')
-    g.add_argument('--rescan', action='store_true',
-                   help='re-list the data folder each epoch (train while data is generated)')
-    g = p.add_argument_group('optimisation')
-    g.add_argument('--epochs', type=nonnegative_int, default=100)
-    g.add_argument('--max-minutes', type=positive_float, default=None, help='stop after this long')
-    g.add_argument('--batch-size', type=positive_int, default=2)
-    g.add_argument('--lr', type=positive_float, default=2e-3)
-    g.add_argument('--lr-final', type=float, default=None,
-                   help='cosine decay of the learning rate from --lr to this over --epochs '
-                        '(default: constant --lr)')
-    g.add_argument('--lr-over-minutes', action='store_true',
-                   help='the cosine of --lr-final runs over --max-minutes of wall time instead '
-                        'of over --epochs (runs compared at equal compute; not resumable)')
-    g.add_argument('--warmup-steps', type=nonnegative_int, default=0, metavar='W',
-                   help='ramp the rate linearly over the first W steps of a fresh optimizer '
-                        '(fine-tunes: --init; a --resume keeps its optimizer and does not '
-                        'warm up again)')
-    g.add_argument('--weight-decay', type=float, default=1e-4)
-    g.add_argument('--coulomb-loss', type=float, default=0.0, metavar='LAMBDA',
-                   help='add LAMBDA x the Hartree energy of the error per voxel to the loss')
-    g.add_argument('--loss-weight', choices=('none', 'valence'), default='none',
-                   help="'valence': weight 1/(1+ρ0) de-emphasises the cores")
-    g.add_argument('--val-every', type=positive_int, default=200, help='steps between validations')
-    g.add_argument('--val-guess', type=nonnegative_int, default=0, metavar='N',
-                   help='at each validation also build the guess (one Fock build at the data\'s '
-                        'level) of the first N validation structures and keep best.pt by its '
-                        'density-matrix NMAE against theirs, not by the crops\' density NMAE '
-                        '(guess_validation.py; ~10 s a QM9 structure on one thread)')
-    g.add_argument('--seed', type=int, default=0)
-    g.add_argument('--threads', type=positive_int, default=None, help='torch CPU threads')
-    g.add_argument('--device', default=None, help="default 'cuda' when present, else 'cpu'")
-    g.add_argument('--bf16', action=argparse.BooleanOptionalAction, default=None,
-                   help='bfloat16 autocast for the network in training (validation and exported '
-                        'weights stay float32; the network\'s arithmetic 2x faster on this CPU, '
-                        'a step with its crops drawn 1.4x: docs/measurements.md); --no-bf16 '
-                        'switches it off in a resumed run (default: off)')
-    g.add_argument('--compile', action='store_true',
-                   help='torch.compile the training steps (1.2-1.5x on this CPU, '
-                        'benchmarks/results/train_throughput.txt)')
-    g.add_argument('--no-progress', action='store_true')
-    return p
+def main(argv=None):
+    parser = build_parser()
+    return run(parser.parse_args(argv), parser)
 
 
 # ------------------------------------------------------------------------------- pieces
@@ -150,41 +67,30 @@ def setup_distributed(device_arg):
     return rank, world, device
 
 
-def make_metadata(cfg, args, splits, val_records, best):
-    return nn_model.make_metadata(
-        cfg, args.spacing, args.margin, smoothing_bohr=args.smoothing,
-        reference=ds.data_settings(args.data), dataset={
-            'folder': os.path.abspath(args.data), 'split_seed': args.split_seed,
-            'split_fractions': [0.8, 0.1, 0.1],
-            'structures': {k: len(v) for k, v in splits.items()},
-            'validation_structures': sorted(r[1] for r in val_records)},
-        training={'seed': args.seed, 'crop': args.crop, 'steps': best.get('step'),
-                  'loss_weight': args.loss_weight, 'coulomb_loss': args.coulomb_loss,
-                  'init': os.path.basename(args.init) if args.init else None,
-                  'crop_reuse': args.crop_reuse, 'bf16': args.bf16},
-        validation=best.get('val', {}))
-
-
 def export_checkpoint(ckpt_path, out_path):
     ckpt = torch.load(ckpt_path, map_location='cpu', weights_only=False)
     model = nn_model.UNet3D(ckpt['config'])
     model.load_state_dict(ckpt['model'])
-    nn_model.export(model, out_path, ckpt['metadata'])
+    weights_file.export(model, out_path, ckpt['metadata'])
     print(f'exported {ckpt_path} -> {out_path} ({os.path.getsize(out_path) / 1e6:.1f} MB); '
-          f'validation {ckpt["metadata"].get("validation")}')
+          f'validation {ckpt["metadata"].get("validation")}', flush=True)
 
 
 def evaluate(args):
-    """Figures of exported weights on all structures of a split (2 fixed crops each)."""
+    """Figures of exported weights on all structures of a split of HDF5 data (2 fixed crops
+    each)."""
+    from torch.utils.data import DataLoader
+    from pyscf.deepscf.training import dataset
     module, meta = nn_model.load(args.evaluate)
-    records = ds.split_records(args.data, seed=meta['dataset']['split_seed'])[args.split]
-    crops = ds.DensityDataset(records, spacing_bohr=meta['spacing_bohr'],
-                              margin_bohr=meta['margin_bohr'], crop=args.crop,
-                              smoothing_bohr=meta.get('smoothing_bohr', 0.0),
-                              samples_per_structure=2, seed=12345)
+    folder = args.data[0]
+    records = dataset.split_records(folder, seed=meta['dataset']['split_seed'])[args.split]
+    crops = dataset.DensityDataset(records, spacing_bohr=meta['spacing_bohr'],
+                                   margin_bohr=meta['margin_bohr'], crop=args.crop,
+                                   smoothing_bohr=meta.get('smoothing_bohr', 0.0),
+                                   samples_per_structure=2, seed=batches.VAL_SEED)
     val = validate(module, DataLoader(crops, batch_size=args.batch_size), torch.device('cpu'),
                    meta['spacing_bohr'])
-    result = {'weights': os.path.abspath(args.evaluate), 'data': os.path.abspath(args.data),
+    result = {'weights': os.path.abspath(args.evaluate), 'data': os.path.abspath(folder),
               'split': args.split, 'structures': len(records), 'crops': len(crops), **val}
     os.makedirs(args.out, exist_ok=True)
     with open(os.path.join(args.out, 'evaluation.json'), 'w') as f:
@@ -193,31 +99,36 @@ def evaluate(args):
     return result
 
 
-# ------------------------------------------------------------------------------- main
-
-# Options that say how to run, not what the run is: a resumed run takes them from the command
-# line; every other option it takes from the run it continues, unless given a new value.
-RUN_CONTROL = {'data', 'out', 'resume', 'init', 'export', 'export_only', 'evaluate', 'split',
-               'max_minutes', 'threads', 'device', 'workers', 'no_progress', 'rescan', 'func',
-               'command', 'compile'}
-
-
-def continue_run(args, saved):
-    """Give ``args`` the resumed run's options (``saved``: its parsed command line) where the
-    command line leaves them at their defaults, so that ``--resume`` alone continues the run
-    as it was started (learning-rate schedule, batch, crops); a value given now wins."""
-    defaults = vars(build_parser().parse_args(['--data', '-', '--out', '-']))
-    for key, value in saved.items():
-        if key not in RUN_CONTROL and key in defaults and getattr(args, key, None) == defaults[key]:
-            setattr(args, key, value)
+def new_config(args, source):
+    """A new network's config: the model options, and an output scale that starts the network
+    at O(1) (--out-scale, else the std of Δρ on the first training crops)."""
+    out_scale = args.out_scale or float(source.first_targets().std())
+    return {**nn_model.DEFAULT_CONFIG, 'widths': args.widths,
+            'blocks_per_level': args.blocks_per_level, 'groups': args.groups,
+            'out_scale': out_scale}
 
 
-def main(argv=None):
-    return run(build_parser().parse_args(argv))
+def weights_metadata(cfg, args, source, state, weights):
+    """The metadata of exported weights; ``weights`` ({'step', 'samples', 'val'}) says which:
+    a validation's own row, or the best one.  The weights the run started from (--init) are
+    carried through every --resume in the state."""
+    return weights_file.make_metadata(
+        cfg, args.spacing, args.margin, smoothing_bohr=args.smoothing,
+        reference=source.reference, dataset=source.metadata(),
+        training={'seed': args.seed, 'crop': args.crop, 'batch_size': args.batch_size,
+                  'steps': weights.get('step'), 'samples': weights.get('samples'),
+                  'loss_weight': args.loss_weight, 'coulomb_loss': args.coulomb_loss,
+                  'crop_reuse': args.crop_reuse, 'bf16': args.bf16, 'device': args.device_name,
+                  'init': state.get('init'), 'resume': state.get('resume'),
+                  **args.training_metadata},
+        validation=weights.get('val', {}))
 
 
-def run(args):
-    """Train (or export / evaluate) as the parsed command line ``args`` says."""
+# ------------------------------------------------------------------------------- the loop
+
+def run(args, parser=None):
+    """Train (or export / evaluate) as the parsed command line ``args`` says; returns 0."""
+    t_start = time.time()
     ckpt_path, best_path = (os.path.join(args.out, n) for n in ('checkpoint.pt', 'best.pt'))
     if args.export_only:
         if not args.export:
@@ -231,69 +142,58 @@ def run(args):
     if args.evaluate:
         evaluate(args)
         return 0
+    missing = [s for s in args.data if not os.path.exists(s)]
+    if missing:
+        (parser or build_parser()).error(f'--data: no data folder or compact file {missing[0]}')
     rank, world, device = setup_distributed(args.device)
+    resume_path = ckpt_path if args.resume is True else args.resume
     ckpt = None
-    if args.resume and os.path.exists(ckpt_path):
-        ckpt = torch.load(ckpt_path, map_location='cpu', weights_only=False)
-        continue_run(args, ckpt.get('args') or {})
-    args.bf16 = bool(args.bf16)       # None (not given, nothing resumed): off
-    options = {k: v for k, v in vars(args).items() if k != 'func'}   # cli.py adds its handler
+    if resume_path and (os.path.exists(resume_path) or args.resume is not True):
+        ckpt = torch.load(resume_path, map_location='cpu', weights_only=False)
+        continue_run(args, ckpt.get('args') or {}, parser or build_parser())
+    if args.bf16 is None:
+        args.bf16 = device.type == 'cuda' and torch.cuda.is_bf16_supported()
+    args.device_name = torch.cuda.get_device_name(device) if device.type == 'cuda' else 'cpu'
+    args.training_metadata = getattr(args, 'training_metadata', None) or {}
+    options = {k: v for k, v in vars(args).items() if k != 'func'}
     torch.manual_seed(args.seed)
+    torch.backends.cudnn.benchmark = True
     os.makedirs(args.out, exist_ok=True)
+    try:
+        source = batches.open_batches(args, device, world)
+    except ValueError as err:
+        sys.exit(f'--data: {err}')
 
-    # data: molecule-level split, training crops re-drawn each epoch, fixed validation crops
-    splits = ds.split_records(args.data, seed=args.split_seed)
-    if not splits['train'] or not splits['val']:
-        sys.exit(f'{args.data}: need structures in both train and val splits, have '
-                 f'{ {k: len(v) for k, v in splits.items()} }')
-    common = dict(spacing_bohr=args.spacing, margin_bohr=args.margin, crop=args.crop,
-                  smoothing_bohr=args.smoothing)
-    train_set = ds.DensityDataset(splits['train'], samples_per_structure=args.samples_per_structure,
-                                  seed=args.seed, **common)
-    val_set = ds.DensityDataset(splits['val'][:args.val_structures], samples_per_structure=2,
-                                seed=12345, **common)
-    sampler = DistributedSampler(train_set, seed=args.seed) if world > 1 else None
-    # Workers are spawned, not forked: a forked child that calls OpenMP (PySCF's integrals)
-    # after the parent has used it hangs in libgomp (seen: the first batch never came).  They
-    # are re-created each epoch, so they see set_epoch and --rescan.
-    loader = DataLoader(train_set, batch_size=args.batch_size, shuffle=sampler is None,
-                        sampler=sampler, num_workers=args.workers, drop_last=True,
-                        persistent_workers=False,
-                        multiprocessing_context='spawn' if args.workers > 0 else None)
-    val_loader = list(DataLoader(val_set, batch_size=args.batch_size))    # fixed, kept in memory
-
-    # model and optimiser, or resume
-    cfg = {**nn_model.DEFAULT_CONFIG, 'widths': args.widths,
-           'blocks_per_level': args.blocks_per_level, 'groups': args.groups}
-    state = {'epoch': 0, 'step': 0, 'best': {}}
-    init = None
+    # the network and its optimiser: resumed, from exported weights (--init), or new
     if ckpt:
-        cfg, state = ckpt['config'], ckpt['state']
-        # the run's starting weights, for the metadata: those of the run being resumed
-        args.init = args.init or (ckpt.get('metadata') or {}).get('training', {}).get('init')
+        cfg, state = ckpt['config'], {'samples': 0, 'epoch': 0, **ckpt['state']}
+        state.setdefault('init', (ckpt.get('metadata') or {}).get('training', {}).get('init'))
+        state['resume'] = os.path.basename(resume_path)
     elif args.init:
-        module, meta = nn_model.load(args.init)
-        init = module.state_dict()
+        init_module, meta = nn_model.load(args.init)
         cfg = meta['config']
-    elif args.out_scale:
-        cfg['out_scale'] = args.out_scale
-    else:   # output scale: the std of Δρ on a few training crops, so the net starts at O(1)
-        ys = [train_set[i][1][train_set[i][2] > 0] for i in range(min(8, len(train_set)))]
-        cfg['out_scale'] = float(torch.cat(ys).std())
-    model = nn_model.UNet3D(cfg).to(device)
+        state = {'epoch': 0, 'step': 0, 'samples': 0, 'best': {},
+                 'init': os.path.basename(args.init)}
+    else:
+        cfg = new_config(args, source)
+        state = {'epoch': 0, 'step': 0, 'samples': 0, 'best': {}}
+    model = nn_model.UNet3D(cfg)
+    if ckpt:
+        model.load_state_dict(ckpt['model'])
+    elif args.init:
+        model.load_state_dict(init_module.state_dict())
+    model = model.to(device)
     try:
         nn_model.check_crop(args.crop, model.factor)
     except ValueError as err:
         sys.exit(f'--crop: {err}')
     opt = torch.optim.AdamW(model.parameters(), lr=args.lr, weight_decay=args.weight_decay)
     if ckpt:
-        model.load_state_dict(ckpt['model'])
         opt.load_state_dict(ckpt['optimizer'])
-    elif init is not None:
-        model.load_state_dict(init)
     net = torch.nn.parallel.DistributedDataParallel(model) if world > 1 else model
     if args.compile:        # crops and batches have one shape: compiled once
         net = torch.compile(net)
+
     log = open(os.path.join(args.out, 'metrics.jsonl'), 'a') if rank == 0 else None
 
     def record(**entry):
@@ -301,84 +201,166 @@ def run(args):
             log.write(json.dumps({'time': time.time(), **entry}) + '\n')
             log.flush()
 
-    def save(path):
+    def save(path, weights):
         if rank == 0:
             torch.save({'model': model.state_dict(), 'optimizer': opt.state_dict(), 'config': cfg,
                         'state': state, 'args': options,
-                        'metadata': make_metadata(cfg, args, splits, val_set.records,
-                                                          state['best'])}, path + '.tmp')
+                        'metadata': weights_metadata(cfg, args, source, state, weights)},
+                       path + '.tmp')
             os.replace(path + '.tmp', path)
-
-    # --val-guess: the SCF's density matrices of the first validation structures, loaded once
-    guess_records = [data_io.load_record(*r) for r in splits['val'][:args.val_guess]]
-    guess_level = ds.data_settings(args.data)
-    best_key = 'guess_nmae_percent' if guess_records else 'nmae_delta_rho'
-
-    def validate_and_save():
-        val = validate(model, val_loader, device, args.spacing)
-        if guess_records and rank == 0:
-            val.update(validate_guess(current_predictor(), guess_records, guess_level))
-        record(step=state['step'], epoch=state['epoch'], val=val)
-        if rank == 0:
-            print(f'step {state["step"]}: validation {val}', flush=True)
-        if val.get(best_key, np.inf) < state['best'].get('val', {}).get(best_key, np.inf):
-            state['best'] = {'step': state['step'], 'val': val}
-            save(best_path)
-        save(ckpt_path)
 
     def current_predictor():
         """The model as it is now, exported and loaded as users load weights (on the CPU)."""
         path = os.path.join(args.out, 'validation_weights.pt')
-        nn_model.export(copy.deepcopy(model), path,
-                        make_metadata(cfg, args, splits, val_set.records, state['best']))
+        weights_file.export(copy.deepcopy(model), path,
+                        weights_metadata(cfg, args, source, state, state['best']))
         return nn_model.NetworkPredictor(path, device='cpu')
 
-    record(event='start', args=options, config=cfg, world=world,
-           structures={k: len(v) for k, v in splits.items()})
+    # --val-guess: the SCF's density matrices of the first validation structures, loaded once
+    guess_records = source.guess_records(args.val_guess) if args.val_guess else []
+    best_key = 'guess_nmae_percent' if guess_records else 'nmae_delta_rho'
+    slowest_validation = [0.0]
+
+    def validate_and_save():
+        t0 = time.time()
+        val = validate(model, source.val_batches, device, args.spacing)
+        if guess_records and rank == 0:
+            from pyscf.deepscf.training.guess_validation import validate_guess
+            val.update(validate_guess(current_predictor(), guess_records, source.reference))
+        row = {'step': state['step'], 'epoch': state['epoch'], 'samples': state['samples'],
+               'elapsed_s': round(time.time() - t_start, 1), 'val': val}
+        record(**row)
+        if rank == 0:
+            print(f'step {state["step"]} ({row["elapsed_s"]:.0f} s): validation NMAE '
+                  f'{val["nmae_rho_percent"]:.3f} %' + (f', guess {val[best_key]:.3f} %'
+                                                         if guess_records else ''), flush=True)
+        weights = {k: row[k] for k in ('step', 'samples', 'val')}
+        if val.get(best_key, np.inf) < state['best'].get('val', {}).get(best_key, np.inf):
+            state['best'] = weights
+            save(best_path, weights)
+        save(ckpt_path, weights)
+        if args.snapshots and rank == 0:
+            weights_file.export(copy.deepcopy(model), os.path.join(
+                args.out, f'weights_step{state["step"]:06d}.pt'),
+                weights_metadata(cfg, args, source, state, weights))
+            if args.keep_snapshots:     # the device tool returns at most 8 files
+                for old in sorted(glob.glob(os.path.join(args.out, 'weights_step*.pt')))[
+                        :-args.keep_snapshots]:
+                    os.remove(old)
+        slowest_validation[0] = max(slowest_validation[0], time.time() - t0)
+        return row
+
+    for event in source.events:
+        record(**event)
+    record(event='start', args=options, config=cfg, world=world, structures=source.structures())
     if rank == 0:
-        print(f'train {len(splits["train"])} structures, val {len(val_set.records)}, '
-              f'device {device}, world {world}, out_scale {cfg["out_scale"]:.3g}', flush=True)
-    t_start, stop = time.time(), False
-    from tqdm import tqdm
+        print(f'train {source.structures()["train"]} structures, val '
+              f'{source.structures()["val"]}; device {args.device_name}, bf16 {args.bf16}, '
+              f'world {world}, out_scale {cfg["out_scale"]:.3g}; {time.time() - t_start:.1f} s '
+              'to load', flush=True)
+    history = [validate_and_save()] if args.validate_first else []
+    deadline = t_start + 60 * args.max_minutes if args.max_minutes else np.inf
+
+    def time_left():
+        """Seconds of steps left: the last validation and the export must fit too."""
+        return deadline - 2 * slowest_validation[0] - 10 - time.time()
+
+    t_train, step0, last_save = time.time(), state['step'], time.time()
+    time_budget = max(time_left(), 1e-6)
+    total_steps = args.max_steps or args.epochs * len(source) * args.crop_reuse
+    split = {'sample_s': 0.0, 'step_s': 0.0, 'timed_steps': 0}
+    draws, stop = 0, False
     while state['epoch'] < args.epochs and not stop:
-        if args.rescan and state['epoch'] > 0:     # new shards: same hash split, more molecules
-            splits = ds.split_records(args.data, seed=args.split_seed)
-            train_set.records = splits['train']
-        train_set.set_epoch(state['epoch'])
-        if sampler is not None:
-            sampler.set_epoch(state['epoch'])
-        bar = tqdm(loader, desc=f'epoch {state["epoch"]}', disable=args.no_progress or rank > 0)
-        for batch in bar:
+        epoch_batches = source.epoch(state['epoch'], state['step'])
+        bar = None
+        if not args.no_progress and rank == 0:
+            from tqdm import tqdm
+            bar = tqdm(total=len(source), desc=f'epoch {state["epoch"]}')
+        while not stop:
+            # every --time-every'th batch drawn is timed in two parts, synchronized, to tell
+            # what bounds the rate: drawing the crops or the network's step
+            timed = (draws + 1) % args.time_every == 0
+            t_a = batches.synchronized_time(device) if timed else 0.0
+            batch = next(epoch_batches, None)
+            if batch is None:
+                break
+            draws += 1
             batch = [t.to(device) for t in batch]
+            t_b = batches.synchronized_time(device) if timed else 0.0
             for reuse in range(args.crop_reuse):
                 x, y, mask = (cube_symmetry(batch, np.random.default_rng(
                     [args.seed, state['step']])) if reuse else batch)
-                progress, total = ((time.time() - t_start, 60 * args.max_minutes)
-                                   if args.lr_over_minutes else
-                                   (state['step'], args.epochs * len(loader) * args.crop_reuse))
+                progress, total = ((time.time() - t_train, time_budget) if args.lr_over_minutes
+                                   else (state['step'], total_steps))
                 for group in opt.param_groups:
                     group['lr'] = learning_rate(args, progress, total, optimizer_steps(opt))
                 loss = training_step(net, opt, x, y, mask, args, args.bf16)
                 state['step'] += 1
-                bar.set_postfix(loss=f'{loss.item():.3g}')
+                state['samples'] += len(x)
+                if timed and not reuse:
+                    t_c = batches.synchronized_time(device)
+                    split['sample_s'] += (t_b - t_a) / args.crop_reuse
+                    split['step_s'] += t_c - t_b
+                    split['timed_steps'] += 1
+                    record(step=state['step'], loss=loss.item(), lr=opt.param_groups[0]['lr'],
+                           sample_s=round(t_b - t_a, 4), step_s=round(t_c - t_b, 4))
                 if state['step'] % 10 == 0:
                     record(step=state['step'], epoch=state['epoch'], loss=loss.item(),
                            lr=opt.param_groups[0]['lr'])
-                if state['step'] % args.val_every == 0:
-                    validate_and_save()
-                if args.max_minutes and time.time() - t_start > 60 * args.max_minutes:
+                if bar is not None:
+                    bar.set_postfix(loss=f'{loss.item():.3g}', refresh=False)
+                if (args.val_every and state['step'] % args.val_every == 0) or (
+                        args.checkpoint_minutes
+                        and time.time() - last_save > 60 * args.checkpoint_minutes):
+                    history.append(validate_and_save())
+                    last_save = time.time()
+                if (args.max_steps and state['step'] >= args.max_steps) or time_left() <= 0:
                     stop = True
                     break
-            if stop:
-                break
+            if bar is not None:
+                bar.update(1)
+        if bar is not None:
+            bar.close()
         if not stop:
             state['epoch'] += 1
-    validate_and_save()
-    if args.export and rank == 0:
-        export_checkpoint(best_path if os.path.exists(best_path) else ckpt_path, args.export)
+    history.append(validate_and_save())
+    seconds = time.time() - t_train
+    if rank == 0:
+        if args.export:
+            export_checkpoint(best_path if os.path.exists(best_path) else ckpt_path, args.export)
+        write_report(args, source, state, history, step0, draws, seconds, split)
     if world > 1:
         dist.destroy_process_group()
     return 0
+
+
+def write_report(args, source, state, history, step0, draws, seconds, split):
+    """report.json: what the run's steps cost and how validation fell; printed in one line."""
+    steps = state['step'] - step0
+    # None where no batch was timed (fewer than --time-every drawn): not a zero
+    per_step = ({k: round(split[k] / split['timed_steps'], 4) for k in ('sample_s', 'step_s')}
+                if split['timed_steps'] else None)
+    report = {'device': args.device_name, 'torch': torch.__version__, 'bf16': args.bf16,
+              'structures': source.structures(), 'steps': steps, 'batch_size': args.batch_size,
+              'crop': args.crop, 'sample_group': args.sample_group,
+              'crop_reuse': args.crop_reuse, 'batches_drawn': draws,
+              'train_seconds': round(seconds, 1), 'steps_per_s': round(steps / seconds, 3),
+              'seconds_per_step': per_step,
+              'validation': [{k: r[k] for k in ('step', 'samples', 'elapsed_s')}
+                             | {'nmae_rho_percent': r['val']['nmae_rho_percent']}
+                             for r in history],
+              'best': state['best']}
+    with open(os.path.join(args.out, 'report.json'), 'w') as f:
+        json.dump(report, f, indent=1)
+    split_words = (f'per step {per_step["sample_s"]:.4f} s sampling crops, '
+                   f'{per_step["step_s"]:.4f} s network' if per_step else
+                   f'the split not timed: {draws} batches drawn, every {args.time_every}th '
+                   'is timed')
+    print(f'trained {steps} steps in {seconds:.0f} s ({report["steps_per_s"]:.2f}/s; '
+          f'{split_words}); best validation NMAE '
+          f'{state["best"]["val"]["nmae_rho_percent"]:.3f} % at step {state["best"]["step"]}',
+          flush=True)
+    return report
 
 
 if __name__ == '__main__':
