@@ -33,8 +33,8 @@ Outcomes of the deepscf guess (the same method object, init_guess='deepscf'):
   out: the point charges break it), the dipole moment (a.u., about the symmetry origin) has
   components the group forbids: none for C1, the one along the mirror plane's normal for Cs,
   the part perpendicular to the main axis for Cn, Cnv and Coov, all of it for every other group.
-  The converged deepscf SCF is WRONG where its forbidden part exceeds 1e-8 au, or ten times that
-  of the reference state it ended in where the method itself breaks the group: PySCF's DFT grids
+  The converged deepscf SCF is WRONG where its forbidden part exceeds 1e-8 au, or ten times the
+  largest of the reference SCFs ending in its state where the method itself breaks the group: PySCF's DFT grids
   have the cube's symmetry in the lab frame, so a C3 axis, or a mirror plane off the axes,
   is not exact (ammonia with its C3 axis along z, PBE on a level-1 grid: 4.9e-5 au
   perpendicular to the axis from minao, atom, huckel and sap alike; RHF: 5e-15 au). A lower

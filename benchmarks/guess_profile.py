@@ -152,7 +152,7 @@ def exponents(rows, steps):
     return out
 
 
-def report(rows, out_dir, name='profile', stdout=sys.stdout):
+def report(rows, out_dir, name='guess_profile', stdout=sys.stdout):
     methods = list(dict.fromkeys(r['method'] for r in rows))
     lines = [f'# python benchmarks/guess_profile.py; {platform.node()}, '
              f'OMP_NUM_THREADS={rows[0].get("threads", "?") if rows else "?"}, '
@@ -264,9 +264,9 @@ def main(argv=None):
     p.add_argument('--max-atoms', type=int, default=80)
     p.add_argument('--methods', nargs='+', default=['b3lyp/def2-svp', 'b3lyp/def2-svp/df'])
     p.add_argument('--out', default=os.path.join(HERE, 'results'))
-    p.add_argument('--name', default='profile', help='file stem of the outputs (profile)')
+    p.add_argument('--name', default='guess_profile', help='file stem of the outputs')
     p.add_argument('--report-only', action='store_true',
-                   help='tables and plot from the profile.jsonl in --out, nothing run')
+                   help='tables and plot from NAME.jsonl in --out, nothing run')
     p.add_argument('--scf-vxc-above', type=int, default=None, metavar='ATOMS',
                    help='for molecules of more atoms, measure of the SCF only its grid, V_xc and '
                         'diagonalization (a lower bound of its memory; its J and K take hours)')

@@ -5,7 +5,7 @@
 For each molecule: the box, the seconds of one forward pass of the frozen (MKL-DNN) module in
 float32 and with parameters and input cast to bfloat16 (the second call of each, one thread),
 and how far bfloat16 moves the predicted residual: |Δρ_bf16 − Δρ_fp32|_1 / |Δρ_fp32|_1.
-Prints a table and writes DIR/bf16_cpu.{txt,jsonl}.  Whether bfloat16 is fast depends on the
+Prints a table and writes DIR/inference_bf16_cpu.{txt,jsonl}.  Whether bfloat16 is fast depends on the
 CPU (avx512_bf16 or AMX); the network's own error, for scale, is about 13 % of |Δρ|_1.
 """
 import argparse
@@ -37,7 +37,7 @@ def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.split('\n')[0])
     p.add_argument('paths', nargs='*', default=DEFAULT)
     p.add_argument('--weights', default=model.DEFAULT_WEIGHTS)
-    p.add_argument('--out', default=os.path.join(HERE, 'results', 'inference_dtype'))
+    p.add_argument('--out', default=os.path.join(HERE, 'results'))
     args = p.parse_args(argv)
     torch.set_num_threads(1)
     cpu = torch.device('cpu')
@@ -67,9 +67,9 @@ def main(argv=None):
                      f'{t32:7.2f} {t16:7.2f} {t32 / t16:8.2f} {change:13.2e}')
         print(lines[-1], flush=True)
     os.makedirs(args.out, exist_ok=True)
-    with open(os.path.join(args.out, 'bf16_cpu.txt'), 'w') as f:
+    with open(os.path.join(args.out, 'inference_bf16_cpu.txt'), 'w') as f:
         f.write('\n'.join(lines) + '\n')
-    with open(os.path.join(args.out, 'bf16_cpu.jsonl'), 'w') as f:
+    with open(os.path.join(args.out, 'inference_bf16_cpu.jsonl'), 'w') as f:
         for r in rows:
             f.write(json.dumps(r) + '\n')
 

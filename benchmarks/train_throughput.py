@@ -6,7 +6,7 @@ One training step (forward, masked loss, backward, AdamW) of the bundled archite
 random crops, timed over ``--steps`` steps after two warm-up steps, for each setting: crop edge
 and batch size, channels-last memory layout, torch.compile, bfloat16 autocast, and the width of
 the network.  The crops are random numbers: this times the arithmetic alone.  Drawing real crops
-costs as much again when it shares the thread (``--workers 0``; docs/measurements.md, levers at
+costs as much again when it shares the thread (``--workers 0``; docs/experiments.md, levers at
 equal compute), less with ``--crop-reuse``.  Writes train_throughput.txt and .jsonl.
 """
 import argparse

@@ -158,7 +158,7 @@ class _XCMatrix:
 # Where the predicted residual nearly cancels the free atoms (outer tails), the predicted density
 # crosses zero with a gradient no bound density has, and a GGA's potential there is arbitrary.
 # Such points get no exchange-correlation: the density is negative, or below TAIL_DENSITY and
-# falling off faster than MAX_DECAY_PER_BOHR, which no bound density does (docs/measurements.md,
+# falling off faster than MAX_DECAY_PER_BOHR, which no bound density does (docs/experiments.md,
 # "Unphysical tails in V_xc").
 TAIL_DENSITY = 1e-4                 # e/bohr^3
 MAX_DECAY_PER_BOHR = 50.0           # |grad rho| / rho
