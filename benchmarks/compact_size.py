@@ -8,7 +8,7 @@ largest structures of each source, every variant is written as the compact set w
 (float16, then compressed as ``np.savez_compressed`` does) and its density compared with the
 reference's on PySCF's grid (level 2): density NMAE % (∫|ρ − ρ_ref| / N) and bytes per
 structure.  Variants: ``eigen`` (the factor of the eigenvectors, as before the sparse factors)
-and ``sparse T`` (dataset.sparse_factor at threshold T; T = 0: the exact Cholesky factor).
+and ``sparse T`` (compact_pyscf.sparse_factor at threshold T; T = 0: the exact Cholesky factor).
 The 64 MiB that travel to a GPU machine decide how many structures one run can train on.
 Prints a table, writes compact_size.{txt,jsonl,png}.
 """
@@ -21,8 +21,8 @@ import numpy as np
 import torch
 from pyscf import dft, gto
 
-from model import write
-from pyscf.deepscf.training import compact, dataset
+from report import write
+from pyscf.deepscf.training import compact, compact_pyscf
 
 THRESHOLDS = (0., 3e-4, 1e-3, 3e-3)
 
@@ -32,14 +32,14 @@ def reference_set(source):
     if os.path.isfile(source):
         return compact.CompactSet(source)
     path = os.path.join(tempfile.mkdtemp(), 'exact.npz')
-    dataset.write_compact(source, path, dtype='float64', progress=False, threshold=0)
+    compact_pyscf.write_compact(source, path, dtype='float64', progress=False, threshold=0)
     return compact.CompactSet(path)
 
 
 def variants(factor):
     """{name: the factor as the compact set would store it (float16)}."""
     out = {'eigen': factor}
-    out.update({f'sparse {t:g}': dataset.sparse_factor(factor, t) for t in THRESHOLDS})
+    out.update({f'sparse {t:g}': compact_pyscf.sparse_factor(factor, t) for t in THRESHOLDS})
     return {name: f.astype(np.float16) for name, f in out.items()}
 
 

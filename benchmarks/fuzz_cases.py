@@ -20,7 +20,7 @@ FRAGMENTS = ['C', 'CC', 'O', 'N', 'C(=O)', 'c1ccccc1', 'C#N', 'S', 'Cl', 'F', 'C
 
 
 def smiles_mol(smiles, basis='sto-3g', **kw):
-    from pyscf.deepscf.training.data import smiles_geometry
+    from pyscf.deepscf.training.geometries import smiles_geometry
     symbols, coords = smiles_geometry(smiles)
     return gto.M(atom=list(zip(symbols, coords)), basis=basis, verbose=0, **kw)
 
@@ -312,7 +312,7 @@ def generate(rng, folder):
 
 
 def _angstrom_atoms(smiles):
-    from pyscf.deepscf.training.data import smiles_geometry
+    from pyscf.deepscf.training.geometries import smiles_geometry
     symbols, coords = smiles_geometry(smiles)
     return list(zip(symbols, coords))
 

@@ -33,7 +33,7 @@ from pyscf import dft, gto
 from pyscf import deepscf
 from pyscf.deepscf.engine import atoms
 from pyscf.deepscf import bench, molio
-from pyscf.deepscf.training import data, dataset
+from pyscf.deepscf.training import compact_pyscf, dataset, records
 from pyscf.deepscf.training.guess_validation import guess_density_matrix, nmae_percent
 from pyscf.deepscf.engine.model import NetworkPredictor
 from pyscf.deepscf.reference_predictors import OraclePredictor
@@ -154,7 +154,7 @@ def run_qm9(folder, n, out, weights=None, mirrors=1, splits=('test',), elements_
     print(header)
     for _, read in load:
         rec = read()
-        mol = data.record_mole(rec)
+        mol = records.record_mole(rec)
         rows.append({'molecule': rec['id'], 'natm': mol.natm,
                      'elements': sorted(set(rec['symbols'])),
                      **density_errors(mol, rec['dm'], predictor)})
@@ -170,19 +170,19 @@ def run_qm9(folder, n, out, weights=None, mirrors=1, splits=('test',), elements_
 def stored_structures(source, seed, splits):
     """[(element symbols, read)] of the structures of ``splits`` in ``source`` (an HDF5 data
     folder, or compact files: .npz files or folders of them), in split order; read() returns
-    the record (data.load_record's keys: id, symbols, coords_bohr, dm ...)."""
+    the record (records.load_record's keys: id, symbols, coords_bohr, dm ...)."""
     from pyscf.deepscf.training import compact
     if isinstance(source, str):
         source = [source]
     if len(source) == 1 and os.path.exists(os.path.join(source[0], 'settings.json')):
         split_records = dataset.split_records(source[0], seed=seed)
-        return [(stored_elements(path, sid), lambda r=(path, sid): data.load_record(*r))
+        return [(stored_elements(path, sid), lambda r=(path, sid): records.load_record(*r))
                 for split in splits for path, sid in split_records[split]]
     store = compact.CompactSet(source)
     if store.settings.get('split_seed', 0) != seed:
         raise SystemExit(f'{source}: split seed {store.settings.get("split_seed")}, the '
                          f'weights were split with {seed}')
-    return [(store.symbols(i), lambda i=i: dataset.compact_records(store, [i])[0])
+    return [(store.symbols(i), lambda i=i: compact_pyscf.compact_records(store, [i])[0])
             for split in splits for i in store.indices(split)]
 
 

@@ -57,12 +57,12 @@ def nonscf_errors(mol, predictor, density_fit=False, oracle=False):
 
 
 def held_out_drugs(n, natm_min, natm_max, split_seed=0):
-    """[(name, symbols, coords_ang)] of ``n`` drug-like molecules (data.DRUGS, our own list) of
+    """[(name, symbols, coords_ang)] of ``n`` drug-like molecules (geometries.DRUGS, our own list) of
     the *test* split (never trained on: splits go by molecule) with natm_min..natm_max atoms,
     hydrogens included, evenly spread over the sizes found; RDKit conformers as the training
-    data's (data.smiles_geometry)."""
+    data's (geometries.smiles_geometry)."""
     from rdkit import Chem
-    from pyscf.deepscf.training import data, dataset, geometries
+    from pyscf.deepscf.training import dataset, geometries
     found = []
     for k, smiles in enumerate(geometries.read_smiles_file(geometries.DRUGS)):
         name = f'drug_{k}'
@@ -75,7 +75,7 @@ def held_out_drugs(n, natm_min, natm_max, split_seed=0):
         sys.exit(f'only {len(found)} test-split drugs of {natm_min}-{natm_max} atoms')
     found.sort()
     chosen = [found[round(i)] for i in np.linspace(0, len(found) - 1, n)]
-    return [(name, *data.smiles_geometry(smiles)) for _, name, smiles in chosen]
+    return [(name, *geometries.smiles_geometry(smiles)) for _, name, smiles in chosen]
 
 
 def run_nonscf(paths, out, weights=None, n=10, natm_range=(30, 60), name='model_nonscf_size',

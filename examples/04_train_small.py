@@ -2,7 +2,8 @@
 training, exported weights, and a guess with them.  (The bundled model was trained the same way,
 on 1,500 structures and for longer: see the README.)
 
-    python examples/04_train_small.py [--molecules 12] [--minutes 3] [--basis def2-svp] [--out DIR]
+    python examples/04_train_small.py [--molecules 12] [--minutes 3] [--steps N] [--basis def2-svp]
+                                      [--out DIR]
 """
 import argparse
 import os
@@ -16,6 +17,7 @@ from pyscf.deepscf.engine.model import NetworkPredictor
 p = argparse.ArgumentParser()
 p.add_argument('--molecules', type=int, default=12)
 p.add_argument('--minutes', type=float, default=3)
+p.add_argument('--steps', type=int, default=None, help='stop after this many steps instead')
 p.add_argument('--basis', default='def2-svp')
 p.add_argument('--out', default=os.path.join(tempfile.gettempdir(), 'deepscf_small_run'))
 args = p.parse_args()
@@ -27,7 +29,8 @@ deepscf_command(['data', 'generate', '--qm9', str(args.molecules), '--basis', ar
                  '--workers', '0', '--out', data, '--no-progress'])
 deepscf_command(['train', '--data', data, '--out', run, '--max-minutes', str(args.minutes),
                  '--widths', '8', '16', '--val-every', '20', '--no-progress',
-                 '--export', weights])
+                 '--export', weights]
+                + (['--max-steps', str(args.steps)] if args.steps else []))
 
 # 4. the new weights as the predictor of a guess
 mol = gto.M(atom='O 0 0 0.1173; H 0 0.7572 -0.4692; H 0 -0.7572 -0.4692', basis=args.basis,

@@ -13,6 +13,8 @@ from pyscf.tools import cubegen
 from pyscf import deepscf
 from pyscf.deepscf.cli import main
 
+from conftest import requires
+
 
 def exit_code(argv, capsys):
     with pytest.raises(SystemExit) as exc:
@@ -55,6 +57,7 @@ def test_run_nonscf(water_xyz, capsys):
     assert abs(difference - 1e3 * (ns.e_tot - ref.e_tot)) < 1e-3
 
 
+@requires('matplotlib')
 def test_cube_matches_scf_density(water_xyz, tmp_path, capsys):
     """Predicted density cube against PySCF's cube of the SCF density (reference level):
     L1 difference over the points within 10 %; the network averaged over its box and
@@ -87,6 +90,7 @@ def test_cube_residual_integrates_to_zero(water_xyz, tmp_path):
     assert values.max() > 1e-3 and values.min() < -1e-3
 
 
+@requires('matplotlib')
 def test_bench_table_jsonl_png(water_xyz, tmp_path, capsys):
     out = str(tmp_path / 'bench')
     assert main(['bench', water_xyz, '--xc', 'pbe', '--basis', 'sto-3g', '--guesses',

@@ -5,6 +5,8 @@ from pyscf import dft
 from pyscf.deepscf import cube, predict
 from pyscf.deepscf.reference_predictors import ZeroPredictor
 
+from conftest import requires
+
 
 def test_molecular_plane_holds_the_atoms(water):
     points, proj, half = cube.molecular_plane(water, npoints=20)
@@ -15,6 +17,7 @@ def test_molecular_plane_holds_the_atoms(water):
     assert half > np.abs(proj).max()
 
 
+@requires('matplotlib')
 def test_slices_picture(water, tmp_path):
     mf = dft.RKS(water, xc='pbe').run()
     density = predict.predict_density(water, ZeroPredictor())

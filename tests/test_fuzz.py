@@ -4,7 +4,9 @@ state than PySCF's guesses reach, another <S^2>, a broken point group, NonSCF en
 the class's stated tolerance), a crash or a hang."""
 import pytest
 
-from conftest import load_script
+from conftest import load_script, requires
+
+pytestmark = requires('rdkit')       # the random organic molecules come from SMILES
 
 fuzz = load_script('benchmarks', 'fuzz.py')
 

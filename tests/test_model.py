@@ -10,6 +10,8 @@ from pyscf.deepscf.engine import model
 from pyscf.deepscf.training import export as weights_file
 from pyscf.deepscf.engine.fingerprints import N_CHANNELS
 
+from conftest import requires
+
 TINY = {'widths': [4, 8, 8], 'blocks_per_level': 1, 'groups': 2, 'out_scale': 0.1}
 
 
@@ -195,6 +197,7 @@ def test_mirror_average_is_inversion_symmetric(weights):
         model.NetworkPredictor(weights, device='cpu', mirrors=3)
 
 
+@requires('qm9pack', 'tqdm')
 def test_train_resume_export_evaluate(tmp_path):
     """A few steps of train.main on three tiny structures, resume, export, load, evaluate."""
     from pyscf.deepscf.training import data, train

@@ -2,12 +2,13 @@
 the network's density error on stored structures (qm9)."""
 import pytest
 
-from conftest import load_script
+from conftest import load_script, requires
 
 model_benchmark = load_script('benchmarks', 'model.py')
 model_nonscf = load_script('benchmarks', 'model_nonscf.py')
 
 
+@requires('rdkit')
 def test_held_out_drugs_are_test_split_and_span_the_sizes():
     """nonscf's default molecules: drugs of the test split only (never trained on), atoms in
     range, sorted by size from the smallest to the largest found."""
@@ -21,6 +22,7 @@ def test_held_out_drugs_are_test_split_and_span_the_sizes():
         model_nonscf.held_out_drugs(3, 200, 300)
 
 
+@requires('matplotlib')
 def test_nonscf_rows_against_pyscf(tmp_path):
     """nonscf on a given file: one row whose errors are NonSCF's energies minus PySCF's PBE SCF
     energy (water: the bundled weights' e_ks within 10 mHa above it, as on the dev set)."""
@@ -44,6 +46,7 @@ def test_nonscf_rows_against_pyscf(tmp_path):
     assert abs(fitted['nonscf_mHa'] - rows[0]['nonscf_mHa']) < 0.1
 
 
+@requires('qm9pack', 'tqdm', 'matplotlib')
 def test_qm9_rows_by_elements(tmp_path, capsys):
     """qm9 on stored structures of every split: the structures holding --elements-first come
     first, the summary compares them with the rest, and the network beats free atoms."""
@@ -63,8 +66,8 @@ def test_qm9_rows_by_elements(tmp_path, capsys):
     # the same structures from a compact file (what survives a lost data folder): their
     # density matrices rebuilt from the stored factors give the same figures to the factors'
     # precision
-    from pyscf.deepscf.training import dataset
-    dataset.write_compact(folder, str(tmp_path / 'set.npz'), progress=False)
+    from pyscf.deepscf.training import compact_pyscf
+    compact_pyscf.write_compact(folder, str(tmp_path / 'set.npz'), progress=False)
     compact_rows = model_benchmark.run_qm9([str(tmp_path / 'set.npz')], 5, str(tmp_path),
                                            splits=('train', 'val', 'test'),
                                            elements_first=('O',), name='by_el_compact')
