@@ -7,8 +7,8 @@ are evaluated together (compact.crop_batch's ``group``).
 
 Draws ``--repeats`` batches of random rotated 32³ crops of training structures of the compact
 set (every 8th: QM9 and drug-like ones in the kit's proportions) and evaluates each batch once
-per group size (1: one structure at a time, what crop_sample does and the kit did until stop
-33; 0: the whole batch at once, padded to its largest structure), synchronized on
+per group size (1: one structure at a time, what crop_sample does and what the kit did
+before grouping; 0: the whole batch at once, padded to its largest structure), synchronized on
 ``--device``; the same rotations and crops every way, and the largest difference of the
 targets from group 1's is printed with the times.  Writes crop_sampling_<device>.txt and
 .jsonl.  Torch and numpy only: it runs on the GPU machine too.
@@ -18,7 +18,6 @@ import json
 import os
 import platform
 import sys
-import time
 
 import numpy as np
 import torch

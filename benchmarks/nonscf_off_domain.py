@@ -10,7 +10,6 @@ energy at the SCF's own converged density (nonscf.harris_energies).  Writes
 nonscf_off_domain.txt and .jsonl.
 """
 import argparse
-import json
 import os
 import sys
 
@@ -18,6 +17,9 @@ from pyscf import dft, gto, scf
 
 from pyscf import deepscf
 from pyscf.deepscf import nonscf
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))   # the benchmarks' own modules
+from report import write_table                                                 # noqa: E402
 
 RADICALS = {'OH': ('O 0 0 0; H 0 0 .97', 1),
             'CH3': ('C 0 0 0; H 1.08 0 0; H -.54 .94 0; H -.54 -.94 0', 1),
@@ -93,13 +95,8 @@ def main(argv=None):
         print(rows[-1], flush=True)
     text = table(rows)
     print(text)
-    os.makedirs(args.out, exist_ok=True)
-    with open(os.path.join(args.out, 'nonscf_off_domain.txt'), 'w') as f:
-        f.write('# python benchmarks/nonscf_off_domain.py (def2-SVP, bundled network; mHa)\n'
-                + text + '\n')
-    with open(os.path.join(args.out, 'nonscf_off_domain.jsonl'), 'w') as f:
-        for r in rows:
-            f.write(json.dumps(r) + '\n')
+    write_table(rows, args.out, 'nonscf_off_domain',
+                'python benchmarks/nonscf_off_domain.py (def2-SVP, bundled network; mHa)', text)
     return 0
 
 

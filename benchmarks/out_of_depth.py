@@ -11,7 +11,6 @@ state counts as higher when it lies more than 1e-6 Ha above the lowest.
 """
 import argparse
 import io
-import json
 import os
 import sys
 import time
@@ -21,6 +20,9 @@ from pyscf import dft, gto
 
 from pyscf import deepscf
 from pyscf.deepscf import domain, guess
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))   # the benchmarks' own modules
+from report import write_table                                                 # noqa: E402
 
 PYSCF_GUESSES = ('minao', 'atom', 'huckel', 'sap')
 
@@ -194,13 +196,9 @@ def main(argv=None):
     text, total, higher = table(rows)
     print(text)
     if not args.only:
-        os.makedirs(args.out, exist_ok=True)
-        with open(os.path.join(args.out, 'out_of_depth.txt'), 'w') as f:
-            f.write(f'# python benchmarks/out_of_depth.py --xc {args.xc} --basis {args.basis}'
-                    f' (UKS, PySCF defaults otherwise)\n{text}\n')
-        with open(os.path.join(args.out, 'out_of_depth.jsonl'), 'w') as f:
-            for r in rows:
-                f.write(json.dumps(r) + '\n')
+        write_table(rows, args.out, 'out_of_depth',
+                    f'python benchmarks/out_of_depth.py --xc {args.xc} --basis {args.basis} '
+                    f'(UKS, PySCF defaults otherwise)', text)
     return 0
 
 

@@ -16,6 +16,13 @@ def write_jsonl(rows, out, stem):
     return path
 
 
+def write_table(rows, out, stem, command, text):
+    """OUT/STEM.txt: ``# command`` then the table ``text``; and the rows as OUT/STEM.jsonl."""
+    path = write_jsonl(rows, out, stem)
+    with open(path + '.txt', 'w') as f:
+        f.write(f'# {command}\n{text}\n')
+
+
 def write(rows, out, stem, keys, ylabel, x='molecule'):
     """JSON lines and a bar chart of ``keys`` per row."""
     path = write_jsonl(rows, out, stem)

@@ -11,7 +11,7 @@ runs ``gpu_train.py train`` twice at once on the one GPU, each for ``--minutes``
 Why side by side: one run's steps leave most of the GPU idle (drawing the crops, kernel
 launches of one process), so a second process adds steps; each run's ``report.json`` gives its
 steps per second.  Why ``--crop-reuse 1``: continuing trained weights, a step on a reused crop
-was worth less than a step on a fresh one (docs/measurements.md, "Crop reuse in the GPU kit").
+was worth less than a step on a fresh one (docs/experiments.md, "Crop reuse").
 
 The device tool returns at most 8 files of 16 MiB, 64 MiB in all.  Each run trains in a work
 folder; at the end (also when a run fails or outlives ``--deadline-s``) this script copies into

@@ -81,18 +81,23 @@ KIT_DEFAULTS = {'batch_size': 16, 'lr': 3e-4, 'lr_final': 1e-5, 'val_structures'
 
 def train_on_slot(args, parser):
     """The training loop on the compact set, then the kit's own measurements on the device."""
+    args.export = args.export or os.path.join(args.out, 'weights.pt')
+    if args.export_only or args.evaluate:     # no training: no report, nothing timed
+        return train.run(args, parser)
     if not (args.max_minutes or args.max_steps):
         parser.error('give --minutes (a slot) or --max-steps')
     if args.lr_over_minutes is None:
         args.lr_over_minutes = bool(args.max_minutes)
-    args.export = args.export or os.path.join(args.out, 'weights.pt')
+    device = torch.device(args.device or ('cuda' if torch.cuda.is_available() else 'cpu'))
+    if args.bf16 is None:       # the kit's default: bf16 autocast where CUDA supports it
+        args.bf16 = device.type == 'cuda' and torch.cuda.is_bf16_supported()
+    torch.backends.cudnn.benchmark = True     # one shape of crops: cuDNN's fastest kernels
     args.training_metadata = {'kit': 'scripts/gpu_train.py'}
     train.run(args, parser)
     report_path = os.path.join(args.out, 'report.json')
     with open(report_path) as f:
         report = json.load(f)
     if not args.no_timing:
-        device = torch.device(args.device or ('cuda' if torch.cuda.is_available() else 'cpu'))
         report['inference'] = time_inference(args.export, device, args.timing_sizes)
         store = compact.CompactSet(args.data)
         report['guess'] = predict_guess_molecule(

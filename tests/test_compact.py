@@ -18,9 +18,8 @@ def random_density_matrix(mol, nocc, seed=0):
 @pytest.mark.parametrize('basis', ['def2-svp', 'def2-tzvp'])       # TZVP: f functions on O
 def test_density_equals_pyscf(basis):
     """ρ from the factor and the stored primitives equals PySCF's eval_rho (spherical basis,
-    Cartesian storage) to 1e-9 relative (float64 sums in another order: measured up to 1.8e-10
-    at a nucleus with torch's threads on a loaded machine); also for an unrestricted
-    (2, nao, nao) matrix."""
+    Cartesian storage) to 1e-9 relative (float64 sums in another order, which torch's threads
+    vary); also for an unrestricted (2, nao, nao) matrix."""
     mol = gto.M(atom='O 0 0 0.12; H 0 0.76 -0.47; H 0 -0.76 -0.47; Cl 0 0 2.5', basis=basis,
                 spin=1, verbose=0)
     dm = np.stack([random_density_matrix(mol, 10, 1), random_density_matrix(mol, 9, 2)]) / 2
@@ -39,8 +38,8 @@ def test_density_equals_pyscf(basis):
 @requires('qm9pack')
 def test_crop_sample_equals_the_pyscf_crop():
     """The same numbers give the same rotation and crop; x and y agree with dataset.crop_sample
-    to float32 rounding (measured: bit for bit), the free atoms interpolated from the same
-    radial tables (atoms.density_on_points), channel 0's cube root included."""
+    to float32 rounding, the free atoms interpolated from the same radial tables
+    (atoms.density_on_points), channel 0's cube root included."""
     job = data.structure_jobs(qm9_index=[3])[0]                       # water
     mol = data.job_mole(job, 'def2-svp')
     dm = random_density_matrix(mol, 5)
@@ -98,7 +97,7 @@ def test_crop_batch_equals_one_structure_at_a_time():
 def test_sparse_factor_is_local_and_keeps_the_density_matrix():
     """The pivoted Cholesky factor of D reproduces D (threshold 0: to rounding); on a chain
     (decapentaene, Huckel orbitals: delocalised) most of its entries fall below 1e-3, and
-    dropping them changes D by less than 1e-3 of its largest element (measured 7e-4)."""
+    dropping them changes D by less than 1e-3 of its largest element."""
     mol = gto.M(atom='; '.join([f'C {1.25 * i} {0.7 * (i % 2)} 0' for i in range(10)] +
                                [f'H {1.25 * i} {0.7 * (i % 2) + (1.1 if i % 2 else -1.1)} 0'
                                 for i in range(10)]), basis='def2-svp', verbose=0)

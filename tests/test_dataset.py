@@ -16,6 +16,18 @@ from pyscf.deepscf.engine.exact_residual import (SMOOTHING_GRIDS_LEVEL, residual
 from conftest import skip_without
 
 
+def full_box_sample(mol, dm, spacing_bohr=dataset.DEFAULT_SPACING_BOHR, rotation=None,
+                    smoothing_bohr=0.0, charges=None):
+    """The whole box of a sample: x (C, *shape), y (1, *shape) float32 and the UniformGrid;
+    ``rotation`` (3, 3) about the atoms' centroid, default none."""
+    rotation = np.eye(3) if rotation is None else np.asarray(rotation, dtype=float)
+    grid, center = dataset.molecule_rotated_box(mol, rotation, spacing_bohr,
+                                                dataset.DEFAULT_MARGIN_BOHR)
+    x, y = dataset.features_and_target(mol, dm, grid, rotation, center, smoothing_bohr, charges)
+    return (x.reshape((N_CHANNELS,) + grid.shape).astype(np.float32),
+            y.reshape((1,) + grid.shape).astype(np.float32), grid)
+
+
 def tight_dm(mol):
     mf = dft.RKS(mol, xc='b3lyp')
     mf.conv_tol, mf.grids.level = 1e-10, 3
@@ -45,7 +57,7 @@ def test_rotating_the_molecule_rotates_the_residual(water):
     mol, dm = water
     rotation = random_rotation(np.random.default_rng(7))
     assert np.allclose(rotation @ rotation.T, np.eye(3)) and np.isclose(np.linalg.det(rotation), 1)
-    x, y, grid = dataset.full_box_sample(mol, dm, rotation=rotation)
+    x, y, grid = full_box_sample(mol, dm, rotation=rotation)
     center = mol.atom_coords().mean(axis=0)
     rotated = gto.M(atom=[(s, c) for s, c in zip(['O', 'H', 'H'],
                                                  rotate(mol.atom_coords(), rotation, center))],
@@ -53,46 +65,43 @@ def test_rotating_the_molecule_rotates_the_residual(water):
     points = grid.coords()
     y_direct = residual_density_on_points(rotated, tight_dm(rotated), points)
     x_direct = fingerprints_on_points(['O', 'H', 'H'], rotated.atom_coords(), points)
-    scale = np.abs(y_direct).max()                               # 0.27 e/bohr^3
-    assert np.abs(y[0].ravel() - y_direct).max() < 1e-5 * scale  # measured 7e-7 / 0.27
+    scale = np.abs(y_direct).max()
+    assert np.abs(y[0].ravel() - y_direct).max() < 1e-5 * scale
     assert np.abs(x.reshape(N_CHANNELS, -1) - x_direct).max() < 1e-5
-    # the inverse rotation (a wrong convention) does not match (measured 0.013)
+    # the inverse rotation (a wrong convention) does not match
     _, y_wrong = dataset.features_and_target(mol, dm, grid, rotation.T, center)
     assert np.abs(y_wrong - y_direct).max() > 1e-3 * scale
     # the smoothed target rotates the same way: it equals the rotated molecule's own up to the
-    # quadrature (PySCF's angular grids do not turn with the molecule; level 4: measured 0.6 %
-    # of the largest value, level 1 5.7 %; smoothing blurs the anisotropy of water's Δρ)
+    # quadrature (PySCF's angular grids do not turn with the molecule, hence the finer grids
+    # level and a looser bound than the point values', which still tells the inverse rotation
+    # apart)
     charges = residual_charges(mol, dm, grids_level=4)
-    _, y_smooth, _ = dataset.full_box_sample(mol, dm, rotation=rotation, smoothing_bohr=0.2,
-                                             charges=charges)
+    _, y_smooth, _ = full_box_sample(mol, dm, rotation=rotation, smoothing_bohr=0.2,
+                                     charges=charges)
     direct = smoothed_residual_on_grid(rotated, tight_dm(rotated), grid, 0.2, grids_level=4)
-    # (the inverse rotation: 1.15 %)
     assert np.abs(y_smooth[0] - direct).max() < 0.009 * np.abs(direct).max()
 
 
 def test_residual_integrates_to_zero(water):
-    """∫Δρ on the 0.3-bohr box: measured -0.032 e (water), 0.008 e (methane) of 10 e.
-
-    The grid cannot integrate the sharp cores (the free-atom sum alone comes to 12.8 e for
-    water), but they cancel in Δρ.
-    """
+    """∫Δρ on the 0.3-bohr box is near zero: the grid cannot integrate the sharp cores (the
+    free-atom sum alone is far from the electron count), but they cancel in Δρ."""
     mol, dm = water
-    x, y, grid = dataset.full_box_sample(mol, dm, spacing_bohr=0.3)
+    x, y, grid = full_box_sample(mol, dm, spacing_bohr=0.3)
     charge = y.sum(dtype=float) * grid.voxel_volume
     assert abs(charge) < 0.1
     assert np.abs(y).sum(dtype=float) * grid.voxel_volume > 1.0          # Δρ is not trivially 0
     rho_atoms = np.sum(x[0].astype(float) ** 3) * grid.voxel_volume      # channel 0 = rho_0^(1/3)
     assert abs(charge) < 0.1 * abs(rho_atoms - mol.nelectron)            # core error cancels
-    _, y_fine, fine = dataset.full_box_sample(mol, dm, spacing_bohr=0.2)
-    assert abs(y_fine.sum(dtype=float) * fine.voxel_volume) < 0.01         # measured 0.002
+    _, y_fine, fine = full_box_sample(mol, dm, spacing_bohr=0.2)
+    assert abs(y_fine.sum(dtype=float) * fine.voxel_volume) < 0.01         # finer: closer
     # smoothed from the DFT grid, the 0.3 bohr box keeps the charge
-    _, y_smooth, _ = dataset.full_box_sample(mol, dm, spacing_bohr=0.3, smoothing_bohr=0.2)
+    _, y_smooth, _ = full_box_sample(mol, dm, spacing_bohr=0.3, smoothing_bohr=0.2)
     assert abs(y_smooth.sum(dtype=float) * grid.voxel_volume) < 0.002
 
 
 def test_crop_is_a_block_of_the_full_box(water):
     mol, dm = water
-    x_box, y_box, grid = dataset.full_box_sample(mol, dm)
+    x_box, y_box, grid = full_box_sample(mol, dm)
     x, y, mask = dataset.crop_sample(mol, dm, np.random.default_rng(3), crop=16,
                                      rotation=np.eye(3))
     rng = np.random.default_rng(3)                       # the same draws crop_sample makes
@@ -101,7 +110,7 @@ def test_crop_is_a_block_of_the_full_box(water):
     assert mask.all() and x.dtype == np.float32
     assert np.allclose(y[0], y_box[0][block], atol=1e-7)
     assert np.allclose(x, x_box[(slice(None),) + block], atol=1e-6)
-    _, y_box, _ = dataset.full_box_sample(mol, dm, smoothing_bohr=0.2)
+    _, y_box, _ = full_box_sample(mol, dm, smoothing_bohr=0.2)
     _, y, _ = dataset.crop_sample(mol, dm, np.random.default_rng(3), crop=16,
                                   rotation=np.eye(3), smoothing_bohr=0.2)
     assert np.allclose(y[0], y_box[0][block], atol=1e-7)
@@ -120,7 +129,7 @@ def test_dataset_items(folder):
     x, y, mask = big[0]
     n_real = int(mask.sum())
     assert 0 < n_real < 64 ** 3 and n_real == np.prod([min(n, 64) for n in
-                                                       dataset.full_box_sample(*big.structure(0)[:2])[2].shape])
+                                                       full_box_sample(*big.structure(0)[:2])[2].shape])
     assert torch.all(y[mask == 0] == 0) and torch.all(x[:, mask[0] == 0] == 0)
     loader = torch.utils.data.DataLoader(ds, batch_size=2)
     xb, yb, mb = next(iter(loader))

@@ -9,6 +9,7 @@ from conftest import load_script, requires
 pytestmark = requires('rdkit')       # the random organic molecules come from SMILES
 
 fuzz = load_script('benchmarks', 'fuzz.py')
+import fuzz_cases                     # noqa: E402  (loading fuzz.py put benchmarks/ on the path)
 
 
 @pytest.fixture(scope='module')
@@ -94,7 +95,7 @@ def test_point_group_rule():
     (axes[2]), C2v the part off its axis, D2h all of it."""
     from pyscf import gto, scf
     for atom, group in (('O 0 0 0; H 0.96 0 0; Cl -0.4 1.6 0.3', 'Cs'),
-                        (fuzz.WATER, 'C2v'), (fuzz.ETHENE, 'D2h')):
+                        (fuzz_cases.WATER, 'C2v'), (fuzz_cases.ETHENE, 'D2h')):
         mol = gto.M(atom=atom, basis='sto-3g', verbose=0)
         found = fuzz.point_group(mol)
         assert found[0] == group

@@ -2,10 +2,13 @@
 without PySCF, writes checkpoints, validation lines and TorchScript weights that load here,
 and ``finish`` evaluates them and runs the guess from the saved prediction.  Runs are bounded
 by steps, never by the clock: the same steps on a slow or busy machine."""
+import argparse
+import importlib.util
 import json
 import os
 import subprocess
 import sys
+import types
 
 import numpy as np
 import pytest
@@ -95,6 +98,20 @@ def test_kit_trains_without_pyscf_and_finish_evaluates(tiny_kit, tmp_path):
     _, snap = nn_model.load(os.path.join(resumed, f'weights_step{last["step"]:06d}.pt'))
     assert snap['training']['init'] == os.path.basename(nn_model.DEFAULT_WEIGHTS)
     assert snap['training']['steps'] == last['step'] and snap['training']['resume']
+    # no training: --export-only exports best.pt again, --evaluate figures on the compact set
+    base = [sys.executable, '-c', WITHOUT_PYSCF, 'train', '--data', compact_path]
+    again = str(tmp_path / 'again.pt')
+    proc = subprocess.run(base + ['--out', run, '--export-only', '--export', again],
+                          capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert nn_model.load(again)[1]['validation'] == report['best']['val']
+    proc = subprocess.run(base + ['--out', str(tmp_path / 'eval'), '--evaluate', again,
+                                  '--threads', '1'], capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    evaluation = json.load(open(tmp_path / 'eval' / 'evaluation.json'))
+    assert (evaluation['structures'], evaluation['crops']) == (1, 2)
+    assert evaluation['nmae_rho_percent'] == pytest.approx(
+        report['best']['val']['nmae_rho_percent'], rel=1e-2)
     # finish, where PySCF is: both sets of targets on the same crops, and the guess
     finish = str(tmp_path / 'finish.json')
     proc = subprocess.run([sys.executable, SCRIPT, 'finish', '--run', run, '--data', out_folder,
@@ -118,7 +135,7 @@ def test_kit_trains_without_pyscf_and_finish_evaluates(tiny_kit, tmp_path):
     assert len(figures) <= 8 and all(f['guess_structures'] == 1 for f in figures.values())
     assert result['chosen'] == min((k for k in figures if k != 'bundled'),
                                    key=lambda k: figures[k]['guess_nmae_percent'])
-    # without the data folder (lost between sessions): the compact set's validation structures
+    # without the data folder (a lost one): the compact set's validation structures
     # stand in, for the targets and for the guess, and give the same figures to its precision;
     # and without the GPU's guess prediction (a run with --no-timing), whose check is skipped
     os.remove(os.path.join(run, 'guess_residual.npz'))
@@ -166,3 +183,44 @@ def test_a_crop_the_network_cannot_take_is_refused_by_name(tiny_kit, tmp_path):
     factor = nn_model.load(nn_model.DEFAULT_WEIGHTS)[1]['factor']
     assert proc.returncode == 1 and 'Traceback' not in proc.stderr
     assert proc.stderr.startswith('--crop:') and f'not a multiple of {factor}' in proc.stderr
+
+
+def test_a_resume_takes_back_the_options_given_not_the_defaults():
+    """A resumed run takes back the options its run was given (a value given anew wins, also
+    one equal to the default), not that run's defaults: a kit checkpoint resumed by `deepscf
+    train` validates and stops by deepscf train's defaults.  --init and --resume exclude each
+    other."""
+    from pyscf.deepscf import cli
+    from pyscf.deepscf.training.options import continue_run
+    spec = importlib.util.spec_from_file_location('gpu_train_kit', SCRIPT)
+    kit = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(kit)
+    kit_args = kit.build_parser().parse_args(['train', '--data', 'kit', '--out', 'run',
+                                              '--minutes', '8', '--coulomb-loss', '30'])
+    assert kit_args.given == ['coulomb_loss', 'data', 'max_minutes', 'out']
+    saved = {k: v for k, v in vars(kit_args).items() if k not in ('func', 'given')}
+    args = cli.build_parser().parse_args(['train', '--data', 'kit', '--out', 'run', '--resume',
+                                          '--coulomb-loss', '0'])    # the default, given anew
+    continue_run(args, saved, kit_args.given)
+    assert (args.coulomb_loss, args.val_every, args.epochs, args.lr, args.batch_size) == (
+        0.0, 200, 100, 2e-3, 2)
+    args = cli.build_parser().parse_args(['train', '--data', 'kit', '--out', 'run', '--resume'])
+    continue_run(args, saved, kit_args.given)
+    assert args.coulomb_loss == 30 and 'coulomb_loss' in args.given     # and on to the next
+    with pytest.raises(SystemExit):
+        cli.build_parser().parse_args(['train', '--data', 'kit', '--out', 'run', '--resume',
+                                       '--init', nn_model.DEFAULT_WEIGHTS])
+
+
+def test_a_run_without_a_finite_validation_reports_no_best(tmp_path, capsys):
+    """A diverged run (no validation ever finite, so no best) still writes its report."""
+    from pyscf.deepscf.training import train
+    args = argparse.Namespace(device_name='cpu', bf16=False, batch_size=2, crop=16,
+                              sample_group=1, crop_reuse=1, time_every=50, out=str(tmp_path))
+    source = types.SimpleNamespace(structures=lambda: {'train': 2, 'val': 1})
+    history = [{'step': 3, 'samples': 6, 'elapsed_s': 1.0,
+                'val': {'nmae_rho_percent': float('nan')}}]
+    report = train.write_report(args, source, {'step': 3, 'best': {}}, history, 0, 3, 1.0,
+                                {'sample_s': 0.0, 'step_s': 0.0, 'timed_steps': 0})
+    assert report['best'] == {} and json.load(open(tmp_path / 'report.json'))['steps'] == 3
+    assert 'no finite validation' in capsys.readouterr().out

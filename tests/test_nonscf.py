@@ -121,9 +121,9 @@ def test_harris_energies_are_the_scf_energy_at_convergence(water, method):
     spin (the methyl radical for the open-shell ones), and so is e_harris of the same density
     for the closed shells; on a density that is not self-consistent e_ks lies above E(SCF)
     (variational) and e_harris_output below e_ks (one diagonalization lowers it)."""
-    from pyscf.deepscf.engine import fock as fock_mod
     from pyscf.deepscf.nonscf import harris_energies
-    from test_fock import ExactDensity
+    from pyscf.deepscf.engine.exact_residual import ExactDensity
+    from test_fock import fock_from_density
     mol = water if method in ('RKS', 'RHF') else gto.M(atom=METHYL, basis='def2-svp', spin=1,
                                                        verbose=0)
     ref = METHODS[method](mol).run(conv_tol=1e-11)
@@ -131,7 +131,7 @@ def test_harris_energies_are_the_scf_energy_at_convergence(water, method):
     density = fock = None
     if method in ('RKS', 'RHF'):
         density = ExactDensity(ref, dm)
-        fock = fock_mod.fock_from_density(ref, density, dm)
+        fock = fock_from_density(ref, density, dm)
     e_harris, e_harris_output = harris_energies(ref, dm, ref.get_veff(dm=dm), density=density,
                                                 fock=fock)
     assert abs(e_harris_output - ref.e_tot) < 1e-7

@@ -40,7 +40,7 @@ def test_warmup_ramps_a_fresh_optimizer_only():
 
 def test_coulomb_energy_of_a_neutral_pair():
     """Two opposite Gaussian charges (std 0.6 bohr, 2 bohr apart) on a 32^3 crop of 0.3 bohr:
-    1/(sqrt(pi) s) - erf(d / 2s) / d; measured within 0.3 %."""
+    1/(sqrt(pi) s) - erf(d / 2s) / d, to the grid's discretisation."""
     n, h, s = 32, 0.3, 0.6
     ax = (np.arange(n) - n / 2) * h
     x, y, z = np.meshgrid(ax, ax, ax, indexing='ij')

@@ -1,5 +1,5 @@
 """benchmarks/training_curve.py: a resumed run's repeated steps replace the earlier ones, and
-pauses between sessions are not training time."""
+pauses between runs are not training time."""
 import json
 from conftest import load_script
 

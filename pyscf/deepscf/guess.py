@@ -42,6 +42,9 @@ def init_guess_by_deepscf(mf, mol=None, predictor=None, exchange='auto', strict=
     Returns:
         density matrix tagged with mo_coeff and mo_occ (as PySCF's own guesses)
     """
+    if exchange != 'auto' and exchange not in solver.EXCHANGE_SCHEMES:   # a caller's error
+        raise ValueError(f"exchange={exchange!r}; choose 'auto' or one of "
+                         f'{solver.EXCHANGE_SCHEMES}')
     if mol is None:
         mol = mf.mol
     if strict is None:

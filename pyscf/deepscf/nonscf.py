@@ -102,6 +102,7 @@ def kernel(mf):
     mol = mf.mol
     log = logger.new_logger(mf)
     t0 = (logger.process_clock(), logger.perf_counter())
+    check_input(mf)                     # before the network is loaded: the reason comes first
     predictor = mf.predictor if mf.predictor is not None else default_predictor()
     weights = energy_weights(mf, predictor)
     if domain.net_charge(mol) or mol.spin:
@@ -145,18 +146,22 @@ def kernel(mf):
     return mf.e_tot
 
 
-def energy_weights(mf, predictor):
-    """The predictor's NonSCF energy weights that apply to ``mf`` (None: e_tot is e_ks), after
-    the checks that must pass before any work: ValueError for a molecule or method NonSCF
-    refuses, or an ``mf.energy`` that cannot be computed for it."""
-    mol = mf.mol
+def check_input(mf):
+    """ValueError for an ``mf.energy`` NonSCF does not know, or a molecule or method it
+    refuses (domain.nonscf_gaps, unsupported_method, broken_spin_symmetry)."""
     if mf.energy not in ENERGIES:
         raise ValueError(f'energy={mf.energy!r}; choose one of {ENERGIES}')
-    gaps = (domain.nonscf_gaps(mol) + domain.unsupported_method(mf)
+    gaps = (domain.nonscf_gaps(mf.mol) + domain.unsupported_method(mf)
             + domain.broken_spin_symmetry(mf))
     if gaps:
         raise ValueError('deepscf NonSCF: ' + '; '.join(gaps) + ' (run the SCF, e.g. with '
                          "init_guess='deepscf')")
+
+
+def energy_weights(mf, predictor):
+    """The predictor's NonSCF energy weights that apply to ``mf`` (None: e_tot is e_ks), for an
+    ``mf`` check_input has passed; ValueError for an ``mf.energy`` the predictor or the state
+    cannot give."""
     weights = getattr(predictor, 'energy_weights', None)
     open_shell = is_open_shell(mf)
     if mf.energy == 'extrapolated' and weights is None:

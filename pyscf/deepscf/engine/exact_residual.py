@@ -53,3 +53,34 @@ def smoothed_residual_on_grid(mol, dm, grid, smoothing_bohr, grids_level=SMOOTHI
     on ``grid`` (e/bohr³): residual_charges spread onto the grid."""
     points, charges = residual_charges(mol, dm, grids_level)
     return smoothed_point_charges(grid, points, charges, smoothing_bohr)
+
+
+class ExactDensity:
+    """The density of a density matrix ``dm`` of the SCF ``mf``, with the interface of
+    density.PredictedDensity (eval_rho, coulomb_matrix, coulomb_matrix_df, coulomb_energy,
+    nelectron): the engine fed an exact density instead of a fitted one (tests,
+    benchmarks/engine_ceiling.py).  J is the SCF's own (mf.get_j: density-fitted when the
+    SCF fits).  A UHF/ROHF dm (2, nao, nao) counts as its total."""
+
+    def __init__(self, mf, dm):
+        dm = np.asarray(dm)
+        self.mol, self.dm = mf.mol, dm[0] + dm[1] if dm.ndim == 3 else dm
+        self.vj = mf.get_j(mf.mol, self.dm)
+
+    @property
+    def nelectron(self):
+        return float(np.einsum('ij,ji->', self.dm, self.mol.intor_symmetric('int1e_ovlp')))
+
+    def eval_rho(self, coords, deriv=0):
+        ao = numint.eval_ao(self.mol, coords, deriv=deriv)
+        return numint.eval_rho(self.mol, ao, self.dm, xctype='LDA' if deriv == 0 else 'GGA')
+
+    def coulomb_matrix(self, mol):
+        return self.vj
+
+    def coulomb_matrix_df(self, with_df):
+        """J through the density-fitting object ``with_df`` (the guess's fitted J)."""
+        return with_df.get_jk(self.dm, hermi=1, with_k=False)[0]
+
+    def coulomb_energy(self):
+        return 0.5 * np.einsum('ij,ji->', self.dm, self.vj)

@@ -309,11 +309,3 @@ def with_energy_tags(fock, local, ek):
     ``ek``, the exchange energy E_K[D_x] of the matrix D_x that made its exact exchange: the
     pieces the Harris functional of the density needs (nonscf.harris_energies)."""
     return lib.tag_array(fock, exc=local.exc, vxc_rho=local.vxc_rho, ek=ek)
-
-
-def fock_from_density(mf, density, dm_exchange=None, h1e=None, grids=None):
-    """Restricted Fock matrix (nao, nao) of ``density``, exchange and tau from ``dm_exchange``,
-    tagged by with_energy_tags."""
-    local = local_fock(mf, density, dm_exchange, h1e, grids)
-    vk, ek = exchange_fock(mf, dm_exchange)
-    return with_energy_tags(local + vk, local, ek)

@@ -18,16 +18,21 @@ SPLIT_FRACTIONS = [0.8, 0.1, 0.1]
 VAL_SEED, VAL_CROP = 12345, 32
 
 
+def is_compact(sources):
+    """Whether ``sources`` (paths that exist) are the compact set: a file among them, or a folder
+    holding .npz files; any folder without them is an HDF5 data folder (records.shard_files)."""
+    return any(not os.path.isdir(s) or glob.glob(os.path.join(s, '*.npz')) for s in sources)
+
+
 def open_batches(args, device, world=1):
-    """The batches of ``args.data``: a folder of HDF5 shards or compact files; ValueError
-    naming what is wrong with the data."""
-    missing = [s for s in args.data if not os.path.exists(s)]
-    if missing:
-        raise ValueError(f'no data folder or compact file {missing[0]}')
-    folder = args.data[0]
-    if len(args.data) == 1 and glob.glob(os.path.join(folder, 'shard_*.h5')):
-        return RecordBatches(args, world)
-    return CompactBatches(args, device, world)
+    """The batches of ``args.data`` (paths that exist): an HDF5 data folder or the compact set;
+    ValueError naming what is wrong with the data."""
+    if is_compact(args.data):
+        return CompactBatches(args, device, world)
+    if len(args.data) > 1:
+        raise ValueError('HDF5 data trains on one data folder; several sources are compact '
+                         'files (.npz) or folders of them')
+    return RecordBatches(args, world)
 
 
 class RecordBatches:

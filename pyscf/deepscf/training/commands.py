@@ -100,14 +100,14 @@ def add_data_commands(subparsers):
                         'level of theory and split seed')
     c.add_argument('--out', required=True, metavar='FILE.npz', help='the compact file')
     c.add_argument('--dtype', choices=('float16', 'float32'), default='float16',
-                   help='storage of the factors (default float16: the validation NMAE of the '
-                        'bundled network against its targets moved by 6e-6 %%; float32: 1e-8 %%)')
+                   help='storage of the factors (default float16: half the size, its rounding '
+                        'far below the network\'s error; float32: for exact targets)')
     c.add_argument('--split-seed', type=nonnegative_int, default=0,
                    help="seed of the molecule-level split, as train's --split-seed (default 0)")
     c.add_argument('--threshold', type=nonnegative_float, default=None,
                    help='store the factors sparse: local (Cholesky) columns, entries below this '
-                        'set to zero (default 1e-3: half the size of a drug at 0.05 %% density '
-                        'NMAE; 0: exact)')
+                        'set to zero (default 1e-3: a much smaller file at a density change '
+                        'below the network\'s error; 0: exact)')
     c.add_argument('--no-progress', action='store_true', help='no progress bar')
     c.set_defaults(func=data_compact)
 

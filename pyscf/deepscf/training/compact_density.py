@@ -10,10 +10,13 @@ import torch
 from pyscf.deepscf.engine import atoms
 from pyscf.deepscf.engine.fingerprints import ELEMENT_CHANNELS, N_CHANNELS, SIGMA_BOHR
 
+
+# engine/cartesian.monomials' copy: that module imports PySCF, which the GPU kit lacks
 def cartesian_powers(l):
     """(lx, ly, lz) of the Cartesian components of angular momentum ``l`` in PySCF's order
     (xx, xy, xz, yy, yz, zz for d)."""
     return [(lx, ly, l - lx - ly) for lx in range(l, -1, -1) for ly in range(l - lx, -1, -1)]
+
 
 class Structure:
     """One stored structure as torch tensors on ``device`` (float64): atoms, and its density

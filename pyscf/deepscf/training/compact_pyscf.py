@@ -32,9 +32,8 @@ def density_factor(mol, dm):
 
 
 # |L| below which the compact set stores a zero (the factor's units: electrons^1/2 per
-# libcint-normalised Cartesian function).  Measured (benchmarks/compact_size.py): half the
-# compressed size of a drug-like structure, two thirds of a QM9 one, at a density change of
-# 0.04-0.06 % NMAE, of which 0.015 % is float16's own rounding.
+# libcint-normalised Cartesian function): a much smaller file at a density change well below
+# the network's error (benchmarks/compact_size.py).
 SPARSE_THRESHOLD = 1e-3
 
 

@@ -26,12 +26,9 @@ from pyscf.deepscf.training.records import (LEVEL_KEYS, SETTINGS_FILE, SHARD_PAT
                                             append_failed, list_records, read_failed,
                                             shard_files, write_shard)
 
-# Cheapest settings whose residual density stays within 0.1 % NMAE of a tight reference
-# (no density fitting, conv_tol 1e-10, grids.level 4), benchmarks/data_settings.py on 5 QM9 and
-# 3 P/S/Cl molecules: grids.level 0 with density fitting and conv_tol 1e-5 gives NMAE
-# 0.04-0.062 % at 5 s per QM9 molecule (level 1: 0.008 %, 13 s).  The grid is the error: the
-# stored *energy* at level 0 is 70-130 mHa off the converged-grid value (level 1: 0.13 mHa), so
-# it is a label of the record, not a reference energy.
+# The cheapest settings whose residual density stays within 0.1 % NMAE of a tight reference
+# (benchmarks/data_settings.py).  The coarse grid is what limits them, and it moves the stored
+# *energy* far more than the density: that energy is a label of the record, not a reference.
 DEFAULT_SETTINGS = {'xc': 'b3lyp', 'basis': 'def2-svp', 'density_fit': True,
                     'conv_tol': 1e-5, 'grids_level': 0, 'max_cycle': 100}
 

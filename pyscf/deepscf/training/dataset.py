@@ -106,25 +106,10 @@ def crop_sample(mol, dm, rng, spacing_bohr=DEFAULT_SPACING_BOHR,
     return x, y, mask
 
 
-def full_box_sample(mol, dm, spacing_bohr=DEFAULT_SPACING_BOHR,
-                    margin_bohr=DEFAULT_MARGIN_BOHR, rotation=None, multiple=1,
-                    smoothing_bohr=0.0, charges=None):
-    """The whole box (validation): x (C, *shape), y (1, *shape) float32 and the UniformGrid.
-
-    ``rotation`` (3, 3) about the atoms' centroid, default none; ``multiple`` rounds the shape
-    up for the network's down-sampling.
-    """
-    rotation = np.eye(3) if rotation is None else np.asarray(rotation, dtype=float)
-    grid, center = molecule_rotated_box(mol, rotation, spacing_bohr, margin_bohr, multiple)
-    x, y = features_and_target(mol, dm, grid, rotation, center, smoothing_bohr, charges)
-    return (x.reshape((N_CHANNELS,) + grid.shape).astype(np.float32),
-            y.reshape((1,) + grid.shape).astype(np.float32), grid)
-
-
 def stored_residual_charges(record, mol, dm):
-    """exact_residual.residual_charges of a record, kept beside its shard (float32, ~1.6 MB for a
-    QM9 molecule) in ``charges_level<L>/<id>.npz``: computing them (~0.5 s) is most of the cost
-    of a smoothed training crop, and each structure gives many crops."""
+    """exact_residual.residual_charges of a record, kept beside its shard (float32) in
+    ``charges_level<L>/<id>.npz``: computing them is most of the cost of a smoothed training
+    crop, and each structure gives many crops."""
     shard, structure_id = record
     folder = os.path.join(os.path.dirname(os.path.abspath(shard)),
                           f'charges_level{SMOOTHING_GRIDS_LEVEL}')

@@ -1,10 +1,10 @@
 """Validation by the guess: how far init_guess='deepscf''s density matrix is from the SCF's.
 
-The density NMAE of the network's crops does not rank weights for the guess (measured:
-docs/measurements.md, "The loss at equal compute"): weights better on the density of 33 of 40
-test structures gave a worse guess on 35 of them.  What the SCF receives is the density matrix
-of one Fock build on the prediction, so that is what checkpoints are chosen by here
-(``deepscf train --val-guess N``) and what benchmarks/model.py reports as the guess NMAE.
+The density NMAE of the network's crops does not rank weights for the guess
+(docs/experiments.md, "What ranks weights"): weights better on the density can give the worse
+guess.  What the SCF receives is the density matrix of one Fock build on the prediction, so
+that is what checkpoints are chosen by here (``deepscf train --val-guess N``) and what
+benchmarks/model.py reports as the guess NMAE.
 """
 import numpy as np
 from pyscf import dft

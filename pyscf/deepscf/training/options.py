@@ -19,16 +19,34 @@ def sample_group_arg(value):
     return value if value == 'auto' else structure_count(value)
 
 
+def noting_given(action_class):
+    """``action_class`` that also adds its option's dest to ``namespace.given``: the options the
+    command line gave explicitly (a resumed run takes back the others, continue_run)."""
+    class Noted(action_class):
+        def __call__(self, parser, namespace, values, option_string=None):
+            super().__call__(parser, namespace, values, option_string)
+            namespace.given = sorted(set(getattr(namespace, 'given', ())) | {self.dest})
+    Noted.__name__ = f'Noted{action_class.__name__}'
+    return Noted
+
+
 def add_arguments(p):
+    # every option added below (and after, e.g. by the GPU kit) notes when it is given
+    for name, action in ((None, argparse._StoreAction), ('store', argparse._StoreAction),
+                         ('store_true', argparse._StoreTrueAction),
+                         (argparse.BooleanOptionalAction, argparse.BooleanOptionalAction)):
+        p.register('action', name, noting_given(action))
     p.add_argument('--data', required=True, nargs='+', metavar='SOURCE',
                    help='a data folder (HDF5 shards of `deepscf data generate`), or compact '
                         'files (.npz, `deepscf data compact`) and folders of them (the GPU kit)')
     p.add_argument('--out', required=True, metavar='DIR', help='run folder (checkpoints, log)')
-    p.add_argument('--resume', nargs='?', const=True, default=None, metavar='CHECKPOINT',
-                   help='continue from DIR/checkpoint.pt, or from the CHECKPOINT given')
-    p.add_argument('--init', metavar='WEIGHTS',
-                   help='start from the parameters of exported weights (e.g. the bundled '
-                        'model) instead of random ones; their config replaces the model options')
+    start = p.add_mutually_exclusive_group()
+    start.add_argument('--resume', nargs='?', const=True, default=None, metavar='CHECKPOINT',
+                       help='continue from DIR/checkpoint.pt, or from the CHECKPOINT given')
+    start.add_argument('--init', metavar='WEIGHTS',
+                       help='start from the parameters of exported weights (e.g. the bundled '
+                            'model) instead of random ones; their config replaces the model '
+                            'options')
     p.add_argument('--export', metavar='PATH', help='write TorchScript weights here at the end')
     p.add_argument('--export-only', action='store_true',
                    help='no training: export DIR/best.pt (else checkpoint.pt) to --export')
@@ -70,16 +88,19 @@ def add_arguments(p):
     g.add_argument('--max-steps', type=positive_int, default=None,
                    help='stop at this step (a resumed run counts on from its checkpoint)')
     g.add_argument('--max-minutes', '--minutes', type=positive_float, default=None,
-                   help='the run ends by then: training stops early enough for the last '
-                        'validation and export')
+                   help='wall time of the whole run from its start, loading the data '
+                        'included: training stops early enough (twice the slowest validation '
+                        'plus 10 s) for the last validation and the export to fit')
     g.add_argument('--batch-size', type=positive_int, default=2)
     g.add_argument('--lr', type=positive_float, default=2e-3)
     g.add_argument('--lr-final', type=float, default=None,
                    help='cosine decay of the learning rate from --lr to this over --epochs '
                         '(or --max-steps; default: constant --lr)')
     g.add_argument('--lr-over-minutes', action=argparse.BooleanOptionalAction, default=False,
-                   help='the cosine of --lr-final runs over --max-minutes of wall time instead '
-                        'of over the steps (runs compared at equal compute; not resumable)')
+                   help='the cosine of --lr-final runs over the wall time --max-minutes leaves '
+                        'for training (after loading the data, less the time kept for the last '
+                        'validation and export) instead of over the steps (runs compared at '
+                        'equal compute; not resumable)')
     g.add_argument('--warmup-steps', type=nonnegative_int, default=0, metavar='W',
                    help='ramp the rate linearly over the first W steps of a fresh optimizer '
                         '(fine-tunes: --init; a --resume keeps its optimizer and does not '
@@ -106,18 +127,19 @@ def add_arguments(p):
                    help='at each validation also build the guess (one Fock build at the data\'s '
                         'level) of the first N validation structures and keep best.pt by its '
                         'density-matrix NMAE against theirs, not by the crops\' density NMAE '
-                        '(guess_validation.py, needs PySCF; ~10 s a QM9 structure on one thread)')
+                        '(guess_validation.py, needs PySCF; one Fock build per structure at '
+                        'each validation)')
     g = p.add_argument_group('machine')
     g.add_argument('--threads', type=positive_int, default=None, help='torch CPU threads')
     g.add_argument('--device', default=None, help="default 'cuda' when present, else 'cpu'")
     g.add_argument('--bf16', action=argparse.BooleanOptionalAction, default=None,
-                   help='bfloat16 autocast for the network in training (validation and exported '
-                        'weights stay float32; the network\'s arithmetic 2x faster on this CPU, '
-                        'a step with its crops drawn 1.4x: docs/measurements.md); default: on '
-                        'where CUDA supports it, else off')
+                   help='bfloat16 autocast for the network in training, for speed (validation '
+                        'and exported weights stay float32; docs/experiments.md, "Levers at '
+                        'equal CPU compute"); default: off (the GPU kit: on where CUDA supports '
+                        'it)')
     g.add_argument('--compile', action='store_true',
-                   help='torch.compile the training steps (1.2-1.5x on this CPU, '
-                        'benchmarks/results/train_throughput.txt)')
+                   help='torch.compile the training steps, for speed (compiled once: one '
+                        'shape of crops and batches; benchmarks/train_throughput.py)')
     g.add_argument('--time-every', type=positive_int, default=50, metavar='N',
                    help='time every Nth batch drawn in two parts, with the device synchronized: '
                         'drawing the crops and the network\'s step (report.json)')
@@ -137,14 +159,21 @@ RUN_CONTROL = {'data', 'out', 'resume', 'init', 'export', 'export_only', 'evalua
                'max_minutes', 'max_steps', 'threads', 'device', 'workers', 'no_progress',
                'rescan', 'func', 'command', 'compile', 'sample_group', 'time_every',
                'checkpoint_minutes', 'validate_first', 'snapshots', 'keep_snapshots',
-               'timing_sizes', 'no_timing'}
+               'timing_sizes', 'no_timing', 'given', 'training_metadata', 'device_name'}
 
 
-def continue_run(args, saved, parser):
-    """Give ``args`` the resumed run's options (``saved``: its parsed command line) where the
-    command line leaves them at ``parser``'s defaults, so that ``--resume`` alone continues the
-    run as it was started (learning-rate schedule, batch, crops); a value given now wins."""
+def continue_run(args, saved, saved_given=None):
+    """Give ``args`` the options of the run it resumes (``saved``: that run's options) that this
+    command line did not give (``args.given``), so that ``--resume`` alone continues the run as
+    it was started (learning-rate schedule, batch, crops); a value given now wins.  Only the
+    options that run was given (or took back itself: ``saved_given``) return, not its defaults:
+    a checkpoint of the GPU kit, whose defaults differ, resumed by ``deepscf train`` runs with
+    deepscf train's.  A checkpoint without that list (older) gives back all its options."""
+    given = set(getattr(args, 'given', ()))
     for key, value in saved.items():
-        if key not in RUN_CONTROL and hasattr(args, key) and \
-                getattr(args, key) == parser.get_default(key):
-            setattr(args, key, value)
+        if key in RUN_CONTROL or key in given or not hasattr(args, key) or (
+                saved_given is not None and key not in saved_given):
+            continue
+        setattr(args, key, value)
+        given.add(key)
+    args.given = sorted(given)

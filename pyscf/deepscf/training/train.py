@@ -18,7 +18,6 @@ Example (CPU, one thread, 25 minutes):
         --threads 1 --max-minutes 25 --export weights/deepscf_default.pt
 """
 import argparse
-import copy
 import glob
 import json
 import os
@@ -77,21 +76,36 @@ def export_checkpoint(ckpt_path, out_path):
 
 
 def evaluate(args):
-    """Figures of exported weights on all structures of a split of HDF5 data (2 fixed crops
-    each)."""
-    from torch.utils.data import DataLoader
-    from pyscf.deepscf.training import dataset
+    """Figures of exported weights on all structures of a split of the data (2 fixed crops
+    each): HDF5 records, or the compact set (its own split; crops of batches.VAL_CROP)."""
     module, meta = nn_model.load(args.evaluate)
-    folder = args.data[0]
-    records = dataset.split_records(folder, seed=meta['dataset']['split_seed'])[args.split]
-    crops = dataset.DensityDataset(records, spacing_bohr=meta['spacing_bohr'],
-                                   margin_bohr=meta['margin_bohr'], crop=args.crop,
-                                   smoothing_bohr=meta.get('smoothing_bohr', 0.0),
-                                   samples_per_structure=2, seed=batches.VAL_SEED)
-    val = validate(module, DataLoader(crops, batch_size=args.batch_size), torch.device('cpu'),
-                   meta['spacing_bohr'])
-    result = {'weights': os.path.abspath(args.evaluate), 'data': os.path.abspath(folder),
-              'split': args.split, 'structures': len(records), 'crops': len(crops), **val}
+    if batches.is_compact(args.data):
+        from pyscf.deepscf.training import compact
+        if meta.get('smoothing_bohr', 0.0):
+            sys.exit('--evaluate: these weights predict a smoothed Δρ; the compact set gives '
+                     'point values (evaluate them on the HDF5 data folder)')
+        try:
+            store = compact.CompactSet(args.data)
+        except ValueError as err:
+            sys.exit(f'--data: {err}')
+        index = store.indices(args.split)
+        crops = batches.validation_batches(store, index, meta['spacing_bohr'],
+                                           meta['margin_bohr'], args.batch_size)
+        data, structures, n_crops = store.path, len(index), 2 * len(index)
+    else:
+        from torch.utils.data import DataLoader
+        from pyscf.deepscf.training import dataset
+        data = os.path.abspath(args.data[0])
+        records = dataset.split_records(data, seed=meta['dataset']['split_seed'])[args.split]
+        crop_set = dataset.DensityDataset(records, spacing_bohr=meta['spacing_bohr'],
+                                          margin_bohr=meta['margin_bohr'], crop=args.crop,
+                                          smoothing_bohr=meta.get('smoothing_bohr', 0.0),
+                                          samples_per_structure=2, seed=batches.VAL_SEED)
+        crops = DataLoader(crop_set, batch_size=args.batch_size)
+        structures, n_crops = len(records), len(crop_set)
+    val = validate(module, crops, torch.device('cpu'), meta['spacing_bohr'])
+    result = {'weights': os.path.abspath(args.evaluate), 'data': data, 'split': args.split,
+              'structures': structures, 'crops': n_crops, **val}
     os.makedirs(args.out, exist_ok=True)
     with open(os.path.join(args.out, 'evaluation.json'), 'w') as f:
         json.dump(result, f, indent=1)
@@ -135,29 +149,29 @@ def run(args, parser=None):
             sys.exit('--export-only needs --export PATH')
         export_checkpoint(best_path if os.path.exists(best_path) else ckpt_path, args.export)
         return 0
-    if args.lr_over_minutes and not (args.max_minutes and args.lr_final is not None):
-        sys.exit('--lr-over-minutes needs --max-minutes and --lr-final')
+    missing = [s for s in args.data if not os.path.exists(s)]
+    if missing:
+        (parser or build_parser()).error(f'--data: no data folder or compact file {missing[0]}')
     if args.threads:
         torch.set_num_threads(args.threads)
     if args.evaluate:
         evaluate(args)
         return 0
-    missing = [s for s in args.data if not os.path.exists(s)]
-    if missing:
-        (parser or build_parser()).error(f'--data: no data folder or compact file {missing[0]}')
     rank, world, device = setup_distributed(args.device)
     resume_path = ckpt_path if args.resume is True else args.resume
     ckpt = None
     if resume_path and (os.path.exists(resume_path) or args.resume is not True):
         ckpt = torch.load(resume_path, map_location='cpu', weights_only=False)
-        continue_run(args, ckpt.get('args') or {}, parser or build_parser())
-    if args.bf16 is None:
-        args.bf16 = device.type == 'cuda' and torch.cuda.is_bf16_supported()
+        continue_run(args, ckpt.get('args') or {}, ckpt.get('given'))
+    # checked once the resumed run's options are back
+    if args.lr_over_minutes and not (args.max_minutes and args.lr_final is not None):
+        sys.exit('--lr-over-minutes needs --max-minutes and --lr-final')
+    args.bf16 = bool(args.bf16)       # None (not given, nothing resumed): off
     args.device_name = torch.cuda.get_device_name(device) if device.type == 'cuda' else 'cpu'
     args.training_metadata = getattr(args, 'training_metadata', None) or {}
-    options = {k: v for k, v in vars(args).items() if k != 'func'}
+    given = list(getattr(args, 'given', ()))
+    options = {k: v for k, v in vars(args).items() if k not in ('func', 'given')}
     torch.manual_seed(args.seed)
-    torch.backends.cudnn.benchmark = True
     os.makedirs(args.out, exist_ok=True)
     try:
         source = batches.open_batches(args, device, world)
@@ -204,7 +218,7 @@ def run(args, parser=None):
     def save(path, weights):
         if rank == 0:
             torch.save({'model': model.state_dict(), 'optimizer': opt.state_dict(), 'config': cfg,
-                        'state': state, 'args': options,
+                        'state': state, 'args': options, 'given': given,
                         'metadata': weights_metadata(cfg, args, source, state, weights)},
                        path + '.tmp')
             os.replace(path + '.tmp', path)
@@ -212,8 +226,8 @@ def run(args, parser=None):
     def current_predictor():
         """The model as it is now, exported and loaded as users load weights (on the CPU)."""
         path = os.path.join(args.out, 'validation_weights.pt')
-        weights_file.export(copy.deepcopy(model), path,
-                        weights_metadata(cfg, args, source, state, state['best']))
+        weights_file.export(model, path,
+                            weights_metadata(cfg, args, source, state, state['best']))
         return nn_model.NetworkPredictor(path, device='cpu')
 
     # --val-guess: the SCF's density matrices of the first validation structures, loaded once
@@ -240,7 +254,7 @@ def run(args, parser=None):
             save(best_path, weights)
         save(ckpt_path, weights)
         if args.snapshots and rank == 0:
-            weights_file.export(copy.deepcopy(model), os.path.join(
+            weights_file.export(model, os.path.join(
                 args.out, f'weights_step{state["step"]:06d}.pt'),
                 weights_metadata(cfg, args, source, state, weights))
             if args.keep_snapshots:     # the device tool returns at most 8 files
@@ -356,10 +370,12 @@ def write_report(args, source, state, history, step0, draws, seconds, split):
                    f'{per_step["step_s"]:.4f} s network' if per_step else
                    f'the split not timed: {draws} batches drawn, every {args.time_every}th '
                    'is timed')
+    best = state['best']
+    # no best where no validation was finite (a diverged run)
+    best_words = (f'best validation NMAE {best["val"]["nmae_rho_percent"]:.3f} % at step '
+                  f'{best["step"]}' if best.get('val') else 'no finite validation')
     print(f'trained {steps} steps in {seconds:.0f} s ({report["steps_per_s"]:.2f}/s; '
-          f'{split_words}); best validation NMAE '
-          f'{state["best"]["val"]["nmae_rho_percent"]:.3f} % at step {state["best"]["step"]}',
-          flush=True)
+          f'{split_words}); {best_words}', flush=True)
     return report
 
 
