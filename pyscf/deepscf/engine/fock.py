@@ -103,7 +103,9 @@ def fock_grids(mol, level, small_rho_cutoff=1e-7):
     grids.verbose = 0
     grids.build(with_non0tab=False)
     if small_rho_cutoff > 0:
-        rho_weight = np.abs(atoms.molecule_density_on_points(mol, grids.coords)) * grids.weights
+        # |rho w| as PySCF: Becke weights of levels >= 2 can be negative, and dropping those
+        # points while keeping their positive neighbours biases every integral
+        rho_weight = np.abs(atoms.molecule_density_on_points(mol, grids.coords) * grids.weights)
         keep = rho_weight > small_rho_cutoff / grids.weights.size
         grids.coords = grids.coords[keep]
         grids.weights = grids.weights[keep]
