@@ -10,9 +10,7 @@ set against minao's:
             object (ExactDensity: rho from D, J = the SCF's J of D) on the SCF's own DFT grid,
             with exact exchange K of D, averaged over the point group, diagonalized
     R2      R1 on the guess's level-1 Fock grid (fock.fock_grids): the quadrature's cost
-    R2l2    R1 on a level-2 grid, unpruned (fock_grids' pruning drops the negative Becke
-            weights of levels 2 and up and keeps their positive neighbours: methanol's
-            pruned level-2 grid integrates the SCF density to 18.12 electrons)
+    R2l2    R1 on a level-2 grid, unpruned: how much of R2 a finer grid takes back
     R3      R2 with exchange as the guess does it (solver.solve, its default scheme for that
             SCF: 'semilocal' with in-core integrals, 'stand-in' with density fitting): the
             exchange stand-in's cost.  R3': the other scheme.  PBE has no exact exchange
