@@ -22,6 +22,13 @@ from pyscf.deepscf.argtypes import nonnegative_int, positive_float, positive_int
 
 # ---------------------------------------------------------------------------- molecules
 
+def molecule_command(subparsers, name, help, description):
+    """A subcommand that reads one molecule file (its first argument)."""
+    p = subparsers.add_parser(name, help=help, description=description)
+    p.add_argument('molecule', metavar='MOL.xyz', help='xyz file (Angstrom)')
+    return p
+
+
 def add_molecule_arguments(p, basis=True):
     """Options that say how to read a molecule file and which model predicts its density."""
     g = p.add_argument_group('molecule and model')
@@ -65,13 +72,11 @@ def make_predictor(args, parser):
 # ---------------------------------------------------------------------------- deepscf run
 
 def add_run_command(subparsers):
-    p = subparsers.add_parser(
-        'run', help='SCF from the deepscf guess (or NonSCF) on a molecule file',
-        description='SCF of a molecule (xyz file, Angstrom) started from the deepscf guess, '
-                    'or with --nonscf one Fock build on the predicted density and no SCF '
-                    'loop. --compare also runs PySCF\'s default guess (minao), or the full SCF '
-                    'for --nonscf, and prints both.')
-    p.add_argument('molecule', metavar='MOL.xyz', help='xyz file (Angstrom)')
+    p = molecule_command(
+        subparsers, 'run', 'SCF from the deepscf guess (or NonSCF) on a molecule file',
+        'SCF of a molecule (xyz file, Angstrom) started from the deepscf guess, or with '
+        '--nonscf one Fock build on the predicted density and no SCF loop. --compare also '
+        'runs PySCF\'s default guess (minao), or the full SCF for --nonscf, and prints both.')
     p.add_argument('--xc', default='b3lyp', help="functional, or 'hf' (default b3lyp)")
     p.add_argument('--density-fit', action='store_true', help='density fitting (RI-J/K)')
     p.add_argument('--nonscf', action='store_true',
@@ -144,13 +149,12 @@ def run_molecule(args, parser):
 # ---------------------------------------------------------------------------- deepscf cube
 
 def add_cube_command(subparsers):
-    p = subparsers.add_parser(
-        'cube', help='Gaussian cube (and PNG) of the predicted density',
-        description='Write the predicted density (or with --residual the residual density, '
-                    'predicted minus free atoms) of a molecule as a Gaussian cube file (bohr, '
-                    'e/bohr^3; PySCF, VMD, Avogadro, ASE read it), and optionally a PNG of '
-                    'the residual density in the molecular plane.')
-    p.add_argument('molecule', metavar='MOL.xyz', help='xyz file (Angstrom)')
+    p = molecule_command(
+        subparsers, 'cube', 'Gaussian cube (and PNG) of the predicted density',
+        'Write the predicted density (or with --residual the residual density, predicted minus '
+        'free atoms) of a molecule as a Gaussian cube file (bohr, e/bohr^3; PySCF, VMD, '
+        'Avogadro, ASE read it), and optionally a PNG of the residual density in the '
+        'molecular plane.')
     p.add_argument('-o', '--output', required=True, metavar='OUT.cube', help='cube file to write')
     p.add_argument('--residual', action='store_true', help='the residual density instead')
     p.add_argument('--png', metavar='OUT.png', help='also a picture of the residual density')
