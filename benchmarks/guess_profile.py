@@ -24,7 +24,7 @@ Memory: each process's peak resident set; the resident set before any work (PySC
 shared by both); torch and the model (the guess's first call); and the peak of each step above
 the resident set it began at (engine/timing.py), for the guess and for the SCF's set-up and
 cycle.  Writes NAME.txt, NAME.jsonl and NAME.png
-(--name, default profile: log-log time per step against atoms, and the fitted exponent of each
+(--name, default guess_profile: log-log time per step against atoms, and the fitted exponent of each
 step); a rerun resumes from NAME.jsonl.
 """
 import argparse
