@@ -37,9 +37,10 @@ import sys
 import time
 
 import numpy as np
-from pyscf import dft, gto, lib
+from pyscf import gto, lib
 
 from pyscf import deepscf
+from pyscf.deepscf import bench
 from pyscf.deepscf.engine import fock as fock_mod, solver, symmetry
 from pyscf.deepscf.engine.exact_residual import ExactDensity
 
@@ -52,11 +53,6 @@ DEFAULT_MOLECULES = ['methanol', 'urea', 'acetone', 'glycine', 'pyridine', 'phen
 RUNGS = ['scf_dm', 'R0', 'R1', 'R2', 'R2l2', 'R3', "R3'", 'R4', 'R4p', 'R4f']
 FINE_SPACING_BOHR = 0.15
 ENERGY_TOL = 1e-6
-
-
-def make_mf(mol, xc, density_fit):
-    mf = dft.RKS(mol, xc=xc)
-    return mf.density_fit() if density_fit else mf
 
 
 def other_scheme(scheme):
@@ -132,7 +128,7 @@ def run_molecule(path, xc, basis, density_fit, rungs, log):
     """One row: the reference SCF from minao, then each rung's SCF on a fresh method object
     that shares the reference's integrals (in-core ERIs or the DF tensor; cycles unchanged)."""
     mol = gto.M(atom=path, basis=basis, verbose=0)
-    ref = make_mf(mol, xc, density_fit)
+    ref = bench.make_mf(mol, xc, density_fit)
     t = time.perf_counter()
     ref.kernel()
     row = {'molecule': os.path.basename(path)[:-4], 'xc': xc, 'basis': basis,
@@ -144,7 +140,7 @@ def run_molecule(path, xc, basis, density_fit, rungs, log):
     log(f'  {row["molecule"]}: minao {ref.cycles} cycles, E {ref.e_tot:.10f} '
         f'({row["minao_s"]:.1f} s)')
     for rung in rungs:
-        mf = make_mf(mol, xc, density_fit)
+        mf = bench.make_mf(mol, xc, density_fit)
         if density_fit:
             mf.with_df = ref.with_df
         elif getattr(ref, '_eri', None) is not None:

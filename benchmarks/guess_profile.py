@@ -48,10 +48,9 @@ CYCLE_STEPS = ('J', 'K', 'J+K', 'V_xc', 'diagonalization')
 
 
 def make_mf(mol, method):
-    from pyscf import dft, scf
-    xc = method.split('/')[0]
-    mf = scf.HF(mol) if xc.upper() == 'HF' else dft.KS(mol, xc=xc)
-    return mf.density_fit() if method.endswith('/df') else mf
+    """The method 'xc/basis[/df]' as bench.make_mf builds it."""
+    from pyscf.deepscf import bench
+    return bench.make_mf(mol, method.split('/')[0], density_fit=method.endswith('/df'))
 
 
 def clock(fn, *args, **kwargs):

@@ -30,7 +30,6 @@ from pyscf.lib import logger
 
 from pyscf.deepscf import domain
 from pyscf.deepscf.engine import fock as fock_mod, memory, solver
-from pyscf.deepscf.engine.fock import total_dm
 from pyscf.deepscf.predict import default_predictor, predict_density
 
 ENERGIES = ('auto', 'ks', 'harris', 'extrapolated')
@@ -208,7 +207,7 @@ def harris_energies(mf, dm, vhf, h1e=None, s1e=None, density=None, fock=None):
         s1e = mf.get_ovlp(mol)
     e_harris = None
     if density is not None and fock is not None and not is_open_shell(mf):
-        e_band = np.einsum('ij,ji->', total_dm(dm, mol.nao), fock).real
+        e_band = np.einsum('ij,ji->', fock_mod.total_dm(dm, mol.nao), fock).real
         e_harris = float(e_band - density.coulomb_energy() - fock.vxc_rho + fock.exc - fock.ek
                          + mf.energy_nuc())
     f_dm = mf.get_fock(h1e, s1e, vhf, dm)          # no cycle, no DIIS: h1e + vhf (ROHF: its

@@ -5,6 +5,7 @@ from pyscf import dft
 from pyscf.dft import numint
 
 from pyscf.deepscf.engine import atoms
+from pyscf.deepscf.engine.fock import total_dm
 from pyscf.deepscf.engine.grid import smoothed_point_charges
 
 # DFT grid level of the quadrature that smooths a residual: its points must resolve the nuclei
@@ -60,11 +61,10 @@ class ExactDensity:
     density.PredictedDensity (eval_rho, coulomb_matrix, coulomb_matrix_df, coulomb_energy,
     nelectron): the engine fed an exact density instead of a fitted one (tests,
     benchmarks/engine_ceiling.py).  J is the SCF's own (mf.get_j: density-fitted when the
-    SCF fits).  A UHF/ROHF dm (2, nao, nao) counts as its total."""
+    SCF fits).  A UHF/ROHF or GHF dm counts as its spatial total (fock.total_dm)."""
 
     def __init__(self, mf, dm):
-        dm = np.asarray(dm)
-        self.mol, self.dm = mf.mol, dm[0] + dm[1] if dm.ndim == 3 else dm
+        self.mol, self.dm = mf.mol, total_dm(dm, mf.mol.nao)
         self.vj = mf.get_j(mf.mol, self.dm)
 
     @property
