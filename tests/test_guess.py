@@ -283,3 +283,25 @@ def test_an_applied_field_is_not_averaged_away():
     assert abs(mf.e_tot - ref.e_tot) < 1e-8
     assert abs(ref.dip_moment(verbose=0)[1]) > 0.1
     assert mf.cycles <= ref.cycles + 2
+
+
+def test_predictor_sets_the_grid_of_v_xc(water, monkeypatch):
+    """The guess's V_xc grid is the predictor's ``guess_grids_level`` (the bundled network's
+    is 0) and level 1 for a predictor that names none; the SCF ends in minao's state either
+    way."""
+    from pyscf.deepscf.engine import fock
+    from pyscf.deepscf.engine.model import NetworkPredictor
+    from pyscf.deepscf.reference_predictors import ZeroPredictor
+    assert NetworkPredictor().guess_grids_level == 0
+    levels = []
+    fock_grids = fock.fock_grids
+    monkeypatch.setattr(fock, 'fock_grids', lambda mol, level, *a: levels.append(level)
+                        or fock_grids(mol, level, *a))
+    ref = dft.RKS(water, xc='pbe').run()
+    coarse = ZeroPredictor()
+    coarse.guess_grids_level = 0
+    for predictor in (ZeroPredictor(), coarse):
+        dm = guess.init_guess_by_deepscf(dft.RKS(water, xc='pbe'), predictor=predictor,
+                                         strict=True)
+        assert abs(dft.RKS(water, xc='pbe').run(dm0=dm).e_tot - ref.e_tot) < 1e-7
+    assert levels == [1, 0]

@@ -4,15 +4,19 @@ Importing ``pyscf.deepscf`` registers the key with PySCF's ``SCF.get_init_guess`
 RHF, UHF, ROHF and GHF all call); every other key goes to PySCF unchanged.
 """
 import numpy as np
-from pyscf import scf
+from pyscf import __config__, scf
 from pyscf.lib import logger
 
 from pyscf.deepscf import domain
 from pyscf.deepscf.engine import memory, solver
-from pyscf.deepscf.predict import PredictionError, predict_density
+from pyscf.deepscf.predict import PredictionError, default_predictor, predict_density
 
 GUESS_KEY = 'deepscf'
 FALLBACK_NOTE = 'falling back to the minao guess'
+# The DFT grid of the guess's V_xc, for a predictor that names none (its
+# ``guess_grids_level``): level 1 serves an exact density as well as the SCF's own level 3
+# (docs/oracle.md); NonSCF's energies keep their own level (nonscf.py)
+GRIDS_LEVEL = getattr(__config__, 'deepscf_guess_grids_level', 1)
 
 
 def init_guess_by_deepscf(mf, mol=None, predictor=None, exchange='auto', strict=None,
@@ -22,7 +26,8 @@ def init_guess_by_deepscf(mf, mol=None, predictor=None, exchange='auto', strict=
     Args:
         mf : any PySCF mean-field object (RHF/RKS/UHF/UKS/ROHF/ROKS/GHF, density-fitted or not)
         predictor : object with predict(mol) -> (grid, residual); None: ``mf.deepscf_predictor``,
-            else the default model
+            else the default model.  Its ``guess_grids_level``, where it has one, is the level
+            of the DFT grid of V_xc (default GRIDS_LEVEL)
         exchange : 'auto' (default: solver.default_exchange), 'stand-in' or 'semilocal':
             whether the guess builds exact exchange (solver.solve)
         strict : raise instead of falling back to minao (where the guess is out of its depth,
@@ -57,11 +62,15 @@ def init_guess_by_deepscf(mf, mol=None, predictor=None, exchange='auto', strict=
     t0 = (logger.process_clock(), logger.perf_counter())
     try:
         with memory.limit(mf.max_memory):
+            if predictor is None:
+                predictor = default_predictor()
             density = predict_density(mol, predictor=predictor, verbose=mf.verbose,
                                       stdout=mf.stdout, max_memory=mf.max_memory)
             if exchange == 'auto':
                 exchange = solver.default_exchange(mf)
-            solution = solver.solve(mf, density, exchange=exchange, s1e=s1e, fit_jk=fit_jk)
+            solution = solver.solve(mf, density, exchange=exchange, s1e=s1e, fit_jk=fit_jk,
+                                    grids_level=getattr(predictor, 'guess_grids_level',
+                                                        GRIDS_LEVEL))
         dm = solution.dm
         if not np.all(np.isfinite(dm)):
             raise PredictionError('deepscf: the guess density matrix has non-finite elements')

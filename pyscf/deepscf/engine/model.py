@@ -278,6 +278,9 @@ class NetworkPredictor:
         self.halo = int(self.metadata['receptive_radius'])
         self.max_tile_voxels = max_tile_voxels
         self.mirrors = mirrors
+        # the guess's V_xc grid (guess.py): with this network's errors, level 0 (a quarter of
+        # level 1's points) costs no SCF cycle against levels 1-3 (docs/oracle.md)
+        self.guess_grids_level = int(self.metadata.get('guess_grids_level', 0))
 
     def __repr__(self):
         return (f'NetworkPredictor({self.weights!r}, device={str(self.device)!r}, '

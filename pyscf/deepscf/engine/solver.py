@@ -169,7 +169,8 @@ def solve(mf, density, exchange='semilocal', h1e=None, s1e=None, grids_level=1,
     """Diagonalize the Fock matrix of ``density`` in the basis of ``mf.mol``; a Solution.
 
     Exact exchange and the meta-GGA kinetic density come from a density matrix: that of a first
-    diagonalization's orbitals, in a second one.  In the first, LDA and GGA hybrids replace
+    diagonalization's orbitals, in a second one (and, for K from in-core integrals, that of
+    the second's orbitals in a third).  In the first, LDA and GGA hybrids replace
     exact exchange by a semilocal stand-in (fock.semilocal_exchange_substitute); HF and
     meta-GGAs take minao's density matrix.  ``exchange='stand-in'``: for LDA and GGA hybrids,
     the first diagonalization alone (no K build; for other methods as 'semilocal').
@@ -220,6 +221,10 @@ def _solve(mf, density, exchange, h1e, s1e, grids_level, fit_jk):
     # J and K through density fitting: the SCF's own, or one for the guess alone (fit_jk)
     jk_mf = (guess_density_fitting(mf) if fit_jk and not stand_in_only else None) or mf
     steps = 2 if (needs_density_matrix(mf) and not stand_in_only) else 1
+    if steps == 2 and not mgga and jk_mf is mf and keeps_integrals_in_memory(mf):
+        # K from in-core integrals is a contraction: a second one, from the second step's
+        # orbitals, costs little and brings K closer to the density's own (docs/oracle.md)
+        steps = 3
     for step in range(steps):
         if step == 0 or mgga:        # J and V_xc change only through tau
             local = fock_mod.local_fock(jk_mf, density, dm_x, h1e=h1e, grids=grids,
