@@ -92,7 +92,7 @@ def predict_density(mol, predictor=None, verbose=None, stdout=None, max_memory=N
                               f'or Inf) among the {residual.size} of the residual density')
     t0 = log.timer('deepscf residual density on %s grid' % (grid.shape,), *t0)
     # a predictor's grid holds point values unless it says it smoothed them
-    with threads.engine_blas_threads(), timing.step('fit'), memory.limit(max_memory):
+    with threads.fit_blas_threads(), timing.step('fit'), memory.limit(max_memory):
         density = fit_density(mol, grid, residual,
                               smoothing_bohr=getattr(predictor, 'smoothing_bohr', 0.0))
     if not np.all(np.isfinite(density.coeff)):
