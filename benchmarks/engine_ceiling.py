@@ -17,8 +17,12 @@ set against minao's:
             (R3 is then R2 through solver.solve, and R3' is not run)
     R4      today's oracle: OraclePredictor(D) (smoothed grid values, 0.3 bohr) through the
             full guess (init_guess_by_deepscf): the sampling, smoothing and fit's cost
+    R4g0    R4 with V_xc on the level-0 grid the bundled network's guess uses
+            (NetworkPredictor.guess_grids_level): what that grid costs an exact density
     R4p     R4 with point values (smoothing_bohr=0)
     R4f     R4 on a 0.15 bohr grid: the sampling's share of R4 (what the fit alone leaves)
+    net     the bundled network's guess (init_guess='deepscf' as shipped): how much of the
+            engine's loss reaches the network's cycles
 
 Every SCF's final energy is compared with the reference's (a note if they differ by more than
 1e-6 Ha).  Rows are written as each (molecule, method) finishes, so a partial run is useful;
@@ -50,7 +54,7 @@ from report import write_table  # noqa: E402
 DEV = os.path.join(os.path.dirname(os.path.abspath(__file__)), '..', '..', 'shared',
                    'molecules', 'dev')
 DEFAULT_MOLECULES = ['methanol', 'urea', 'acetone', 'glycine', 'pyridine', 'phenol']
-RUNGS = ['scf_dm', 'R0', 'R1', 'R2', 'R2l2', 'R3', "R3'", 'R4', 'R4p', 'R4f']
+RUNGS = ['scf_dm', 'R0', 'R1', 'R2', 'R2l2', 'R3', "R3'", 'R4', 'R4g0', 'R4p', 'R4f', 'net']
 FINE_SPACING_BOHR = 0.15
 ENERGY_TOL = 1e-6
 
@@ -105,9 +109,13 @@ def rung_dm0(rung, mf, dm_scf):
             scheme = other_scheme(scheme)
         return solver.solve(mf, ExactDensity(mf, dm_scf), exchange=scheme, grids_level=1,
                             fit_jk=True).dm
-    kwargs = {'R4': {}, 'R4p': {'smoothing_bohr': 0.0},
+    if rung == 'net':
+        return deepscf.init_guess_by_deepscf(mf, strict=True)
+    kwargs = {'R4': {}, 'R4g0': {}, 'R4p': {'smoothing_bohr': 0.0},
               'R4f': {'spacing_bohr': FINE_SPACING_BOHR}}[rung]
     predictor = deepscf.OraclePredictor(dm_scf, **kwargs)
+    if rung == 'R4g0':
+        predictor.guess_grids_level = 0
     return deepscf.init_guess_by_deepscf(mf, predictor=predictor, strict=True)
 
 
@@ -188,20 +196,28 @@ def table_text(rows, rungs):
             lines.append(f'{r["molecule"]:12s} {r["nao"]:4d} {r["minao"]:5d} '
                          + ' '.join(f'{r.get(f"{c}_cycles", "-"):>6}' for c in cols)
                          + f' {max(des):8.1e}' + (f'  off: {",".join(bad)}' if bad else ''))
-        complete = [r for r in sel if all(f'{c}_cycles' in r for c in cols)]
-        minao = sum(r['minao'] for r in complete)
-        sums = [sum(r[f'{c}_cycles'] for r in complete) for c in cols]
-        lines.append(f'{"sum":12s} {"":4s} {minao:5d} ' + ' '.join(f'{s:6d}' for s in sums))
-        lines.append(f'{"ratio":12s} {"":4s} {1:5.2f} '
-                     + ' '.join(f'{s / max(minao, 1):6.2f}' for s in sums)
-                     + (f'  ({len(complete)} of {len(sel)} molecules)'
-                        if len(complete) < len(sel) else ''))
+        # molecules run with the same rungs are summed together (e.g. the six small ones with
+        # every rung, larger ones with fewer)
+        groups = {}
+        for r in sel:
+            groups.setdefault(tuple(c for c in cols if f'{c}_cycles' in r), []).append(r)
+        for have, group in groups.items():
+            minao = sum(r['minao'] for r in group)
+            sums = [sum(r[f'{c}_cycles'] for r in group) if c in have else None for c in cols]
+            label = '' if len(groups) == 1 else f'  ({", ".join(r["molecule"] for r in group)})'
+            lines.append(f'{"sum":12s} {"":4s} {minao:5d} '
+                         + ' '.join(f'{s if s is not None else "-":>6}' for s in sums) + label)
+            lines.append(f'{"ratio":12s} {"":4s} {1:5.2f} '
+                         + ' '.join(f'{s / max(minao, 1):6.2f}' if s is not None else f'{"-":>6}'
+                                    for s in sums))
         blocks.append('\n'.join(lines))
     legend = ('scf_dm: SCF from D itself; R0: PySCF Fock of D diagonalized; R1: engine Fock of '
               'ExactDensity(D), SCF grid, K of D; R2: R1 on the level-1 Fock grid; R2l2: R1 on '
               'a level-2 grid, unpruned; R3: R2 with '
-              'the guess\'s exchange scheme; R4: OraclePredictor(D) smoothed 0.3 bohr, full '
-              f'guess; R4p: point values; R4f: smoothed, {FINE_SPACING_BOHR} bohr.  '
+              'the guess\'s exchange scheme; R4: OraclePredictor(D) on a 0.3 bohr grid, '
+              'smoothed, full guess (level-1 grid); R4g0: R4 on the network\'s level-0 grid; '
+              f'R4p: point values; R4f: smoothed, {FINE_SPACING_BOHR} bohr; net: the bundled '
+              'network.  '
               f'|dE| against the reference SCF energy (tolerance {ENERGY_TOL:g} Ha).  '
               '|g0| (orbital gradient at each rung\'s start) is in the .jsonl.')
     return '\n\n'.join(blocks) + '\n\n' + legend

@@ -25,7 +25,8 @@ shared by both); torch and the model (the guess's first call); and the peak of e
 the resident set it began at (engine/timing.py), for the guess and for the SCF's set-up and
 cycle.  Writes NAME.txt, NAME.jsonl and NAME.png
 (--name, default guess_profile: log-log time per step against atoms, and the fitted exponent of each
-step); a rerun resumes from NAME.jsonl.
+step); a rerun resumes from NAME.jsonl.  Runs at other OMP_NUM_THREADS add to the same file, one
+table per method and thread count.
 """
 import argparse
 import importlib
@@ -151,15 +152,19 @@ def exponents(rows, steps):
     return out
 
 
+def setting(row):
+    """A row's method and thread count: one table each."""
+    return f'{row["method"]}, OMP_NUM_THREADS={row.get("threads", "?")}'
+
+
 def report(rows, out_dir, name='guess_profile', stdout=sys.stdout):
-    methods = list(dict.fromkeys(r['method'] for r in rows))
+    methods = list(dict.fromkeys(setting(r) for r in rows))
     lines = [f'# python benchmarks/guess_profile.py; {platform.node()}, '
-             f'OMP_NUM_THREADS={rows[0].get("threads", "?") if rows else "?"}, '
              f'{os.cpu_count()} cores; seconds; guess = its own steps (a fitted SCF\'s tensor '
              f'excluded), cycle = J + K + V_xc + diagonalization after the SCF\'s first cycle']
     for method in methods:
-        guesses = {r['molecule']: r for r in rows if r['method'] == method and r['what'] == 'guess'}
-        cycles = {r['molecule']: r for r in rows if r['method'] == method and r['what'] == 'cycle'}
+        guesses = {r['molecule']: r for r in rows if setting(r) == method and r['what'] == 'guess'}
+        cycles = {r['molecule']: r for r in rows if setting(r) == method and r['what'] == 'cycle'}
         names = sorted(set(guesses) & set(cycles), key=lambda m: guesses[m]['natm'])
         if not names:
             continue
@@ -191,7 +196,7 @@ def report(rows, out_dir, name='guess_profile', stdout=sys.stdout):
                      ', '.join(f'{k} {v:.1f}' for k, v in g_exp.items()))
         lines.append('exponents, SCF cycle: ' + ', '.join(f'{k} {v:.1f}' for k, v in c_exp.items()))
         lines.extend(memory_table([(guesses[m], cycles[m]) for m in names]))
-        parts = {r['molecule']: r for r in rows if r['method'] == method
+        parts = {r['molecule']: r for r in rows if setting(r) == method
                  and r['what'] == 'scf-vxc' and r['molecule'] in guesses}
         if parts:
             lines.append('memory without a full SCF cycle (its grid, V_xc and diagonalization '
@@ -237,9 +242,9 @@ def plot(rows, methods, path):
     import matplotlib.pyplot as plt
     fig, axes = plt.subplots(1, len(methods), figsize=(5 * len(methods), 4.2), squeeze=False)
     for ax, method in zip(axes[0], methods):
-        guesses = sorted((r for r in rows if r['method'] == method and r['what'] == 'guess'),
+        guesses = sorted((r for r in rows if setting(r) == method and r['what'] == 'guess'),
                          key=lambda r: r['natm'])
-        cycles = sorted((r for r in rows if r['method'] == method and r['what'] == 'cycle'),
+        cycles = sorted((r for r in rows if setting(r) == method and r['what'] == 'cycle'),
                         key=lambda r: r['natm'])
         for step in GUESS_STEPS:
             pts = [(r['natm'], r['steps'][step]) for r in guesses if r['steps'].get(step, 0) > 0]
@@ -286,7 +291,8 @@ def main(argv=None):
     if os.path.exists(jsonl):       # resume: keep what an earlier run measured
         with open(jsonl) as f:
             rows = [json.loads(line) for line in f]
-    done = {(r['molecule'], r['method'], r['what']) for r in rows}
+    threads = os.environ.get('OMP_NUM_THREADS', 'all')
+    done = {(r['molecule'], r['method'], r['what']) for r in rows if r.get('threads') == threads}
     for method in args.methods:
         for path in files:
             name = os.path.splitext(os.path.basename(path))[0]

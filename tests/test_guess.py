@@ -305,3 +305,20 @@ def test_predictor_sets_the_grid_of_v_xc(water, monkeypatch):
                                          strict=True)
         assert abs(dft.RKS(water, xc='pbe').run(dm0=dm).e_tot - ref.e_tot) < 1e-7
     assert levels == [1, 0]
+
+
+def test_small_molecules_are_told_the_guess_saves_no_time(water):
+    """Below guess.SMALL_MOLECULE_ATOMS real atoms the guess says, at PySCF's default
+    verbosity, that it saves no time; a larger molecule (ghost atoms do not count) hears
+    nothing."""
+    from pyscf.deepscf.reference_predictors import ZeroPredictor
+    import os
+    glycine = gto.M(atom=os.path.join(os.path.dirname(__file__), '..', 'examples', 'molecules',
+                                      'glycine.xyz'), basis='sto-3g')
+    assert glycine.natm >= guess.SMALL_MOLECULE_ATOMS
+    ghosted = gto.M(atom=water.atom + '; ghost-O 0 0 3', basis='sto-3g')
+    for mol, told in ((water, True), (ghosted, True), (glycine, False)):
+        mf = scf.RHF(mol)
+        mf.verbose, mf.stdout = 3, io.StringIO()
+        guess.init_guess_by_deepscf(mf, predictor=ZeroPredictor(), strict=True)
+        assert ('saves time from about' in mf.stdout.getvalue()) == told

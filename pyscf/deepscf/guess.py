@@ -8,7 +8,7 @@ from pyscf import __config__, scf
 from pyscf.lib import logger
 
 from pyscf.deepscf import domain
-from pyscf.deepscf.engine import memory, solver
+from pyscf.deepscf.engine import atoms, memory, solver
 from pyscf.deepscf.predict import PredictionError, default_predictor, predict_density
 
 GUESS_KEY = 'deepscf'
@@ -17,6 +17,10 @@ FALLBACK_NOTE = 'falling back to the minao guess'
 # ``guess_grids_level``): level 1 serves an exact density as well as the SCF's own level 3
 # (docs/oracle.md); NonSCF's energies keep their own level (nonscf.py)
 GRIDS_LEVEL = getattr(__config__, 'deepscf_guess_grids_level', 1)
+# Below this many atoms the guess costs as much time as the SCF cycles it saves, or more
+# (B3LYP/def2-SVP, two threads: 0.98-1.26 of minao's wall time below 10 atoms, 0.86-1.08 from
+# 10 to 26; docs/measurements.md): it says so
+SMALL_MOLECULE_ATOMS = getattr(__config__, 'deepscf_small_molecule_atoms', 10)
 
 
 def init_guess_by_deepscf(mf, mol=None, predictor=None, exchange='auto', strict=None,
@@ -84,6 +88,11 @@ def init_guess_by_deepscf(mf, mol=None, predictor=None, exchange='auto', strict=
     if gaps:
         return _fall_back(mf, mol, gaps, strict)
     logger.timer(mf, 'deepscf initial guess', *t0)
+    n_atoms = len(atoms.real_atoms(mol))
+    if n_atoms < SMALL_MOLECULE_ATOMS:
+        logger.note(mf, 'deepscf: with %d atoms the guess costs as much time as the SCF cycles '
+                    'it saves, or more; it saves time from about %d atoms (init_guess=\'minao\' '
+                    'is as fast here)', n_atoms, SMALL_MOLECULE_ATOMS)
     return dm
 
 
