@@ -183,7 +183,7 @@ def table_text(rows, rungs):
         sel = [r for r in rows if config_key(r) == key]
         cols = [c for c in rungs if any(f'{c}_cycles' in r for r in sel)]
         schemes = sorted({r['scheme'] for r in sel if r['scheme']})
-        head = (f'{xc.upper()}/{basis}, {"density fitting" if fit else "exact J/K (in core)"}'
+        head = (f'{xc.upper()}/{basis}, {"density fitting" if fit else "no fitting (exact J/K)"}'
                 + (f"; R3 exchange '{'/'.join(schemes)}', R3' the other" if schemes
                    else '; no exact exchange: R3 = R2 through solver.solve'))
         lines = [f'## {head}',
