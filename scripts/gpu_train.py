@@ -164,8 +164,9 @@ def gpu_guess(weights, saved_path):
     symbols, coords = [str(s) for s in saved['symbols']], saved['coords_bohr']
     grid = grid_mod.UniformGrid(saved['origin_bohr'], float(saved['spacing_bohr']),
                                 saved['shape'])
-    cpu_grid, cpu_residual = nn_model.NetworkPredictor(weights, 'cpu').predict_atoms(symbols,
-                                                                                     coords)
+    # float32 on both: the difference is then the devices', not bfloat16's (model.network_dtype)
+    cpu = nn_model.NetworkPredictor(weights, 'cpu', dtype='float32')
+    cpu_grid, cpu_residual = cpu.predict_atoms(symbols, coords)
     mol = record_mole({'symbols': symbols, 'coords_bohr': coords, 'basis': 'def2-svp',
                             'charge': 0, 'spin': 0})
     cycles = {}

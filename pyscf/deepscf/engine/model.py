@@ -51,13 +51,14 @@ class VoxelGroupNorm(nn.Module):
 
     def forward(self, x):
         b, c, d, h, w = x.shape
-        # statistics in float32 also under bf16 autocast (GPU training); float32 input: no-op
-        g = x.float().reshape(b, self.groups, c // self.groups, d, h, w)
-        g = g - g.mean(2, keepdim=True)
-        # the variance as a mean of squares: torch.var over this short strided axis is slow on
-        # the CPU
-        g = g * torch.rsqrt((g * g).mean(2, keepdim=True) + 1e-5)
-        return (g.reshape(b, c, d, h, w) * self.weight + self.bias).to(x.dtype)
+        # a layer norm over each group's channels at each voxel: one pass over the box, where
+        # mean, variance and scaling took eight (most of a CPU forward pass).  On a
+        # channels-last tensor (inference_module) the permutes are views.  Statistics in
+        # float32 also under bf16 autocast (GPU training)
+        g = x.permute(0, 2, 3, 4, 1).reshape(b, d, h, w, self.groups, c // self.groups)
+        g = nn.functional.layer_norm(g.float(), [c // self.groups], eps=1e-5)
+        g = g.reshape(b, d, h, w, c).permute(0, 4, 1, 2, 3)
+        return torch.addcmul(self.bias, g, self.weight).to(x.dtype)
 
 
 class ResBlock(nn.Module):
@@ -215,12 +216,68 @@ MIRROR_AXES = {1: [()], 2: [(), (2, 3, 4)],
                8: [axes for r in range(4) for axes in itertools.combinations((2, 3, 4), r)]}
 
 
-def inference_module(module, device):
-    """``module`` frozen for inference; on CPU also converted to MKL-DNN convolutions, which
-    PyTorch's own heuristic skips for some box shapes (same output to float32 precision)."""
+def native_bfloat16():
+    """True where the CPU multiplies bfloat16 natively (AVX512-BF16 or AMX): there oneDNN runs
+    the network in bfloat16 2-3x faster than in float32; elsewhere it would emulate it."""
+    return any(getattr(torch.cpu, name, lambda: False)()
+               for name in ('_is_avx512_bf16_supported', '_is_amx_tile_supported'))
+
+
+NETWORK_DTYPES = {'float32': torch.float32, 'bfloat16': torch.bfloat16}
+
+
+def configured_dtype():
+    """``pyscf.__config__.deepscf_network_dtype`` (default 'auto'; 'auto' where PySCF is
+    absent, as in the GPU kit)."""
+    try:
+        from pyscf import __config__
+    except ImportError:
+        return 'auto'
+    return getattr(__config__, 'deepscf_network_dtype', 'auto')
+
+
+def network_dtype(name, device):
+    """The torch dtype of the network's arithmetic for ``name`` on ``device``: 'auto' takes
+    bfloat16 on a CPU that has it natively (native_bfloat16), float32 elsewhere (CUDA
+    included).  bfloat16 moves the residual by 1-3 % of its L1 norm, a tenth of the network's
+    own error, and costs no SCF cycle (docs/measurements.md)."""
+    if name == 'auto':
+        name = 'bfloat16' if device.type == 'cpu' and native_bfloat16() else 'float32'
+    if name not in NETWORK_DTYPES:
+        raise ValueError(f"dtype={name!r}; choose 'auto', 'float32' or 'bfloat16'")
+    return NETWORK_DTYPES[name]
+
+
+class _Inference(nn.Module):
+    """A network in ``dtype`` and the channels-last layout (the voxel norm's groups contiguous,
+    oneDNN's convolutions without reordering), taking and returning float32 boxes."""
+
+    def __init__(self, net, dtype):
+        super().__init__()
+        self.net = net.eval().to(dtype).to(memory_format=torch.channels_last_3d)
+        self.dtype = dtype
+
+    def forward(self, x):
+        x = x.to(self.dtype).contiguous(memory_format=torch.channels_last_3d)
+        return self.net(x).float().contiguous()
+
+
+def inference_module(module, device, config=None, dtype=torch.float32):
+    """``module`` (a loaded weights file) ready for inference on ``device``, taking and
+    returning float32 boxes.
+
+    With its ``config`` (the metadata's), the weights go into this version's UNet3D, run in
+    ``dtype`` and the channels-last layout: in float32 1.2-1.4x faster on the CPU than the
+    stored TorchScript graph, to float32 precision; bfloat16 2.5-3x.  Without one (a file
+    whose network this version does not build), the stored graph frozen, float32.
+    """
+    if config is not None:
+        net = UNet3D(config)
+        net.load_state_dict(module.state_dict())
+        return _Inference(net, dtype).to(device)
     module = torch.jit.freeze(module.eval())
     if device.type == 'cpu' and torch.backends.mkldnn.is_available():
-        module = torch.jit.optimize_for_inference(module)
+        module = torch.jit.optimize_for_inference(module)     # MKL-DNN convolutions
     return module
 
 
@@ -256,16 +313,20 @@ class NetworkPredictor:
     overlapping tiles (output cores plus the receptive radius each side), bounding memory.
     mirrors: how many mirror images of the box the prediction averages: 1 (the network once),
     2 (and its inversion through the box centre; twice the inference time) or 8 (all flips
-    of the grid axes).
+    of the grid axes).  dtype: the network's arithmetic, 'auto', 'float32' or 'bfloat16'
+    (network_dtype; default ``pyscf.__config__.deepscf_network_dtype``, else 'auto').
     """
 
-    def __init__(self, weights=None, device=None, max_tile_voxels=128 ** 3, mirrors=1):
+    def __init__(self, weights=None, device=None, max_tile_voxels=128 ** 3, mirrors=1,
+                 dtype=None):
         if mirrors not in MIRROR_AXES:
             raise ValueError(f'mirrors={mirrors!r}; choose 1, 2 or 8')
         self.weights = DEFAULT_WEIGHTS if weights is None else weights
         self.device = torch.device(device or ('cuda' if torch.cuda.is_available() else 'cpu'))
+        self.dtype = network_dtype(configured_dtype() if dtype is None else dtype, self.device)
         module, self.metadata = load(self.weights, self.device)
-        self.module = inference_module(module, self.device)
+        self.module = inference_module(module, self.device, self.metadata.get('config'),
+                                       self.dtype)
         self.spacing_bohr = float(self.metadata['spacing_bohr'])
         self.margin_bohr = float(self.metadata['margin_bohr'])
         # trained on point values (0) or on the residual smoothed by a Gaussian of this width
@@ -284,7 +345,7 @@ class NetworkPredictor:
 
     def __repr__(self):
         return (f'NetworkPredictor({self.weights!r}, device={str(self.device)!r}, '
-                f'mirrors={self.mirrors})')
+                f'mirrors={self.mirrors}, dtype={str(self.dtype).split(".")[-1]!r})')
 
     def predict(self, mol):
         """(grid, residual) of a gto.Mole: predict_atoms of its real atoms."""
@@ -294,8 +355,9 @@ class NetworkPredictor:
         """(UniformGrid, residual density (grid.shape) in e/bohr^3) of atoms given by element
         symbols and coordinates (N, 3) in bohr; needs no PySCF."""
         grid = box_grid(coords_bohr, self.spacing_bohr, self.margin_bohr, self.factor)
-        # fingerprints (float32), the output and its float64 copies; tiles bound the rest
-        memory.require(grid.size * (4 * fingerprints.N_CHANNELS + 4 + 3 * 8),
+        # fingerprints (float32) and their channels-last copy, the output and its float64
+        # copies; tiles bound the rest
+        memory.require(grid.size * (8 * fingerprints.N_CHANNELS + 4 + 3 * 8),
                        f'the network box of {len(symbols)} atoms ({grid.shape} voxels)')
         with timing.step('fingerprints'):
             x = fingerprints.fingerprints_on_grid(symbols, coords_bohr, grid)
