@@ -55,7 +55,9 @@ def _solve_positive(gram, rhs, rel_cutoff=1e-10):
     with the spinning threads of NumPy's right after the fit's products.
     """
     try:
-        return scipy.linalg.cho_solve((np.linalg.cholesky(gram), True), rhs)
+        # the transposed (upper, Fortran-ordered) factor: LAPACK takes it without a copy
+        return scipy.linalg.cho_solve((np.linalg.cholesky(gram).T, False), rhs,
+                                      check_finite=False)
     except np.linalg.LinAlgError:
         w, v = np.linalg.eigh(gram)
         keep = w > rel_cutoff * w[-1]
@@ -104,17 +106,17 @@ def fit_residual(auxmol, grid, residual_density, charge=0.0, core_radius_bohr=0.
     ix, iy, iz = (np.array([index[(ia, a, m[dim])] for ia, a, m in terms]) for dim in range(3))
     fx, fy, fz = factors
     r = np.asarray(residual_density, dtype=float)
-    # rhs_t = sum_ijk r_ijk fx[i, ix_t] fy[j, iy_t] fz[k, iz_t], contracted axis by axis over
-    # the distinct (x-factor, y-factor) pairs
-    rz = r.reshape(-1, r.shape[2]) @ fz                        # (nx*ny, nkeys)
-    rz = rz.reshape(r.shape[0], r.shape[1], -1)
+    # rhs_t = sum_ijk r_ijk fx[i, ix_t] fy[j, iy_t] fz[k, iz_t], contracted axis by axis: over
+    # z for every z-factor, then over y for the y-factors each z-factor meets, then over x
+    rz = (fz.T @ r.reshape(-1, r.shape[2]).T).reshape(-1, r.shape[0], r.shape[1])  # (nkeys, nx, ny)
     rhs = np.empty(len(terms))
-    pairs = {}
+    by_z = {}
     for t in range(len(terms)):
-        pairs.setdefault((iy[t], iz[t]), []).append(t)
-    for (jy, jz), ts in pairs.items():
-        ryz = rz[:, :, jz] @ fy[:, jy]                          # (nx,)
-        rhs[ts] = ryz @ fx[:, ix[ts]]
+        by_z.setdefault(iz[t], []).append(t)
+    for jz, ts in by_z.items():
+        jys, pos = np.unique(iy[ts], return_inverse=True)
+        ryz = rz[jz] @ fy[:, jys]                               # (nx, distinct y-factors)
+        rhs[ts] = np.einsum('it,it->t', fx[:, ix[ts]], ryz[:, pos])
     sx, sy, sz = (f.T @ f for f in factors)
     # gram = T G_terms Tᵀ with G_terms = (Sx ∘ Sy ∘ Sz)[terms, terms]; T is block diagonal by
     # atom, so T G_terms is built from the rows of G_terms of one atom at a time and G_terms
@@ -122,13 +124,20 @@ def fit_residual(auxmol, grid, residual_density, charge=0.0, core_radius_bohr=0.
     atom_of_term = np.array([t[0] for t in terms])
     term_start = np.searchsorted(atom_of_term, np.arange(auxmol.natm + 1))
     functions = auxmol.aoslice_by_atom()[:, 2:4]
-    tg = np.empty((auxmol.nao, len(terms)))
+    # each atom's block of T as a dense matrix (~100 x 120): the products below are then BLAS
+    # calls, where SciPy's sparse product runs on one thread at a fraction of the speed
+    blocks = []
     for ia in range(auxmol.natm):
         own = slice(term_start[ia], term_start[ia + 1])
-        rows = sx[np.ix_(ix[own], ix)] * sy[np.ix_(iy[own], iy)] * sz[np.ix_(iz[own], iz)]
         f0, f1 = functions[ia]
-        tg[f0:f1] = transform[f0:f1, own] @ rows
-    gram = np.asarray((transform @ tg.T).T)            # G_terms is symmetric
+        blocks.append((slice(f0, f1), own, transform[f0:f1, own].toarray()))
+    tg = np.empty((auxmol.nao, len(terms)))
+    for funcs, own, t_atom in blocks:
+        rows = sx[np.ix_(ix[own], ix)] * sy[np.ix_(iy[own], iy)] * sz[np.ix_(iz[own], iz)]
+        tg[funcs] = t_atom @ rows
+    gram = np.empty((auxmol.nao, auxmol.nao))
+    for funcs, own, t_atom in blocks:      # (T G Tᵀ)[funcs] = T_atom (T G)[:, own]ᵀ
+        gram[funcs] = t_atom @ tg[:, own].T
     del tg
     rhs = transform @ rhs
     # the weights differ from 1 only at the few points next to a nucleus: correct for those
