@@ -18,7 +18,7 @@ FALLBACK_NOTE = 'falling back to the minao guess'
 # (docs/oracle.md); NonSCF's energies keep their own level (nonscf.py)
 GRIDS_LEVEL = getattr(__config__, 'deepscf_guess_grids_level', 1)
 # Below this many atoms the guess costs as much time as the SCF cycles it saves, or more
-# (B3LYP/def2-SVP, two threads: 1.03-1.24 of minao's wall time below 8 atoms, 0.84-1.06 from
+# (B3LYP/def2-SVP, two threads: 1.09-1.21 of minao's wall time below 8 atoms, 0.83-1.03 from
 # 8 to 26; docs/measurements.md): it says so
 SMALL_MOLECULE_ATOMS = getattr(__config__, 'deepscf_small_molecule_atoms', 8)
 

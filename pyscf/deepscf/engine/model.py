@@ -52,9 +52,9 @@ class VoxelGroupNorm(nn.Module):
     def forward(self, x):
         b, c, d, h, w = x.shape
         # a layer norm over each group's channels at each voxel: one pass over the box, where
-        # mean, variance and scaling took eight (most of a CPU forward pass).  On a
-        # channels-last tensor (inference_module) the permutes are views.  Statistics in
-        # float32 also under bf16 autocast (GPU training)
+        # mean, variance and scaling took eight (with oneDNN's reorders, about half of a CPU
+        # forward pass).  On a channels-last tensor (inference_module) the permutes are views.
+        # Statistics in float32 also under bf16 autocast (GPU training)
         g = x.permute(0, 2, 3, 4, 1).reshape(b, d, h, w, self.groups, c // self.groups)
         g = nn.functional.layer_norm(g.float(), [c // self.groups], eps=1e-5)
         g = g.reshape(b, d, h, w, c).permute(0, 4, 1, 2, 3)
@@ -267,14 +267,18 @@ def inference_module(module, device, config=None, dtype=torch.float32):
     returning float32 boxes.
 
     With its ``config`` (the metadata's), the weights go into this version's UNet3D, run in
-    ``dtype`` and the channels-last layout: in float32 1.2-1.4x faster on the CPU than the
-    stored TorchScript graph, to float32 precision; bfloat16 2.5-3x.  Without one (a file
-    whose network this version does not build), the stored graph frozen, float32.
+    ``dtype`` and the channels-last layout: on the CPU, in float32 up to 1.7x faster than the
+    stored TorchScript graph and equal to it to float32 precision, in bfloat16 2.4-3.3x
+    (benchmarks/inference_dtype.py).  Without one, or for a file whose network this version
+    does not build, the stored graph frozen, in float32.
     """
     if config is not None:
-        net = UNet3D(config)
-        net.load_state_dict(module.state_dict())
-        return _Inference(net, dtype).to(device)
+        try:
+            net = UNet3D(config)
+            net.load_state_dict(module.state_dict())
+            return _Inference(net, dtype).to(device)
+        except (RuntimeError, TypeError, KeyError, ValueError):
+            pass                      # another architecture: its own graph below
     module = torch.jit.freeze(module.eval())
     if device.type == 'cpu' and torch.backends.mkldnn.is_available():
         module = torch.jit.optimize_for_inference(module)     # MKL-DNN convolutions
