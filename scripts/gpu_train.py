@@ -138,7 +138,9 @@ def predict_guess_molecule(weights, device, store, val_idx, out):
     for ``finish``, which runs the guess from it with PySCF."""
     i = max(val_idx, key=lambda j: store.arrays['atom_start'][j + 1] - store.arrays['atom_start'][j])
     s = store.structure(i)
-    predictor = nn_model.NetworkPredictor(weights, device=str(device))
+    # float32, as gpu_guess's CPU prediction it is compared with (on a CPU 'auto' may take
+    # bfloat16)
+    predictor = nn_model.NetworkPredictor(weights, device=str(device), dtype='float32')
     t0 = time.perf_counter()
     grid, residual = predictor.predict_atoms(s.symbols, s.coords_np)
     seconds = time.perf_counter() - t0
@@ -164,7 +166,7 @@ def gpu_guess(weights, saved_path):
     symbols, coords = [str(s) for s in saved['symbols']], saved['coords_bohr']
     grid = grid_mod.UniformGrid(saved['origin_bohr'], float(saved['spacing_bohr']),
                                 saved['shape'])
-    # float32 on both: the difference is then the devices', not bfloat16's (model.network_dtype)
+    # float32 on both (predict_guess_molecule): the difference is then the devices'
     cpu = nn_model.NetworkPredictor(weights, 'cpu', dtype='float32')
     cpu_grid, cpu_residual = cpu.predict_atoms(symbols, coords)
     mol = record_mole({'symbols': symbols, 'coords_bohr': coords, 'basis': 'def2-svp',
