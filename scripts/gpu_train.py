@@ -243,8 +243,9 @@ def judge_by_guess(args, meta, result, most=6):
     figures = {}
     for path in candidates + [nn_model.DEFAULT_WEIGHTS]:
         name = 'bundled' if path == nn_model.DEFAULT_WEIGHTS else os.path.basename(path)
-        figures[name] = validate_guess(NetworkPredictor(path, device='cpu'), guess_records,
-                                       level)
+        # float32: the figures comparable between machines with and without bfloat16
+        figures[name] = validate_guess(NetworkPredictor(path, device='cpu', dtype='float32'),
+                                       guess_records, level)
         print(f'guess validation {name}: {figures[name]}', flush=True)
     chosen = min(candidates, key=lambda p: figures[os.path.basename(p)]['guess_nmae_percent'])
     result['guess_validation'] = figures

@@ -276,9 +276,11 @@ def inference_module(module, device, config=None, dtype=torch.float32):
         try:
             net = UNet3D(config)
             net.load_state_dict(module.state_dict())
+        except (RuntimeError, TypeError, KeyError, ValueError) as err:
+            warnings.warn(f'deepscf: this version does not build the network of these weights '
+                          f'({type(err).__name__}); running their stored graph in float32')
+        else:
             return _Inference(net, dtype).to(device)
-        except (RuntimeError, TypeError, KeyError, ValueError):
-            pass                      # another architecture: its own graph below
     module = torch.jit.freeze(module.eval())
     if device.type == 'cpu' and torch.backends.mkldnn.is_available():
         module = torch.jit.optimize_for_inference(module)     # MKL-DNN convolutions
@@ -331,6 +333,7 @@ class NetworkPredictor:
         module, self.metadata = load(self.weights, self.device)
         self.module = inference_module(module, self.device, self.metadata.get('config'),
                                        self.dtype)
+        self.dtype = getattr(self.module, 'dtype', torch.float32)    # a stored graph: float32
         self.spacing_bohr = float(self.metadata['spacing_bohr'])
         self.margin_bohr = float(self.metadata['margin_bohr'])
         # trained on point values (0) or on the residual smoothed by a Gaussian of this width

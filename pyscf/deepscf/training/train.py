@@ -228,7 +228,8 @@ def run(args, parser=None):
         path = os.path.join(args.out, 'validation_weights.pt')
         weights_file.export(model, path,
                             weights_metadata(cfg, args, source, state, state['best']))
-        return nn_model.NetworkPredictor(path, device='cpu')
+        # float32: validation figures comparable between machines with and without bfloat16
+        return nn_model.NetworkPredictor(path, device='cpu', dtype='float32')
 
     # --val-guess: the SCF's density matrices of the first validation structures, loaded once
     guess_records = source.guess_records(args.val_guess) if args.val_guess else []
