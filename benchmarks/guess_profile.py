@@ -69,6 +69,11 @@ def core_hamiltonian_density(mf):
     return s1e, h1e, mf.make_rdm1(c, mf.get_occ(e, c))
 
 
+def thread_setting():
+    """The thread count a row is measured at: OMP_NUM_THREADS, or 'all'."""
+    return os.environ.get('OMP_NUM_THREADS', 'all')
+
+
 def child(path, method, what):
     """One measurement in this (fresh) process; prints one JSON row."""
     from pyscf import deepscf, df
@@ -79,7 +84,7 @@ def child(path, method, what):
     mf = make_mf(mol, method)
     row = {'molecule': os.path.splitext(os.path.basename(path))[0], 'natm': mol.natm,
            'nao': mol.nao, 'method': method, 'what': what,
-           'threads': os.environ.get('OMP_NUM_THREADS', 'all')}
+           'threads': thread_setting()}
     # the resident set of PySCF, the molecule and the (unbuilt) method: what both processes share
     row['base_MB'] = round(timing.resident_mb())
     if what == 'guess':
@@ -291,8 +296,8 @@ def main(argv=None):
     if os.path.exists(jsonl):       # resume: keep what an earlier run measured
         with open(jsonl) as f:
             rows = [json.loads(line) for line in f]
-    threads = os.environ.get('OMP_NUM_THREADS', 'all')
-    done = {(r['molecule'], r['method'], r['what']) for r in rows if r.get('threads') == threads}
+    done = {(r['molecule'], r['method'], r['what']) for r in rows
+            if r.get('threads') == thread_setting()}
     for method in args.methods:
         for path in files:
             name = os.path.splitext(os.path.basename(path))[0]

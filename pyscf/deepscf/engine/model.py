@@ -239,8 +239,11 @@ def configured_dtype():
 def network_dtype(name, device):
     """The torch dtype of the network's arithmetic for ``name`` on ``device``: 'auto' takes
     bfloat16 on a CPU that has it natively (native_bfloat16), float32 elsewhere (CUDA
-    included).  bfloat16 moves the residual by 1-3 % of its L1 norm, a tenth of the network's
-    own error, and costs no SCF cycle (docs/measurements.md)."""
+    included); None the configured name (configured_dtype).  bfloat16 moves the residual by
+    1-3 % of its L1 norm, a tenth of the network's own error, and costs no SCF cycle
+    (docs/measurements.md)."""
+    if name is None:
+        name = configured_dtype()
     if name == 'auto':
         name = 'bfloat16' if device.type == 'cpu' and native_bfloat16() else 'float32'
     if name not in NETWORK_DTYPES:
@@ -329,11 +332,11 @@ class NetworkPredictor:
             raise ValueError(f'mirrors={mirrors!r}; choose 1, 2 or 8')
         self.weights = DEFAULT_WEIGHTS if weights is None else weights
         self.device = torch.device(device or ('cuda' if torch.cuda.is_available() else 'cpu'))
-        self.dtype = network_dtype(configured_dtype() if dtype is None else dtype, self.device)
         module, self.metadata = load(self.weights, self.device)
         self.module = inference_module(module, self.device, self.metadata.get('config'),
-                                       self.dtype)
-        self.dtype = getattr(self.module, 'dtype', torch.float32)    # a stored graph: float32
+                                       network_dtype(dtype, self.device))
+        # what it runs in: a stored graph (inference_module's fallback) runs in float32
+        self.dtype = getattr(self.module, 'dtype', torch.float32)
         self.spacing_bohr = float(self.metadata['spacing_bohr'])
         self.margin_bohr = float(self.metadata['margin_bohr'])
         # trained on point values (0) or on the residual smoothed by a Gaussian of this width
